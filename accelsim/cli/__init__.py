@@ -1,0 +1,59 @@
+"""The ``accelsim`` command line: one module per sub-command.
+
+Each module ``accelsim.cli.<command>`` defines ``add_parser(subparsers)`` that registers its
+parser and sets ``func`` to a function ``(args) -> int`` (the exit code). :func:`main` prints any
+:class:`~accelsim.errors.AccelsimError` on one line and exits non-zero; other exceptions are bugs
+and keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from accelsim import __version__
+from accelsim.errors import AccelsimError
+
+COMMANDS = ("run", "simulate", "quantize", "evaluate", "sweep", "report")
+"""Sub-commands, in the order ``accelsim --help`` lists them."""
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accelsim",
+        description="Cycle-accurate simulation of quantized CNN inference on systolic arrays.",
+    )
+    parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"accelsim.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"accelsim.cli.{name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.func(args) or 0)
+    except AccelsimError as exc:
+        print(f"accelsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"accelsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Descriptor files: ``descriptors.json`` (header and layers) plus ``tensors.npz`` (arrays).
+
+Readable with nothing but :mod:`json` and :mod:`numpy` (``np.load(path, allow_pickle=False)``).
+The header carries ``schema_version``; a reader refuses files from a newer version.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+
+from accelsim import __version__
+from accelsim.errors import InputFileError, SchemaVersionError
+from accelsim.layers.descriptor import LayerDescriptor, Network, QuantParams
+
+SCHEMA_VERSION = 1
+"""Version of the descriptor file format; bump on any incompatible change."""
+
+DESCRIPTORS_FILE = "descriptors.json"
+TENSORS_FILE = "tensors.npz"
+
+_TUPLE_FIELDS = {"inputs", "in_shape", "out_shape", "kernel", "stride", "padding", "dilation"}
+
+
+def _layer_to_dict(layer: LayerDescriptor) -> dict:
+    d = asdict(layer)
+    d["extra"] = dict(layer.extra)
+    return d
+
+
+def _layer_from_dict(d: dict, source: str) -> LayerDescriptor:
+    known = {f.name for f in fields(LayerDescriptor)}
+    unknown = set(d) - known
+    name = d.get("name", "?")
+    if unknown:
+        raise InputFileError(f"{source}: layer {name!r}: unknown fields {sorted(unknown)}")
+    d = dict(d)
+    for key in _TUPLE_FIELDS & set(d):
+        d[key] = tuple(d[key])
+    q = d.get("quant")
+    try:
+        if q is not None:
+            q = dict(q)
+            q["in_thresholds"] = tuple(q["in_thresholds"])
+            q["in_steps"] = tuple(q["in_steps"])
+            d["quant"] = QuantParams(**q)
+        return LayerDescriptor(**d)
+    except (TypeError, ValueError) as exc:
+        raise InputFileError(f"{source}: layer {name!r}: {exc}") from None
+
+
+def write_network(net: Network, directory: str | Path) -> Path:
+    """Write *net* as ``directory/descriptors.json`` and ``directory/tensors.npz``.
+
+    Returns the directory. Arrays are stored without pickle; float arrays keep their dtype.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    header = {
+        "schema_version": SCHEMA_VERSION,
+        "accelsim_version": __version__,
+        "name": net.name,
+        "inputs": list(net.inputs),
+        "outputs": list(net.outputs),
+        "input_quant": {k: list(v) for k, v in net.input_quant.items()},
+        "meta": dict(net.meta),
+        "layers": [_layer_to_dict(layer) for layer in net.layers],
+    }
+    (directory / DESCRIPTORS_FILE).write_text(json.dumps(header, indent=1) + "\n", encoding="utf-8")
+    arrays = {k: np.asarray(v) for k, v in net.tensors.items()}
+    for key, arr in arrays.items():
+        if arr.dtype == object:
+            raise ValueError(f"tensor {key!r} has dtype object; only numeric arrays are stored")
+    np.savez(directory / TENSORS_FILE, **arrays)
+    return directory
+
+
+def read_network(directory: str | Path) -> Network:
+    """Read a network written by :func:`write_network`.
+
+    Raises
+    ------
+    InputFileError
+        Missing or corrupt files, unknown fields, arrays named by no layer missing.
+    SchemaVersionError
+        The files come from a newer schema version than this accelsim reads.
+    """
+    directory = Path(directory)
+    head_path = directory / DESCRIPTORS_FILE
+    tens_path = directory / TENSORS_FILE
+    if not head_path.is_file():
+        raise InputFileError(f"{head_path}: file not found (expected a descriptor folder)")
+    try:
+        header = json.loads(head_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(f"{head_path}: not a valid descriptor file ({exc})") from None
+    if not isinstance(header, dict) or "schema_version" not in header:
+        raise InputFileError(f"{head_path}: no 'schema_version': not an accelsim descriptor file")
+    version = header["schema_version"]
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{head_path}: schema_version {version!r} is newer than this accelsim reads "
+            f"(<= {SCHEMA_VERSION}); upgrade accelsim or re-run 'accelsim quantize'"
+        )
+    tensors: dict[str, np.ndarray] = {}
+    if tens_path.exists():
+        try:
+            with np.load(tens_path, allow_pickle=False) as npz:
+                tensors = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise InputFileError(f"{tens_path}: cannot read arrays ({exc})") from None
+    try:
+        layers = tuple(_layer_from_dict(d, str(head_path)) for d in header["layers"])
+        net = Network(
+            name=header["name"],
+            layers=layers,
+            inputs=tuple(header["inputs"]),
+            outputs=tuple(header["outputs"]),
+            tensors=tensors,
+            input_quant={k: tuple(v) for k, v in header.get("input_quant", {}).items()},
+            meta=header.get("meta", {}),
+        )
+    except (KeyError, TypeError) as exc:
+        raise InputFileError(f"{head_path}: missing or malformed field {exc}") from None
+    for layer in net.layers:
+        if layer.quant is not None and layer.op in ("conv2d", "depthwise", "gemm"):
+            for role in ("weight", "bias", "pre_shift", "scale", "post_shift"):
+                if layer.key(role) not in tensors:
+                    raise InputFileError(
+                        f"{tens_path}: array {layer.key(role)!r} of layer {layer.name!r} is missing"
+                    )
+    return net
