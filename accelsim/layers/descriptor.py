@@ -203,3 +203,10 @@ class Network:
     @property
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
+
+    def with_bits(self, **bits: int) -> "Network":
+        """Copy with the given bit widths (``weight_bits=4, act_bits=8, ...``) set on every layer.
+
+        For shape-only networks (topologies), whose bit widths come from the run config.
+        """
+        return replace(self, layers=tuple(layer.with_bits(**bits) for layer in self.layers))

@@ -1,0 +1,37 @@
+"""``quant:`` — bit widths and calibration (DESIGN §3)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from accelsim.config.base import ConfigModel
+
+ThresholdMethod = Literal["kl-j", "max", "percentile", "entropy", "mse"]
+
+
+class LayerQuantOverride(ConfigModel):
+    """Per-layer overrides; a key left out keeps the global value."""
+
+    weight_bits: int | None = Field(None, ge=2, le=16, description="Weight width, bits.")
+    act_bits: int | None = Field(None, ge=2, le=16, description="Output activation width, bits.")
+    method: ThresholdMethod | None = Field(None, description="Threshold method for this layer's output.")
+
+
+class QuantConfig(ConfigModel):
+    """Symmetric integer quantization calibrated on one batch."""
+
+    weight_bits: int = Field(8, ge=2, le=16, description="Weight width, bits (2-16).")
+    act_bits: int = Field(8, ge=2, le=16, description="Activation width, bits (2-16).")
+    acc_bits: int = Field(32, ge=8, le=48, description="Accumulator width, bits (8-48).")
+    bias_bits: int = Field(32, ge=8, le=48, description="Bias width, bits.")
+    scale_bits: int = Field(8, ge=2, le=32, description="Width of the unsigned requantization scale, bits.")
+    method: ThresholdMethod = Field("kl-j", description="Activation threshold method (the paper's KL-J).")
+    percentile: float = Field(99.99, gt=0, le=100, description="Percentile of |x| for method 'percentile', %.")
+    per_channel: bool = Field(True, description="One weight threshold per output channel (else per tensor).")
+    calib_batch: int = Field(64, ge=1, description="Images in the one calibration batch.")
+    overflow: Literal["saturate", "wrap"] = Field("saturate", description="Accumulator overflow policy.")
+    layers: dict[str, LayerQuantOverride] = Field(
+        default_factory=dict, description="Per-layer overrides keyed by layer (ONNX node) name."
+    )

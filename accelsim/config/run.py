@@ -1,0 +1,142 @@
+"""The whole run config: one YAML file with a section per stage.
+
+::
+
+    name: edge_32x32          # used for the output folder
+    workload: {...}           # accelsim.config.workload
+    data: {...}               # accelsim.config.data
+    quant: {...}              # accelsim.config.quant
+    hardware: {...}           # accelsim.config.hardware
+    simulation: {...}         # accelsim.config.simulation
+    energy: {...}             # accelsim.config.energy
+    output_dir: out/edge      # relative to the working directory
+
+Paths inside the file are relative to the file's folder; :func:`load_config` resolves them.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from accelsim.config.base import ConfigModel, load_yaml, parse_model
+from accelsim.config.data import DataConfig
+from accelsim.config.energy import EnergyConfig
+from accelsim.config.hardware import HardwareConfig
+from accelsim.config.quant import QuantConfig
+from accelsim.config.simulation import SimulationConfig
+from accelsim.config.workload import WorkloadConfig
+from accelsim.errors import ConfigError
+
+BUNDLED = "bundled"
+"""Path value meaning 'the model or data shipped inside the package'."""
+
+
+class RunConfig(ConfigModel):
+    """Everything one run needs; built only through :func:`load_config` or :func:`config_from_dict`."""
+
+    name: str = Field("run", description="Name of the run; names the output folder.")
+    workload: WorkloadConfig = Field(default_factory=WorkloadConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    quant: QuantConfig = Field(default_factory=QuantConfig)
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    output_dir: str | None = Field(None, description="Output folder; default out/<name>.")
+    seed: int = Field(0, description="Seed of every random choice (calibration batch draw).")
+
+
+def configs_dir() -> Path:
+    """The folder of shipped configs (``configs/`` in the repo, inside the package when installed)."""
+    return Path(str(files("accelsim") / "configs"))
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make relative file paths in *data* relative to *base* (the config file's folder)."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value != BUNDLED and not Path(value).is_absolute():
+            return str((base / value).resolve())
+        return value
+
+    out = dict(data)
+    wl = out.get("workload")
+    if isinstance(wl, dict):
+        wl = dict(wl)
+        if "model" in wl:
+            wl["model"] = fix(wl["model"])
+        topo = wl.get("topology")
+        if isinstance(topo, str) and (topo.endswith(".csv") or "/" in topo):
+            wl["topology"] = fix(topo)
+        out["workload"] = wl
+    dt = out.get("data")
+    if isinstance(dt, dict):
+        dt = dict(dt)
+        for split in ("calib", "test"):
+            ds = dt.get(split)
+            if isinstance(ds, dict):
+                ds = dict(ds)
+                for key in ("path", "labels"):
+                    if key in ds:
+                        ds[key] = fix(ds[key])
+                dt[split] = ds
+        out["data"] = dt
+    en = out.get("energy")
+    if isinstance(en, dict) and "table" in en:
+        en = dict(en)
+        en["table"] = fix(en["table"])
+        out["energy"] = en
+    return out
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """Return a copy of nested *data* with ``a.b.c`` set to *value* (missing levels created)."""
+    parts = dotted.split(".")
+    out = dict(data)
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        child = dict(child) if isinstance(child, dict) else {}
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+    return out
+
+
+def config_from_dict(data: Any, source: str = "<config>", base: Path | None = None) -> RunConfig:
+    """Validate plain data into a :class:`RunConfig`; relative paths resolve against *base*."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    if base is not None:
+        data = _resolve_paths(data, base)
+    return parse_model(RunConfig, data, source)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Load a run config from YAML, apply dotted-key *overrides*, validate.
+
+    Parameters
+    ----------
+    path : the YAML file; ``None`` means the shipped ``configs/default.yaml``.
+    overrides : ``{"hardware.array.rows": 16, ...}`` applied before validation (CLI flags, sweeps).
+
+    Raises
+    ------
+    ConfigError
+        Missing file, bad YAML, unknown keys, wrong types or impossible values; one line naming
+        the file and every bad key path.
+    """
+    path = Path(path) if path is not None else configs_dir() / "default.yaml"
+    data = load_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    for key, value in (overrides or {}).items():
+        data = set_dotted(data, key, value)
+    return config_from_dict(data, source=str(path), base=path.parent)
