@@ -16,7 +16,33 @@ Roles used by the quantizer and read by the datapath:
                 each shift rounding half up (add ``1 << (shift-1)`` before an arithmetic shift)
 ``in<i>.pre_shift``, ``in<i>.scale``, ``in<i>.post_shift``
                 requantization of input *i* of an ``add``/``concat`` to the output step
-``lut``         ``lut`` op: output code for each input code, index ``code - in_min``
+``lut``         ``lut`` op: output code for each input code, index ``code + qmax(act_bits)``
+                (length ``2**act_bits - 1``)
+
+What each op computes on integer codes (the exact rules are in :mod:`accelsim.layers.arith`):
+
+``conv2d``, ``depthwise``, ``gemm``
+    ``acc = bias + sum(x * w)`` in an ``acc_bits`` accumulator (``quant.overflow``: saturate or
+    wrap at every partial sum, in reduction order), then
+    ``out = clip(requant(acc, pre_shift, scale, post_shift), out_min, out_max)`` per channel.
+``maxpool``
+    max of codes over the window (padding never wins); output step = input step.
+``avgpool``
+    ``requant(sum over window, pre_shift, scale, post_shift)``: the divisor and any step change
+    are folded into the per-channel multiplier.
+``add``
+    ``clip(requant_0(x0) + requant_1(x1), out_min, out_max)`` with ``in<i>.*`` parameters.
+``mul``
+    ``clip(requant(x0 * x1, pre_shift, scale, post_shift), out_min, out_max)`` (broadcast over H, W).
+``concat``
+    each input requantized by its ``in<i>.*`` parameters to the output step, along channels.
+``lut``
+    ``out = lut[x + qmax(act_bits)]``.
+``reshape``
+    no arithmetic: C-order reshape to ``out_shape`` (flatten of NCHW).
+
+The network input is quantized with ``Network.input_quant`` by :func:`~accelsim.layers.arith.quantize_tensor`;
+the network output codes times ``quant.out_step`` of the last layer give the float logits.
 """
 
 from __future__ import annotations

@@ -1,0 +1,50 @@
+"""The integer arithmetic a descriptor means, as plain numpy int64 (the specification).
+
+The datapath implements the same rules in Numba for speed; the quantizer uses them to quantize
+network inputs. Every rule here is what the hardware does:
+
+* quantize a float input: ``q = clip(floor(x / s + 1/2), -qmax, qmax)``, ``qmax = 2**(b-1) - 1``
+  (round half up; the only float operation, at the network boundary);
+* shift right with rounding half up: ``rshift_round(v, n) = (v + (1 << (n-1))) >> n`` for n > 0,
+  an arithmetic (floor) shift, so ties go towards +inf for negative values too;
+* requantize: ``out = clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def qmax(bits: int) -> int:
+    """Largest code of a symmetric signed *bits*-bit value: ``2**(bits-1) - 1``."""
+    return (1 << (bits - 1)) - 1
+
+
+def step_from_threshold(threshold: float, bits: int) -> float:
+    """Step ``s = T / (2**(b-1) - 1)`` of a symmetric *bits*-bit quantizer with threshold *T*."""
+    return float(threshold) / qmax(bits)
+
+
+def quantize_tensor(x: np.ndarray, step: float, bits: int) -> np.ndarray:
+    """Float -> int64 codes: ``clip(floor(x / step + 0.5), -qmax, qmax)``."""
+    m = qmax(bits)
+    q = np.floor(np.asarray(x, dtype=np.float64) / step + 0.5)
+    return np.clip(q, -m, m).astype(np.int64)
+
+
+def rshift_round(v: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
+    """Arithmetic right shift by *shift* (>= 0) rounding half up; shift 0 is the identity."""
+    v = np.asarray(v, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    half = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)
+    return np.right_shift(v + half, shift)
+
+
+def requantize(acc: np.ndarray, pre: np.ndarray | int, scale: np.ndarray | int,
+               post: np.ndarray | int, lo: int, hi: int) -> np.ndarray:
+    """``clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)`` in int64.
+
+    Per-channel parameters broadcast against *acc* (put the channel axis last or reshape first).
+    """
+    v = rshift_round(acc, pre) * np.asarray(scale, dtype=np.int64)
+    return np.clip(rshift_round(v, post), lo, hi)
