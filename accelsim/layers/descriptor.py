@@ -236,3 +236,15 @@ class Network:
         For shape-only networks (topologies), whose bit widths come from the run config.
         """
         return replace(self, layers=tuple(layer.with_bits(**bits) for layer in self.layers))
+
+    def with_batch(self, batch: int) -> "Network":
+        """Copy whose every layer processes *batch* inferences at once (shapes' N set to *batch*).
+
+        The hardware model maps N into the GEMM's M, so a larger batch reuses each weight tile
+        over more output pixels.
+        """
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        return replace(self, layers=tuple(
+            replace(layer, in_shape=(batch, *layer.in_shape[1:]), out_shape=(batch, *layer.out_shape[1:]))
+            for layer in self.layers))
