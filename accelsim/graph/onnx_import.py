@@ -1,0 +1,768 @@
+"""ONNX import: an ``.onnx`` file -> the float IR :class:`~accelsim.graph.ir.Graph`.
+
+The importer owns the translation from ONNX operators (opset 7 to 18 of the default domain) into the
+IR vocabulary, and the clean-ups that make the graph what the quantizer expects:
+
+- ``Identity`` and ``Dropout`` disappear; ``Constant`` nodes and initializers become constants.
+- Everything computable from constants and known shapes is folded at import time (the
+  ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chains PyTorch exports for flatten, ``Cast``,
+  ``Slice``, arithmetic on constants), given the input shape.
+- ``BatchNormalization`` folds into the preceding ``Conv`` when that conv's output feeds only the BN;
+  otherwise it stays a ``batchnorm`` node (``y = x*scale + shift``).
+- ``MatMul`` with a constant right operand (+ a constant ``Add``) and every ``Gemm`` form become
+  ``gemm`` (``y = x @ W.T + B``); ``Sub``/``Div`` by a constant become ``add``/``mul``.
+- ``auto_pad`` is resolved to explicit ``(top, left, bottom, right)`` pads; a zero constant ``Pad``
+  feeding only a ``Conv`` (or an ``AveragePool`` that counts padding) is folded into it.
+- ``Reshape`` targets are resolved (``0`` and ``-1``); a resolved first dimension equal to the batch
+  is written back as ``-1`` so the graph runs at any batch size.
+
+Shapes are tracked by the executor's own shape rules while importing, so no separate ONNX shape
+inference pass is needed. A symbolic batch dimension is taken as 1 unless *input_shape* says
+otherwise; any other symbolic dimension needs *input_shape*.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import InputFileError, UnsupportedOpError
+from accelsim.graph.executor import node_output_shapes
+from accelsim.graph.ir import Graph, Node
+
+__all__ = ["load_onnx", "import_model", "SUPPORTED_ONNX_OPS"]
+
+MIN_OPSET = 7
+
+
+def _onnx():
+    import onnx  # local import: keeps `import accelsim.graph` cheap
+
+    return onnx
+
+
+def load_onnx(path: str | Path, input_shape: tuple | dict[str, tuple] | None = None) -> Graph:
+    """Read an ONNX file and translate it into the float IR.
+
+    Parameters
+    ----------
+    path : the ``.onnx`` file.
+    input_shape : full shape ``(N, C, H, W)`` of the model input (a dict name -> shape when the
+        model has several inputs). Needed only when the file leaves a non-batch dimension
+        symbolic; a symbolic batch dimension defaults to 1.
+
+    Returns
+    -------
+    Graph with nodes in topological order and float32 params.
+
+    Raises
+    ------
+    InputFileError
+        Missing, corrupt or truncated file; a model failing ``onnx.checker``; a dynamic shape with
+        no *input_shape*; an *input_shape* that contradicts the file.
+    UnsupportedOpError
+        An op, attribute value or non-constant operand the IR cannot express (names the node).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: ONNX model file not found")
+    onnx = _onnx()
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf DecodeError and friends: corrupt or truncated
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(f"{path}: not a readable ONNX model (corrupt or truncated file?): {first}") from None
+    if len(model.graph.node) == 0:
+        raise InputFileError(f"{path}: not an ONNX model, or a model with no nodes (corrupt or truncated file?)")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(f"{path}: ONNX model fails onnx.checker: {first}") from None
+    return import_model(model, input_shape, source=str(path), name=path.stem)
+
+
+def import_model(model: Any, input_shape: tuple | dict[str, tuple] | None = None,
+                 source: str = "<onnx model>", name: str | None = None) -> Graph:
+    """Translate an in-memory ``onnx.ModelProto`` into the IR (see :func:`load_onnx`)."""
+    return _Importer(model, source).run(input_shape, name)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _attrs(node) -> dict[str, Any]:
+    onnx = _onnx()
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8")
+        out[a.name] = v
+    return out
+
+
+def _same_pads(size, kernel, stride, dilation, lower):
+    """Total and split padding of ``auto_pad`` SAME_UPPER/SAME_LOWER: ``out = ceil(size/stride)``."""
+    out = -(-size // stride)
+    total = max(0, (out - 1) * stride + (kernel - 1) * dilation + 1 - size)
+    small, big = total // 2, total - total // 2
+    return (big, small) if lower else (small, big)
+
+
+class _Importer:
+    """One import: the ONNX model, the constants and shapes known so far, the IR being built."""
+
+    def __init__(self, model, source: str):
+        self.model = model
+        self.source = source
+        self.consts: dict[str, np.ndarray] = {}
+        self.shapes: dict[str, tuple] = {}
+        self.alias: dict[str, str] = {}
+        self.nodes: list[Node] = []
+        self.params: dict[str, np.ndarray] = {}
+        self.node_names: set[str] = set()
+        self.opset = 0
+        self.batch = 1
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def err(self, onode, what: str) -> UnsupportedOpError:
+        return UnsupportedOpError(f"{self.source}: node {onode.name!r} ({onode.op_type}): {what}")
+
+    def r(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.consts.get(self.r(name)) if name else None
+
+    def need_const(self, onode, name: str, what: str) -> np.ndarray:
+        v = self.const(name)
+        if v is None:
+            raise self.err(onode, f"{what} {name!r} must be a constant (initializer), found a computed tensor")
+        return v
+
+    def shape(self, name: str) -> tuple:
+        name = self.r(name)
+        if name in self.consts:
+            return tuple(self.consts[name].shape)
+        if name in self.params:
+            return tuple(self.params[name].shape)
+        return self.shapes[name]
+
+    def unique_name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.node_names:
+            k += 1
+            name = f"{base}_{k}"
+        self.node_names.add(name)
+        return name
+
+    def emit(self, op: str, name: str, inputs: list[str], output: str, **attrs) -> str:
+        ins = []
+        for i in inputs:
+            i = self.r(i)
+            if i in self.consts:
+                self.params.setdefault(i, np.ascontiguousarray(self.consts[i], dtype=np.float32))
+            ins.append(i)
+        node = Node(self.unique_name(name), op, ins, [output], attrs)
+        self.shapes[output] = tuple(int(d) for d in node_output_shapes(node, [self.shape(i) for i in ins])[0])
+        self.nodes.append(node)
+        return output
+
+    def new_param(self, base: str, value: np.ndarray) -> str:
+        name, k = base, 1
+        while name in self.params or name in self.consts or name in self.shapes:
+            k += 1
+            name = f"{base}_{k}"
+        self.params[name] = np.ascontiguousarray(value, dtype=np.float32)
+        return name
+
+    # -- driver --------------------------------------------------------------------------------
+
+    def run(self, input_shape, name) -> Graph:
+        onnx = _onnx()
+        model = self.model
+        for imp in model.opset_import:
+            if imp.domain in ("", "ai.onnx"):
+                self.opset = int(imp.version)
+        if self.opset < MIN_OPSET:
+            raise UnsupportedOpError(
+                f"{self.source}: default-domain opset {self.opset} is older than {MIN_OPSET}; convert it with "
+                f"onnx.version_converter.convert_version(model, 13) first"
+            )
+        g = model.graph
+        for init in g.initializer:
+            self.consts[init.name] = onnx.numpy_helper.to_array(init)
+        inputs = self._inputs(g, input_shape)
+        for i, onode in enumerate(g.node):
+            if not onode.name:
+                onode.name = f"{onode.op_type.lower()}_{i}"
+            self._node(onode)
+        outputs = []
+        for o in g.output:
+            rn = self.r(o.name)
+            if rn in self.consts and rn not in self.params:
+                self.params[rn] = np.ascontiguousarray(self.consts[rn], dtype=np.float32)
+            outputs.append(rn)
+        graph = Graph(name or g.name or "model", self.nodes, inputs, outputs, self.params)
+        _fold_batchnorm(graph)
+        _fold_pad(graph)
+        _fold_gemm_bias(graph)
+        _prune_params(graph)
+        return graph
+
+    def _inputs(self, g, input_shape) -> dict[str, tuple]:
+        real = [i for i in g.input if i.name not in self.consts]
+        if isinstance(input_shape, dict):
+            given = {k: tuple(int(d) for d in v) for k, v in input_shape.items()}
+            unknown = sorted(set(given) - {i.name for i in real})
+            if unknown:
+                raise InputFileError(
+                    f"{self.source}: input_shape names {unknown}, model inputs are {[i.name for i in real]}"
+                )
+        elif input_shape is not None:
+            if len(real) != 1:
+                raise InputFileError(
+                    f"{self.source}: model has {len(real)} inputs {[i.name for i in real]}; give input_shape "
+                    f"as a mapping input name -> shape"
+                )
+            given = {real[0].name: tuple(int(d) for d in input_shape)}
+        else:
+            given = {}
+        out = {}
+        for vi in real:
+            tt = vi.type.tensor_type
+            dims = None
+            if tt.HasField("shape"):
+                dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+            shown = "?" if dims is None else "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
+            if vi.name in given:
+                shp = given[vi.name]
+                if dims is not None and (
+                    len(dims) != len(shp) or any(d is not None and d != s for d, s in zip(dims[1:], shp[1:]))
+                ):
+                    raise InputFileError(
+                        f"{self.source}: input_shape {shp} for input {vi.name!r} contradicts the model's {shown}"
+                    )
+                if any(s <= 0 for s in shp):
+                    raise InputFileError(f"{self.source}: input_shape {shp} for input {vi.name!r} must be positive")
+            else:
+                if dims is None or any(d is None for d in dims[1:]):
+                    raise InputFileError(
+                        f"{self.source}: input {vi.name!r} has a dynamic shape {shown}; give its full shape, "
+                        f"e.g. load_onnx(path, input_shape=(1, C, H, W)) or workload.input_shape in the config"
+                    )
+                shp = tuple([dims[0] if dims[0] is not None else 1] + list(dims[1:]))
+            out[vi.name] = shp
+            self.shapes[vi.name] = shp
+        if out:
+            self.batch = next(iter(out.values()))[0]
+        return out
+
+    def _node(self, onode) -> None:
+        op = onode.op_type
+        if onode.domain not in ("", "ai.onnx"):
+            raise self.err(onode, f"domain {onode.domain!r} is not supported (only the default ONNX domain); "
+                                  f"supported ops: {', '.join(SUPPORTED_ONNX_OPS)}")
+        if op in ("Identity", "Dropout"):
+            extra = [o for o in onode.output[1:] if o]
+            if extra and self._used(extra):
+                raise self.err(onode, "the Dropout mask output is used; only inference graphs are supported")
+            self.alias[onode.output[0]] = self.r(onode.input[0])
+            return
+        if op == "Constant":
+            self.consts[onode.output[0]] = self._constant_value(onode)
+            return
+        if op == "Shape":
+            shp = np.array(self.shape(onode.input[0]), dtype=np.int64)
+            a = _attrs(onode)
+            self.consts[onode.output[0]] = shp[a.get("start", 0): a.get("end", None)]
+            return
+        ins = [i for i in onode.input if i]
+        if op in _FOLDERS and all(self.const(i) is not None for i in ins):
+            vals = [self.const(i) if i else None for i in onode.input]
+            self.consts[onode.output[0]] = np.asarray(_FOLDERS[op](self, onode, vals, _attrs(onode)))
+            return
+        handler = _HANDLERS.get(op)
+        if handler is None:
+            raise self.err(onode, f"op type {op!r} is not supported (supported: {', '.join(SUPPORTED_ONNX_OPS)})")
+        handler(self, onode, _attrs(onode))
+
+    def _used(self, names) -> bool:
+        names = set(names)
+        g = self.model.graph
+        return any(i in names for n in g.node for i in n.input) or any(o.name in names for o in g.output)
+
+    def _constant_value(self, onode) -> np.ndarray:
+        onnx = _onnx()
+        a = onode.attribute[0]
+        v = onnx.helper.get_attribute_value(a)
+        if a.name == "value":
+            return onnx.numpy_helper.to_array(v)
+        if a.name in ("value_float", "value_floats"):
+            return np.asarray(v, dtype=np.float32)
+        if a.name in ("value_int", "value_ints"):
+            return np.asarray(v, dtype=np.int64)
+        raise self.err(onode, f"Constant attribute {a.name!r} is not supported (valid: value, value_float(s), value_int(s))")
+
+    # -- op handlers ---------------------------------------------------------------------------
+
+    def _spatial(self, onode, a, kernel, in_shape, allow_ceil: bool):
+        if len(in_shape) != 4 or len(kernel) != 2:
+            raise self.err(onode, f"only 2-D (NCHW) windows are supported, got input shape {in_shape}")
+        strides = tuple(a.get("strides", (1, 1)))
+        dil = tuple(a.get("dilations", (1, 1)))
+        auto = a.get("auto_pad", "NOTSET")
+        if auto in ("NOTSET", ""):
+            p = tuple(a.get("pads", (0, 0, 0, 0)))
+            pads = (p[0], p[1], p[2], p[3])
+        elif auto == "VALID":
+            pads = (0, 0, 0, 0)
+        elif auto in ("SAME_UPPER", "SAME_LOWER"):
+            lower = auto == "SAME_LOWER"
+            t, b = _same_pads(in_shape[2], kernel[0], strides[0], dil[0], lower)
+            l, r = _same_pads(in_shape[3], kernel[1], strides[1], dil[1], lower)
+            pads = (t, l, b, r)
+        else:
+            raise self.err(onode, f"auto_pad {auto!r} is not supported (valid: NOTSET, VALID, SAME_UPPER, SAME_LOWER)")
+        if any(v < 0 for v in pads):
+            raise self.err(onode, f"negative pads {pads} are not supported")
+        attrs = dict(kernel=tuple(int(k) for k in kernel), stride=tuple(int(s) for s in strides),
+                     padding=tuple(int(p) for p in pads), dilation=tuple(int(d) for d in dil))
+        if allow_ceil:
+            attrs["ceil_mode"] = bool(a.get("ceil_mode", 0))
+        return attrs
+
+    def h_conv(self, onode, a):
+        w = self.need_const(onode, onode.input[1], "weight")
+        if w.ndim != 4:
+            raise self.err(onode, f"only 2-D convolution is supported (weight rank {w.ndim}, valid: 4)")
+        ins = [onode.input[0], onode.input[1]]
+        if len(onode.input) > 2 and onode.input[2]:
+            self.need_const(onode, onode.input[2], "bias")
+            ins.append(onode.input[2])
+        kernel = a.get("kernel_shape", w.shape[2:])
+        attrs = self._spatial(onode, a, kernel, self.shape(onode.input[0]), False)
+        attrs["groups"] = int(a.get("group", 1))
+        self.emit("conv", onode.name, ins, onode.output[0], **attrs)
+
+    def h_pool(self, onode, a):
+        if len(onode.output) > 1 and onode.output[1] and self._used([onode.output[1]]):
+            raise self.err(onode, "the MaxPool Indices output is not supported")
+        attrs = self._spatial(onode, a, a["kernel_shape"], self.shape(onode.input[0]), True)
+        if onode.op_type == "MaxPool":
+            self.emit("maxpool", onode.name, [onode.input[0]], onode.output[0], **attrs)
+        else:
+            attrs["count_include_pad"] = bool(a.get("count_include_pad", 0))
+            self.emit("avgpool", onode.name, [onode.input[0]], onode.output[0], **attrs)
+
+    def h_global_avgpool(self, onode, a):
+        if len(self.shape(onode.input[0])) != 4:
+            raise self.err(onode, f"only NCHW input is supported, got shape {self.shape(onode.input[0])}")
+        self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0])
+
+    def h_reduce_mean(self, onode, a):
+        shp = self.shape(onode.input[0])
+        axes = a.get("axes")
+        if axes is None and len(onode.input) > 1 and onode.input[1]:
+            axes = self.need_const(onode, onode.input[1], "axes").tolist()
+        axes = sorted(int(x) % len(shp) for x in (axes or []))
+        if len(shp) != 4 or axes != [2, 3]:
+            raise self.err(onode, f"ReduceMean over axes {axes} of a rank-{len(shp)} tensor is not supported "
+                                  f"(valid: axes [2, 3] of NCHW, i.e. a global average pool)")
+        if a.get("keepdims", 1):
+            self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0])
+        else:
+            mid = self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0] + "__gap")
+            self.emit("flatten", onode.name + "__flatten", [mid], onode.output[0], axis=1)
+
+    def h_gemm(self, onode, a):
+        if a.get("transA", 0):
+            raise self.err(onode, "transA=1 is not supported (the activation must be the left operand, untransposed)")
+        b = self.need_const(onode, onode.input[1], "right operand B")
+        alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+        bt = b if a.get("transB", 0) else b.T  # [N_out, K]
+        ins = [onode.input[0], self.new_param(onode.name + ".weight", alpha * bt.astype(np.float64))]
+        if len(onode.input) > 2 and onode.input[2]:
+            c = self.need_const(onode, onode.input[2], "C")
+            if c.size not in (1, bt.shape[0]) or (c.ndim == 2 and c.shape[0] != 1):
+                raise self.err(onode, f"C of shape {c.shape} is not supported (valid: scalar, [N_out] or [1, N_out])")
+            bias = np.broadcast_to(beta * c.astype(np.float64).reshape(-1), (bt.shape[0],))
+            ins.append(self.new_param(onode.name + ".bias", bias))
+        self._check_2d(onode)
+        self.emit("gemm", onode.name, ins, onode.output[0])
+
+    def _check_2d(self, onode):
+        shp = self.shape(onode.input[0])
+        if len(shp) != 2:
+            raise self.err(onode, f"left operand of shape {shp} is not supported (valid: 2-D [N, K]; flatten first)")
+
+    def h_matmul(self, onode, a):
+        b = self.need_const(onode, onode.input[1], "right operand")
+        if b.ndim != 2:
+            raise self.err(onode, f"right operand of rank {b.ndim} is not supported (valid: a 2-D constant)")
+        self._check_2d(onode)
+        w = self.new_param(onode.name + ".weight", b.T)
+        self.emit("gemm", onode.name, [onode.input[0], w], onode.output[0])
+
+    def h_batchnorm(self, onode, a):
+        if a.get("training_mode", 0):
+            raise self.err(onode, "training_mode=1 is not supported (inference graphs only)")
+        if len(self.shape(onode.input[0])) < 2:
+            raise self.err(onode, "input must have a channel dimension")
+        scale, bias, mean, var = (self.need_const(onode, n, k).astype(np.float64)
+                                  for n, k in zip(onode.input[1:5], ("scale", "B", "mean", "var")))
+        eps = float(a.get("epsilon", 1e-5))
+        s = scale / np.sqrt(var + eps)
+        sp = self.new_param(onode.name + ".scale", s)
+        tp = self.new_param(onode.name + ".shift", bias - mean * s)
+        self.emit("batchnorm", onode.name, [onode.input[0], sp, tp], onode.output[0])
+
+    def h_unary(self, onode, a):
+        op = {"Relu": "relu", "Sigmoid": "sigmoid", "HardSwish": "hard_swish"}[onode.op_type]
+        self.emit(op, onode.name, [onode.input[0]], onode.output[0])
+
+    def h_leaky_relu(self, onode, a):
+        self.emit("leaky_relu", onode.name, [onode.input[0]], onode.output[0], alpha=float(a.get("alpha", 0.01)))
+
+    def h_hard_sigmoid(self, onode, a):
+        self.emit("hard_sigmoid", onode.name, [onode.input[0]], onode.output[0],
+                  alpha=float(a.get("alpha", 0.2)), beta=float(a.get("beta", 0.5)))
+
+    def h_clip(self, onode, a):
+        if self.opset < 11 or "min" in a or "max" in a:
+            lo, hi = a.get("min"), a.get("max")
+        else:
+            lo = hi = None
+            if len(onode.input) > 1 and onode.input[1]:
+                lo = self.need_const(onode, onode.input[1], "min").item()
+            if len(onode.input) > 2 and onode.input[2]:
+                hi = self.need_const(onode, onode.input[2], "max").item()
+        lo = None if lo is None or lo <= -3.4e38 else float(lo)
+        hi = None if hi is None or hi >= 3.4e38 else float(hi)
+        self.emit("clip", onode.name, [onode.input[0]], onode.output[0], min=lo, max=hi)
+
+    def h_binary(self, onode, a):
+        x, y = onode.input[0], onode.input[1]
+        cx, cy = self.const(x), self.const(y)
+        op = onode.op_type
+        if op in ("Add", "Mul"):
+            self.emit(op.lower(), onode.name, [x, y], onode.output[0])
+        elif cy is None:
+            raise self.err(onode, f"{op} with a computed right operand is not supported (valid: {op} by a constant)")
+        elif op == "Sub":
+            self.emit("add", onode.name, [x, self.new_param(onode.name + ".neg", -cy.astype(np.float64))], onode.output[0])
+        else:  # Div
+            self.emit("mul", onode.name, [x, self.new_param(onode.name + ".recip", 1.0 / cy.astype(np.float64))],
+                      onode.output[0])
+        if cx is not None and op in ("Sub", "Div"):
+            pass  # both constant is folded before reaching here
+
+    def h_concat(self, onode, a):
+        rank = len(self.shape(onode.input[0]))
+        self.emit("concat", onode.name, [i for i in onode.input if i], onode.output[0], axis=int(a["axis"]) % rank)
+
+    def h_flatten(self, onode, a):
+        rank = len(self.shape(onode.input[0]))
+        axis = int(a.get("axis", 1))
+        self.emit("flatten", onode.name, [onode.input[0]], onode.output[0], axis=axis + rank if axis < 0 else axis)
+
+    def _batch_free(self, in_shape: tuple, target: tuple) -> tuple:
+        """Write a first dimension equal to the batch as -1 when the per-sample sizes agree."""
+        if (len(in_shape) and len(target) > 1 and target[0] == self.batch == in_shape[0]
+                and math.prod(target[1:]) == math.prod(in_shape[1:])):
+            return (-1,) + tuple(target[1:])
+        return tuple(target)
+
+    def h_reshape(self, onode, a):
+        if "shape" in a and len(onode.input) < 2:
+            target = list(a["shape"])
+        else:
+            target = self.need_const(onode, onode.input[1], "shape").astype(np.int64).tolist()
+        in_shape = self.shape(onode.input[0])
+        target = _resolve_reshape(in_shape, target, bool(a.get("allowzero", 0)))
+        if target is None:
+            raise self.err(onode, f"cannot reshape {in_shape} to the given target")
+        self.emit("reshape", onode.name, [onode.input[0]], onode.output[0], shape=self._batch_free(in_shape, target))
+
+    def h_softmax(self, onode, a):
+        shp = self.shape(onode.input[0])
+        rank = len(shp)
+        axis = int(a.get("axis", 1 if self.opset < 13 else -1)) % rank
+        if self.opset < 13 and axis != rank - 1:
+            # opset < 13: softmax over the flattened trailing dims [axis:]
+            mid = self.emit("flatten", onode.name + "__flatten", [onode.input[0]], onode.output[0] + "__flat", axis=axis)
+            mid = self.emit("softmax", onode.name, [mid], onode.output[0] + "__soft", axis=1)
+            self.emit("reshape", onode.name + "__reshape", [mid], onode.output[0], shape=self._batch_free(shp, shp))
+        else:
+            self.emit("softmax", onode.name, [onode.input[0]], onode.output[0], axis=axis)
+
+    def h_pad(self, onode, a):
+        mode = a.get("mode", "constant")
+        if mode != "constant":
+            raise self.err(onode, f"Pad mode {mode!r} is not supported (valid: 'constant')")
+        shp = self.shape(onode.input[0])
+        rank = len(shp)
+        if "pads" in a:  # opset < 11
+            pads, value = list(a["pads"]), float(a.get("value", 0.0))
+        else:
+            pads = self.need_const(onode, onode.input[1], "pads").astype(np.int64).tolist()
+            value = 0.0
+            if len(onode.input) > 2 and onode.input[2]:
+                value = float(self.need_const(onode, onode.input[2], "constant_value").reshape(-1)[0])
+            if len(onode.input) > 3 and onode.input[3]:
+                axes = [int(x) % rank for x in self.need_const(onode, onode.input[3], "axes").tolist()]
+                full = [0] * (2 * rank)
+                for k, ax in enumerate(axes):
+                    full[ax], full[rank + ax] = pads[k], pads[len(axes) + k]
+                pads = full
+        if rank != 4 or any(pads[i] or pads[rank + i] for i in (0, 1)):
+            raise self.err(onode, f"pads {pads} on a rank-{rank} tensor are not supported (valid: H and W of NCHW)")
+        if any(p < 0 for p in pads):
+            raise self.err(onode, f"negative pads {pads} are not supported")
+        self.emit("pad", onode.name, [onode.input[0]], onode.output[0],
+                  pads=(pads[2], pads[3], pads[6], pads[7]), mode="constant", value=value)
+
+    def h_noop_shape(self, onode, a):
+        """Squeeze/Unsqueeze/Transpose on activations are only supported when they change nothing."""
+        raise self.err(onode, f"{onode.op_type} on a computed activation is not supported "
+                              f"(only constant folding of shape arithmetic)")
+
+
+def _resolve_reshape(in_shape, target, allowzero):
+    target = [int(d) for d in target]
+    if not allowzero:
+        target = [in_shape[i] if d == 0 and i < len(in_shape) else d for i, d in enumerate(target)]
+    total = math.prod(in_shape)
+    if target.count(-1) > 1:
+        return None
+    if -1 in target:
+        known = math.prod(d for d in target if d != -1)
+        if known == 0 or total % known:
+            return None
+        target[target.index(-1)] = total // known
+    if math.prod(target) != total:
+        return None
+    return tuple(target)
+
+
+# -- constant folding (all inputs constant) ----------------------------------------------------
+
+
+def _axes_arg(imp, onode, vals, a):
+    if "axes" in a:
+        return [int(x) for x in a["axes"]]
+    if len(vals) > 1 and vals[1] is not None:
+        return [int(x) for x in np.asarray(vals[1]).reshape(-1)]
+    return None
+
+
+def _fold_unsqueeze(imp, onode, vals, a):
+    x = vals[0]
+    axes = sorted(ax % (x.ndim + len(_axes_arg(imp, onode, vals, a))) for ax in _axes_arg(imp, onode, vals, a))
+    for ax in axes:
+        x = np.expand_dims(x, ax)
+    return x
+
+
+def _fold_squeeze(imp, onode, vals, a):
+    axes = _axes_arg(imp, onode, vals, a)
+    return np.squeeze(vals[0], axis=None if axes is None else tuple(ax % vals[0].ndim for ax in axes))
+
+
+def _fold_slice(imp, onode, vals, a):
+    x = vals[0]
+    if "starts" in a:
+        starts, ends = a["starts"], a["ends"]
+        axes = a.get("axes", list(range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts, ends = vals[1].tolist(), vals[2].tolist()
+        axes = vals[3].tolist() if len(vals) > 3 and vals[3] is not None else list(range(len(starts)))
+        steps = vals[4].tolist() if len(vals) > 4 and vals[4] is not None else [1] * len(starts)
+    idx = [slice(None)] * x.ndim
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        idx[ax % x.ndim] = slice(int(s), int(e), int(st))
+    return x[tuple(idx)]
+
+
+def _fold_div(imp, onode, vals, a):
+    x, y = vals[0], vals[1]
+    if np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer):
+        return (np.trunc(x / y)).astype(x.dtype)
+    return x / y
+
+
+def _fold_cast(imp, onode, vals, a):
+    onnx = _onnx()
+    return vals[0].astype(onnx.helper.tensor_dtype_to_np_dtype(a["to"]))
+
+
+def _fold_constant_of_shape(imp, onode, vals, a):
+    onnx = _onnx()
+    v = onnx.numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
+    return np.full(tuple(int(d) for d in vals[0]), v.reshape(-1)[0], dtype=v.dtype)
+
+
+def _fold_reshape(imp, onode, vals, a):
+    target = _resolve_reshape(vals[0].shape, vals[1].tolist() if len(vals) > 1 else a["shape"],
+                              bool(a.get("allowzero", 0)))
+    return vals[0].reshape(target)
+
+
+_FOLDERS = {
+    "Gather": lambda imp, n, v, a: np.take(v[0], v[1], axis=int(a.get("axis", 0))),
+    "Unsqueeze": _fold_unsqueeze,
+    "Squeeze": _fold_squeeze,
+    "Concat": lambda imp, n, v, a: np.concatenate([np.atleast_1d(x) for x in v if x is not None], axis=int(a["axis"])),
+    "Cast": _fold_cast,
+    "Slice": _fold_slice,
+    "Add": lambda imp, n, v, a: v[0] + v[1],
+    "Sub": lambda imp, n, v, a: v[0] - v[1],
+    "Mul": lambda imp, n, v, a: v[0] * v[1],
+    "Div": _fold_div,
+    "Neg": lambda imp, n, v, a: -v[0],
+    "Sqrt": lambda imp, n, v, a: np.sqrt(v[0]),
+    "Reshape": _fold_reshape,
+    "Flatten": lambda imp, n, v, a: v[0].reshape(math.prod(v[0].shape[: a.get("axis", 1)]), -1),
+    "Transpose": lambda imp, n, v, a: np.transpose(v[0], a.get("perm")),
+    "ConstantOfShape": _fold_constant_of_shape,
+}
+
+_HANDLERS = {
+    "Conv": _Importer.h_conv,
+    "MaxPool": _Importer.h_pool,
+    "AveragePool": _Importer.h_pool,
+    "GlobalAveragePool": _Importer.h_global_avgpool,
+    "ReduceMean": _Importer.h_reduce_mean,
+    "Gemm": _Importer.h_gemm,
+    "MatMul": _Importer.h_matmul,
+    "BatchNormalization": _Importer.h_batchnorm,
+    "Relu": _Importer.h_unary,
+    "Sigmoid": _Importer.h_unary,
+    "HardSwish": _Importer.h_unary,
+    "LeakyRelu": _Importer.h_leaky_relu,
+    "HardSigmoid": _Importer.h_hard_sigmoid,
+    "Clip": _Importer.h_clip,
+    "Add": _Importer.h_binary,
+    "Mul": _Importer.h_binary,
+    "Sub": _Importer.h_binary,
+    "Div": _Importer.h_binary,
+    "Concat": _Importer.h_concat,
+    "Flatten": _Importer.h_flatten,
+    "Reshape": _Importer.h_reshape,
+    "Softmax": _Importer.h_softmax,
+    "Pad": _Importer.h_pad,
+}
+
+SUPPORTED_ONNX_OPS = tuple(sorted(set(_HANDLERS) | {"Identity", "Dropout", "Constant", "Shape"}))
+"""ONNX op types the importer accepts on activations. Shape arithmetic (Gather, Unsqueeze, Squeeze,
+Concat, Cast, Slice, Add/Sub/Mul/Div, Neg, Sqrt, Reshape, Flatten, Transpose, ConstantOfShape) is
+also accepted when every input is constant, and folded away."""
+
+
+# -- IR clean-up passes ------------------------------------------------------------------------
+
+
+def _consumers(graph: Graph) -> dict[str, list[Node]]:
+    uses: dict[str, list[Node]] = {}
+    for node in graph.nodes:
+        for i in node.inputs:
+            uses.setdefault(i, []).append(node)
+    return uses
+
+
+def _fold_batchnorm(graph: Graph) -> None:
+    """Fold ``batchnorm`` into the producing ``conv`` when that conv feeds only the BN.
+
+    ``bn(conv(x)) = conv(x; W*scale[o], b*scale + shift)`` per output channel ``o``.
+    """
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    uses = _consumers(graph)
+    keep = []
+    for node in graph.nodes:
+        conv = producer.get(node.inputs[0]) if node.op == "batchnorm" else None
+        if (conv is not None and conv.op == "conv" and len(uses.get(conv.outputs[0], [])) == 1
+                and conv.outputs[0] not in graph.outputs):
+            scale = graph.params[node.inputs[1]].astype(np.float64)
+            shift = graph.params[node.inputs[2]].astype(np.float64)
+            w = graph.params[conv.inputs[1]].astype(np.float64)
+            b = graph.params[conv.inputs[2]].astype(np.float64) if len(conv.inputs) > 2 else np.zeros(w.shape[0])
+            wn, bn = _free_name(graph, conv.name + ".weight_bn"), None
+            graph.params[wn] = (w * scale[:, None, None, None]).astype(np.float32)
+            bn = _free_name(graph, conv.name + ".bias_bn")
+            graph.params[bn] = (b * scale + shift).astype(np.float32)
+            conv.inputs = [conv.inputs[0], wn, bn]
+            conv.outputs = list(node.outputs)
+            continue
+        keep.append(node)
+    graph.nodes[:] = keep
+
+
+def _fold_pad(graph: Graph) -> None:
+    """Fold a zero constant ``pad`` into the conv (or count-include-pad avgpool) that alone reads it."""
+    uses = _consumers(graph)
+    drop = set()
+    for node in graph.nodes:
+        if node.op != "pad" or node.attrs.get("value", 0.0) != 0.0 or node.outputs[0] in graph.outputs:
+            continue
+        users = uses.get(node.outputs[0], [])
+        if len(users) != 1 or users[0].inputs[0] != node.outputs[0]:
+            continue
+        user = users[0]
+        ok = user.op == "conv" or (user.op == "avgpool" and user.attrs.get("count_include_pad")
+                                    and not user.attrs.get("ceil_mode"))
+        if not ok:
+            continue
+        user.attrs["padding"] = tuple(int(a + b) for a, b in zip(user.attrs.get("padding", (0, 0, 0, 0)),
+                                                                  node.attrs["pads"]))
+        user.inputs[0] = node.inputs[0]
+        drop.add(id(node))
+    graph.nodes[:] = [n for n in graph.nodes if id(n) not in drop]
+
+
+def _fold_gemm_bias(graph: Graph) -> None:
+    """Fold ``add(gemm(x, W), c)`` with constant ``c`` of shape [N_out] or [1, N_out] into the gemm bias."""
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    uses = _consumers(graph)
+    drop = set()
+    for node in graph.nodes:
+        if node.op != "add":
+            continue
+        for k in (0, 1):
+            src, c = node.inputs[k], node.inputs[1 - k]
+            g = producer.get(src)
+            if (g is None or g.op != "gemm" or len(g.inputs) != 2 or c not in graph.params
+                    or len(uses.get(src, [])) != 1 or src in graph.outputs):
+                continue
+            cv = graph.params[c]
+            nout = graph.params[g.inputs[1]].shape[0]
+            if cv.shape not in ((nout,), (1, nout)):
+                continue
+            bn = _free_name(graph, g.name + ".bias")
+            graph.params[bn] = cv.reshape(nout).astype(np.float32)
+            g.inputs = g.inputs + [bn]
+            g.outputs = list(node.outputs)
+            drop.add(id(node))
+            break
+    graph.nodes[:] = [n for n in graph.nodes if id(n) not in drop]
+
+
+def _free_name(graph: Graph, base: str) -> str:
+    name, k = base, 1
+    while name in graph.params:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _prune_params(graph: Graph) -> None:
+    used = {i for n in graph.nodes for i in n.inputs} | set(graph.outputs)
+    for k in [k for k in graph.params if k not in used]:
+        del graph.params[k]
