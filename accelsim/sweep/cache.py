@@ -1,0 +1,193 @@
+"""On-disk cache of work that points of a sweep share: quantized networks and accuracy results.
+
+Points that differ only in hardware share the calibration (thresholds, integer weights) and the
+accuracy measured on the integer datapath; the pipeline builds them once per key and every other
+point reads them back. Keys come from :meth:`ResultCache.key` over the things the value depends
+on - typically ``(model file digest, data config, quant config, seed)``, see :func:`quant_key`.
+
+Layout under the cache folder (by default ``<results>/cache``)::
+
+    quantized/<key>/descriptors.json, tensors.npz    (accelsim.layers.write_network)
+    json/<key>.json                                  (any JSON-able dict, e.g. accuracy)
+
+Safe under concurrent processes: a value is built into a private temporary name and published
+with one ``os.replace``, so a reader sees either nothing or a complete value, never a half-written
+one; a per-key ``flock`` makes a second process wait for the first builder instead of
+repeating the work (when ``fcntl`` is missing, both build and the first ``os.replace`` wins).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from accelsim.sweep.store import canonical_json
+
+CACHE_SCHEMA_VERSION = 1
+"""Mixed into every key: bump it when cached values change meaning."""
+
+
+def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file's bytes (the model's identity, not its path or mtime)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_bytes), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _model_identity(cfg: Any) -> str:
+    """A model's identity for keys: the digest of its file, or the name of a bundled/zoo model."""
+    wl = cfg.workload
+    model = wl.model_or_bundled if hasattr(wl, "model_or_bundled") else wl.model
+    if model is None:
+        return f"topology:{wl.topology}"
+    path = Path(model)
+    if path.is_file():
+        return "sha256:" + file_digest(path)
+    return f"name:{model}"
+
+
+def quant_key(cfg: Any, *extra: Any) -> str:
+    """Key of everything a quantized network and its accuracy depend on.
+
+    ``(model file digest, workload config without batch, data config, quant config, seed)`` plus
+    any *extra* parts. Hardware, simulation and energy settings are left out, so points that
+    differ only there share the key.
+    """
+    workload = cfg.workload.model_dump(mode="json")
+    workload.pop("batch", None)  # inferences per array pass: a hardware-side setting
+    return ResultCache.key(
+        _model_identity(cfg),
+        workload,
+        cfg.data.model_dump(mode="json"),
+        cfg.quant.model_dump(mode="json"),
+        cfg.seed,
+        *extra,
+    )
+
+
+class ResultCache:
+    """A folder of cached values, each published atomically under a key.
+
+    Parameters
+    ----------
+    directory : the cache folder (created on first write).
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    @staticmethod
+    def key(*parts: Any) -> str:
+        """SHA-256 hex of the canonical JSON of *parts* (plus the cache schema version)."""
+        payload = {"cache_schema": CACHE_SCHEMA_VERSION, "parts": list(parts)}
+        return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+    # -- generic -------------------------------------------------------------------------------
+
+    def _path(self, kind: str, key: str, suffix: str = "") -> Path:
+        if not key or any(c not in "0123456789abcdefABCDEF-_" for c in key):
+            raise ValueError(f"cache key {key!r} must be a hex digest (use ResultCache.key)")
+        return self.directory / kind / f"{key}{suffix}"
+
+    @contextlib.contextmanager
+    def _locked(self, kind: str, key: str) -> Iterator[None]:
+        lock_dir = self.directory / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover
+            yield
+            return
+        fd = os.open(lock_dir / f"{kind}-{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _tmp(self, final: Path) -> Path:
+        return final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+
+    # -- JSON values ---------------------------------------------------------------------------
+
+    def get_json(self, key: str) -> dict[str, Any] | None:
+        """The cached JSON value under *key*, or ``None``."""
+        path = self._path("json", key, ".json")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None  # unreadable entry: treat as missing, it will be rebuilt
+
+    def put_json(self, key: str, value: Any) -> None:
+        """Publish JSON-able *value* under *key* atomically."""
+        path = self._path("json", key, ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp(path)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(canonical_json(value))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def json(self, key: str, builder: Callable[[], Any]) -> Any:
+        """The value under *key*; on a miss call ``builder()``, store its result and return it."""
+        hit = self.get_json(key)
+        if hit is not None:
+            return hit
+        with self._locked("json", key):
+            hit = self.get_json(key)  # another process may have built it while we waited
+            if hit is not None:
+                return hit
+            value = builder()
+            self.put_json(key, value)
+        return json.loads(canonical_json(value))  # same form as a later hit returns
+
+    # -- quantized networks --------------------------------------------------------------------
+
+    def get_quantized(self, key: str):
+        """The cached :class:`~accelsim.layers.Network` under *key*, or ``None``."""
+        from accelsim.layers import read_network
+
+        path = self._path("quantized", key)
+        if not (path / "descriptors.json").is_file():
+            return None
+        return read_network(path)
+
+    def put_quantized(self, key: str, net: Any) -> None:
+        """Publish network *net* under *key*: written to a temporary folder, then renamed."""
+        from accelsim.layers import write_network
+
+        path = self._path("quantized", key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp(path)
+        write_network(net, tmp)
+        for name in os.listdir(tmp):
+            with open(tmp / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        try:
+            os.replace(tmp, path)
+        except OSError:  # another process published first (a non-empty folder cannot be replaced)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def quantized(self, key: str, builder: Callable[[], Any]):
+        """The network under *key*; on a miss call ``builder()`` (returning a Network) and store it."""
+        hit = self.get_quantized(key)
+        if hit is not None:
+            return hit
+        with self._locked("quantized", key):
+            hit = self.get_quantized(key)
+            if hit is not None:
+                return hit
+            net = builder()
+            self.put_quantized(key, net)
+        return net

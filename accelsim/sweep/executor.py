@@ -1,0 +1,256 @@
+"""Executors: where the points of a sweep run, behind one small interface.
+
+An executor maps :func:`evaluate_point` over argument tuples and yields ``(tag, outcome)`` pairs
+as points finish, in completion order. Three implementations:
+
+- :class:`LocalExecutor` - worker processes on this machine (``concurrent.futures`` with the
+  ``spawn`` start method: no forked Numba/thread state in the children);
+- :class:`DaskExecutor` - an existing ``dask.distributed`` cluster named by its scheduler address
+  (the optional extra ``accelsim[dask]``; imported only when used);
+- :class:`SerialExecutor` - this process, one point after another (debugging, tests).
+
+Workers get the config as plain JSON data and rebuild the :class:`~accelsim.config.run.RunConfig`
+themselves, so any executor sees exactly the same input and returns the same numbers. A point
+that raises is turned into an ``error`` outcome (one line) - it never stops the other points.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import multiprocessing
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+from accelsim.errors import AccelsimError, ConfigError
+
+DEFAULT_POINT_FN = "accelsim.pipeline:run_point"
+"""The function that evaluates one point: ``fn(cfg, *, cache=None, progress=False) -> dict``."""
+
+DEFAULT_SCHEDULER_TIMEOUT_S = 5.0
+"""Seconds to wait for a Dask scheduler before giving up with a clear error."""
+
+
+def resolve_point_fn(spec: str) -> Callable[..., dict]:
+    """Import ``"module:function"`` and return the function.
+
+    Raises
+    ------
+    ConfigError
+        The module or function cannot be imported (names the spec and the reason).
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError(f"point function {spec!r}: expected 'module:function', e.g. {DEFAULT_POINT_FN!r}")
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"point function {spec!r}: cannot import module {module_name!r} ({exc})") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ConfigError(f"point function {spec!r}: module {module_name!r} has no function {attr!r}")
+    return fn
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+_FN_MEMO: dict[str, Callable[..., dict]] = {}
+
+
+def evaluate_point(point_fn: str, config: dict[str, Any], cache_dir: str | None) -> dict[str, Any]:
+    """Run one point in a worker; never raises for a failing point.
+
+    Parameters
+    ----------
+    point_fn : ``"module:function"`` of the point function.
+    config : the point's full config as JSON data (``cfg.model_dump(mode="json")``); paths in it
+        are already absolute.
+    cache_dir : folder of the shared :class:`~accelsim.sweep.cache.ResultCache`, or ``None``.
+
+    Returns
+    -------
+    dict
+        ``{"status": "ok", "result": {...}, "elapsed_s": s}`` or
+        ``{"status": "error", "error": "<ExcType>: <first line>", "elapsed_s": s}``.
+    """
+    from accelsim.config.run import config_from_dict
+    from accelsim.sweep.cache import ResultCache
+
+    start = time.perf_counter()
+    try:
+        fn = _FN_MEMO.get(point_fn)
+        if fn is None:
+            fn = _FN_MEMO[point_fn] = resolve_point_fn(point_fn)
+        cfg = config_from_dict(config, source="<sweep point>")
+        cache = ResultCache(cache_dir) if cache_dir else None
+        result = fn(cfg, cache=cache, progress=False)
+        if not isinstance(result, dict):
+            raise TypeError(f"point function returned {type(result).__name__}, expected dict")
+        return {"status": "ok", "result": result, "elapsed_s": time.perf_counter() - start}
+    except Exception as exc:  # noqa: BLE001 - a failing point is recorded, never fatal
+        return {"status": "error", "error": _one_line(exc), "elapsed_s": time.perf_counter() - start}
+
+
+class PointExecutor(Protocol):
+    """Runs ``fn(*args)`` for each ``(tag, args)`` and yields ``(tag, result)`` as each finishes."""
+
+    def map_unordered(self, fn: Callable[..., Any], jobs: Iterable[tuple[Any, tuple]]) -> Iterator[tuple[Any, Any]]:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class SerialExecutor:
+    """Runs every job in this process, in order."""
+
+    workers = 1
+
+    def map_unordered(self, fn, jobs):
+        for tag, args in jobs:
+            yield tag, fn(*args)
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "this process"
+
+
+class LocalExecutor:
+    """Worker processes on this machine.
+
+    Parameters
+    ----------
+    workers : number of processes; default ``os.cpu_count()``.
+    start_method : multiprocessing start method; ``spawn`` (default) is safe with Numba and threads.
+    """
+
+    def __init__(self, workers: int | None = None, start_method: str = "spawn"):
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers: must be >= 1 (got {workers})")
+        self.workers = workers or os.cpu_count() or 1
+        self.start_method = start_method
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker process{'es' if self.workers != 1 else ''}"
+
+    def map_unordered(self, fn, jobs):
+        jobs = list(jobs)
+        if not jobs:
+            return
+        ctx = multiprocessing.get_context(self.start_method)
+        self._pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=ctx)
+        futures = {self._pool.submit(fn, *args): tag for tag, args in jobs}
+        try:
+            for fut in cf.as_completed(futures):
+                try:
+                    result = fut.result()
+                except cf.process.BrokenProcessPool:
+                    raise AccelsimError(
+                        "a worker process died (killed or out of memory); finished points are stored, "
+                        "rerun the same command to resume"
+                    ) from None
+                yield futures[fut], result
+        finally:
+            for fut in futures:
+                fut.cancel()
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor:
+    """An existing dask.distributed cluster.
+
+    Parameters
+    ----------
+    address : the scheduler address, e.g. ``tcp://10.0.0.5:8786``.
+    timeout_s : how long to try to reach the scheduler before failing.
+
+    Raises (when constructed)
+    ------
+    ConfigError
+        dask.distributed is not installed, or the scheduler cannot be reached within *timeout_s*.
+
+    Notes
+    -----
+    Every worker must have accelsim installed and see the files the configs name (model, data,
+    energy tables) and the results folder's ``cache/`` at the same paths (a shared disk);
+    otherwise the cache is simply not shared and each worker rebuilds what it needs.
+    """
+
+    def __init__(self, address: str, timeout_s: float = DEFAULT_SCHEDULER_TIMEOUT_S):
+        try:
+            import distributed
+        except ImportError:
+            raise ConfigError(
+                f"--scheduler {address}: dask.distributed is not installed; "
+                "install it with: pip install 'accelsim[dask]'"
+            ) from None
+        self.address = address
+        self._distributed = distributed
+        try:
+            self.client = distributed.Client(address, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(
+                f"--scheduler {address}: cannot reach a Dask scheduler within {timeout_s:g} s "
+                f"({_one_line(exc)}); check the address and that 'dask scheduler' is running"
+            ) from None
+        workers = self.client.scheduler_info().get("workers", {})
+        self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def describe(self) -> str:
+        return f"Dask cluster {self.address} ({self.workers} worker threads)"
+
+    def map_unordered(self, fn, jobs):
+        jobs = list(jobs)
+        if not jobs:
+            return
+        futures = {}
+        for tag, args in jobs:
+            fut = self.client.submit(fn, *args, pure=False)
+            futures[fut] = tag
+        try:
+            for fut in self._distributed.as_completed(list(futures)):
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker etc.: record as error
+                    result = {"status": "error", "error": f"dask: {_one_line(exc)}", "elapsed_s": 0.0}
+                yield futures[fut], result
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001 - closing a client must not mask the real outcome
+            pass
+
+
+def make_executor(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_timeout_s: float = DEFAULT_SCHEDULER_TIMEOUT_S,
+):
+    """Choose the executor the CLI flags ask for.
+
+    ``scheduler`` given → :class:`DaskExecutor`; ``workers == 0`` → :class:`SerialExecutor`;
+    otherwise :class:`LocalExecutor` with *workers* processes (default: the core count).
+    """
+    if scheduler:
+        if workers:
+            raise ConfigError("--workers and --scheduler exclude each other (the cluster sets its own workers)")
+        return DaskExecutor(scheduler, timeout_s=scheduler_timeout_s)
+    if workers == 0:
+        return SerialExecutor()
+    return LocalExecutor(workers)

@@ -1,0 +1,85 @@
+"""The calibration/accuracy cache (accelsim.sweep.cache)."""
+
+import hashlib
+import json
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+
+from accelsim.config.run import config_from_dict
+from accelsim.layers import Network, read_network
+from accelsim.sweep.cache import ResultCache, file_digest, quant_key
+
+
+def test_file_digest_is_sha256_of_bytes(tmp_path):
+    p = tmp_path / "m.onnx"
+    p.write_bytes(b"\x00model bytes" * 1000)
+    assert file_digest(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_quant_key_ignores_hardware_but_not_quant_data_or_model(tmp_path):
+    m1, m2 = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    m1.write_bytes(b"one")
+    m2.write_bytes(b"two")
+    base = {"workload": {"model": str(m1)}, "quant": {"weight_bits": 4}}
+    k = quant_key(config_from_dict(base))
+    hw = dict(base, hardware={"array": {"rows": 8, "cols": 8}, "dataflow": "ws"}, energy={"technology": "7nm"})
+    assert quant_key(config_from_dict(hw)) == k
+    assert quant_key(config_from_dict(dict(base, quant={"weight_bits": 6}))) != k
+    assert quant_key(config_from_dict(dict(base, seed=3))) != k
+    assert quant_key(config_from_dict(dict(base, data={"batch_size": 7}))) != k
+    assert quant_key(config_from_dict(dict(base, workload={"model": str(m2)}))) != k
+    m1.write_bytes(b"changed")  # same path, new bytes: a new key
+    assert quant_key(config_from_dict(base)) != k
+
+
+def test_json_builder_runs_once_and_hits_return_equal_values(tmp_path):
+    cache = ResultCache(tmp_path)
+    calls = []
+    key = ResultCache.key("x", 1)
+
+    def build():
+        calls.append(1)
+        return {"top1": 0.875, "n": 3}
+
+    assert cache.json(key, build) == {"top1": 0.875, "n": 3}
+    assert ResultCache(tmp_path).json(key, build) == {"top1": 0.875, "n": 3}
+    assert len(calls) == 1
+    assert list((tmp_path / "json").iterdir()) == [tmp_path / "json" / f"{key}.json"]
+
+
+def _build_in_process(args):
+    directory, log = args
+    cache = ResultCache(directory)
+
+    def build():
+        with open(log, "a") as fh:
+            fh.write("built\n")
+        return {"v": 42}
+
+    return cache.json(ResultCache.key("shared"), build)
+
+
+def test_concurrent_processes_build_a_key_once(tmp_path):
+    log = tmp_path / "log.txt"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        out = pool.map(_build_in_process, [(str(tmp_path / "c"), str(log))] * 4)
+    assert out == [{"v": 42}] * 4
+    assert log.read_text().count("built") == 1
+    assert not [p for p in Path(tmp_path / "c" / "json").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_quantized_network_round_trips_through_descriptor_files(tmp_path):
+    net = Network(name="n", layers=(), inputs=("x",), outputs=("x",),
+                  tensors={"w": np.arange(6, dtype=np.int8).reshape(2, 3)})
+    cache = ResultCache(tmp_path)
+    key = ResultCache.key("q")
+    got = cache.quantized(key, lambda: net)
+    again = ResultCache(tmp_path).quantized(key, lambda: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    for n in (got, again):
+        assert n.name == "n"
+        np.testing.assert_array_equal(n.tensors["w"], np.arange(6, dtype=np.int8).reshape(2, 3))
+    assert read_network(tmp_path / "quantized" / key).name == "n"
+    json.loads((tmp_path / "quantized" / key / "descriptors.json").read_text())
