@@ -221,7 +221,7 @@ class DaskExecutor:
             fut = self.client.submit(fn, *args, pure=False)
             futures[fut] = tag
         try:
-            for fut in self._distributed.as_completed(list(futures)):
+            for fut in self._distributed.as_completed(list(futures), loop=self.client.loop):
                 try:
                     result = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a lost worker etc.: record as error

@@ -1,0 +1,60 @@
+"""Executors: the Dask path gives the serial numbers; a bad scheduler fails fast and clearly."""
+
+import socket
+import time
+
+import pytest
+
+from accelsim.errors import ConfigError
+from accelsim.sweep import ResultStore, SerialExecutor, run_sweep, sweep_from_dict
+from accelsim.sweep.executor import DaskExecutor, evaluate_point, make_executor
+
+FAKE = "tests.sweep.points:fake_point"
+
+
+def _sweep():
+    return sweep_from_dict({"name": "d", "axes": {"quant.act_bits": [4, 16], "hardware.array.rows": [8, 64]}})
+
+
+def test_dask_cluster_gives_the_same_numbers_as_serial(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    run_sweep(_sweep(), tmp_path / "serial", SerialExecutor(), point_fn=FAKE, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        ex = DaskExecutor(cluster.scheduler_address, timeout_s=10)
+        try:
+            assert ex.workers == 2
+            out = run_sweep(_sweep(), tmp_path / "dask", ex, point_fn=FAKE, progress=False)
+        finally:
+            ex.close()
+    assert (out.ok, out.failed) == (4, 0)
+    a = {r.key: r.result for r in ResultStore(tmp_path / "serial").latest().values()}
+    b = {r.key: r.result for r in ResultStore(tmp_path / "dask").latest().values()}
+    assert a == b and len(a) == 4
+
+
+def test_unreachable_scheduler_is_a_clear_error_within_seconds():
+    pytest.importorskip("distributed")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"--scheduler tcp://127\.0\.0\.1:{port}: cannot reach a Dask scheduler within 2 s"):
+        make_executor(scheduler=f"tcp://127.0.0.1:{port}", scheduler_timeout_s=2)
+    assert time.monotonic() - start < 10
+
+
+def test_workers_and_scheduler_exclude_each_other():
+    with pytest.raises(ConfigError, match="--workers and --scheduler exclude each other"):
+        make_executor(workers=2, scheduler="tcp://x:1")
+    with pytest.raises(ConfigError, match=r"--workers: must be >= 1 \(got -1\)"):
+        make_executor(workers=-1)
+
+
+def test_evaluate_point_turns_exceptions_into_one_line_errors():
+    cfg = sweep_from_dict({"axes": {"quant.weight_bits": [4]}}).points[0].config
+    out = evaluate_point("tests.sweep.points:failing_point", cfg.model_dump(mode="json"), None)
+    assert out["status"] == "error"
+    assert out["error"] == "ValueError: 4-bit weights refused by this test"
+    out = evaluate_point(FAKE, cfg.model_dump(mode="json"), None)
+    assert out["status"] == "ok" and out["result"]["macs"] == 1_000_000
