@@ -98,3 +98,246 @@ def test_execute_node_rejects_unknown_op():
 )
 def test_pool_output_size_hand_worked(size, k, s, pb, pe, d, ceil, expected):
     assert pool_output_size(size, k, s, pb, pe, d, ceil) == expected
+
+
+# ---------------------------------------------------------------- one small model per op type
+
+from onnx import helper  # noqa: E402
+
+from .conftest import build_model, rand  # noqa: E402
+
+H = helper.make_node
+
+
+def _conv_case(rng, opset=17, cin=4, cout=6, k=(3, 3), hw=(9, 11), bias=True, **attrs):
+    groups = attrs.get("group", 1)
+    inits = {"W": rand(rng, cout, cin // groups, *k)}
+    ins = ["x", "W"]
+    if bias:
+        inits["B"] = rand(rng, cout)
+        ins.append("B")
+    node = H("Conv", ins, ["y"], **attrs)
+    return build_model([node], (2, cin) + hw, inits, opset), rand(rng, 2, cin, *hw)
+
+
+def _pool_case(rng, op, opset=17, hw=(9, 10), **attrs):
+    return build_model([H(op, ["x"], ["y"], **attrs)], (2, 3) + hw, {}, opset), rand(rng, 2, 3, *hw)
+
+
+def _unary_case(rng, op, opset=17, **attrs):
+    return build_model([H(op, ["x"], ["y"], **attrs)], (2, 3, 5, 5), {}, opset), rand(rng, 2, 3, 5, 5, scale=4.0)
+
+
+def _gemm_case(rng, opset=17, trans_b=1, alpha=1.0, beta=1.0, c_shape=(5,)):
+    w = rand(rng, 5, 7) if trans_b else rand(rng, 7, 5)
+    node = H("Gemm", ["x", "W", "C"], ["y"], transB=trans_b, alpha=alpha, beta=beta)
+    model = build_model([node], (3, 7), {"W": w, "C": rand(rng, *c_shape)}, opset)
+    return model, rand(rng, 3, 7)
+
+
+def _matmul_add_case(rng, opset=17):
+    nodes = [H("MatMul", ["x", "W"], ["m"]), H("Add", ["m", "B"], ["y"])]
+    return build_model(nodes, (3, 7), {"W": rand(rng, 7, 4), "B": rand(rng, 4)}, opset), rand(rng, 3, 7)
+
+
+def _bn_inits(rng, c):
+    return {"s": rand(rng, c), "b": rand(rng, c), "m": rand(rng, c),
+            "v": (np.abs(rand(rng, c)) + 0.5).astype(np.float32)}
+
+
+def _bn_after_conv_case(rng, opset=17):
+    inits = {"W": rand(rng, 5, 3, 3, 3), "B": rand(rng, 5), **_bn_inits(rng, 5)}
+    nodes = [H("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+             H("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], epsilon=1e-3)]
+    return build_model(nodes, (2, 3, 6, 6), inits, opset), rand(rng, 2, 3, 6, 6)
+
+
+def _bn_alone_case(rng, opset=17):
+    nodes = [H("Relu", ["x"], ["r"]), H("BatchNormalization", ["r", "s", "b", "m", "v"], ["y"])]
+    return build_model(nodes, (2, 4, 5, 5), _bn_inits(rng, 4), opset), rand(rng, 2, 4, 5, 5)
+
+
+def _bn_shared_conv_case(rng, opset=17):
+    """The conv output feeds the BN and an Add: the BN cannot be folded."""
+    inits = {"W": rand(rng, 3, 3, 1, 1), **_bn_inits(rng, 3)}
+    nodes = [H("Conv", ["x", "W"], ["c"]), H("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"]),
+             H("Add", ["c", "n"], ["y"])]
+    return build_model(nodes, (2, 3, 4, 4), inits, opset), rand(rng, 2, 3, 4, 4)
+
+
+def _clip11_case(rng, opset=11, lo=-0.5, hi=1.5):
+    ins = ["x", "lo" if lo is not None else "", "hi" if hi is not None else ""]
+    inits = {}
+    if lo is not None:
+        inits["lo"] = np.array(lo, np.float32)
+    if hi is not None:
+        inits["hi"] = np.array(hi, np.float32)
+    while ins[-1] == "":
+        ins.pop()
+    return build_model([H("Clip", ins, ["y"])], (2, 3, 4, 4), inits, opset), rand(rng, 2, 3, 4, 4, scale=3.0)
+
+
+def _se_case(rng, opset=17):
+    """Squeeze-and-excitation: x * hard_sigmoid(conv(relu(conv(gap(x)))))."""
+    inits = {"W1": rand(rng, 2, 8, 1, 1), "B1": rand(rng, 2), "W2": rand(rng, 8, 2, 1, 1), "B2": rand(rng, 8)}
+    nodes = [H("GlobalAveragePool", ["x"], ["g"]), H("Conv", ["g", "W1", "B1"], ["a"]), H("Relu", ["a"], ["r"]),
+             H("Conv", ["r", "W2", "B2"], ["b"]), H("Sigmoid", ["b"], ["s"]), H("Mul", ["x", "s"], ["y"])]
+    return build_model(nodes, (2, 8, 5, 5), inits, opset), rand(rng, 2, 8, 5, 5)
+
+
+def _residual_concat_case(rng, opset=17):
+    inits = {"W": rand(rng, 4, 4, 3, 3)}
+    nodes = [H("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]), H("Add", ["x", "c"], ["a"]),
+             H("Concat", ["a", "x", "c"], ["y"], axis=1)]
+    return build_model(nodes, (2, 4, 6, 6), inits, opset), rand(rng, 2, 4, 6, 6)
+
+
+def _reduce_mean_case(rng, opset, keepdims=1):
+    if opset >= 18:
+        node = H("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims)
+        inits = {"axes": np.array([-1, -2], np.int64)}
+    else:
+        node = H("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=keepdims)
+        inits = {}
+    return build_model([node], (2, 5, 4, 6), inits, opset), rand(rng, 2, 5, 4, 6)
+
+
+def _flatten_reshape_case(rng, opset=17):
+    inits = {"shape": np.array([0, -1, 4], np.int64)}
+    nodes = [H("Flatten", ["x"], ["f"], axis=2), H("Reshape", ["x", "shape"], ["r"]),
+             H("Relu", ["r"], ["y"])]
+    model = build_model(nodes, (2, 3, 4, 6), inits, opset, outputs=("f", "y"))
+    return model, rand(rng, 2, 3, 4, 6)
+
+
+def _torch_flatten_case(rng, opset=11):
+    """PyTorch's x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze -> Concat -> Reshape, then a Gemm."""
+    axes = dict(axes=[0]) if opset < 13 else {}
+    uins = ["n"] if opset < 13 else ["n", "ax"]
+    inits = {"idx": np.array(0, np.int64), "minus1": np.array([-1], np.int64), "W": rand(rng, 3, 40),
+             "B": rand(rng, 3)}
+    if opset >= 13:
+        inits["ax"] = np.array([0], np.int64)
+    nodes = [H("Shape", ["x"], ["s"]), H("Gather", ["s", "idx"], ["n"], axis=0),
+             H("Unsqueeze", uins, ["nu"], **axes), H("Concat", ["nu", "minus1"], ["shp"], axis=0),
+             H("Reshape", ["x", "shp"], ["f"]), H("Gemm", ["f", "W", "B"], ["y"], transB=1)]
+    return build_model(nodes, (2, 10, 2, 2), inits, opset), rand(rng, 2, 10, 2, 2)
+
+
+def _softmax_case(rng, opset, axis, shape=(2, 3, 4, 5)):
+    return build_model([H("Softmax", ["x"], ["y"], axis=axis)], shape, {}, opset), rand(rng, *shape, scale=3.0)
+
+
+def _pad_case(rng, opset, value=0.0, then_conv=True, axes=False):
+    inits = {"W": rand(rng, 2, 3, 3, 3)}
+    if opset < 11:
+        pad = H("Pad", ["x"], ["p"], pads=[0, 0, 1, 2, 0, 0, 2, 1], value=value)
+    else:
+        if axes:
+            inits["pads"] = np.array([1, 2, 2, 1], np.int64)
+            inits["axes"] = np.array([2, 3], np.int64)
+        else:
+            inits["pads"] = np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)
+        inits["val"] = np.array(value, np.float32)
+        pad = H("Pad", ["x", "pads", "val"] + (["axes"] if axes else []), ["p"], mode="constant")
+    nodes = [pad, H("Conv", ["p", "W"], ["y"])] if then_conv else [pad, H("Relu", ["p"], ["y"])]
+    if not then_conv:
+        del inits["W"]
+    return build_model(nodes, (2, 3, 5, 6), inits, opset), rand(rng, 2, 3, 5, 6)
+
+
+def _identity_dropout_constant_case(rng, opset=17):
+    c = helper.make_tensor("cval", 1, [1, 3, 1, 1], rand(rng, 3).tolist())
+    nodes = [H("Identity", ["x"], ["i"]), H("Dropout", ["i"], ["d"]), H("Constant", [], ["k"], value=c),
+             H("Mul", ["d", "k"], ["m"]), H("Sub", ["m", "sub"], ["s"]), H("Div", ["s", "div"], ["y"])]
+    inits = {"sub": rand(rng, 3, 1, 1), "div": (np.abs(rand(rng, 1)) + 0.5).astype(np.float32)}
+    return build_model(nodes, (2, 3, 4, 4), inits, opset), rand(rng, 2, 3, 4, 4)
+
+
+CASES = {
+    "conv_pads_bias_opset11": lambda r: _conv_case(r, 11, pads=[1, 1, 1, 1]),
+    "conv_pads_bias_opset17": lambda r: _conv_case(r, 17, pads=[1, 0, 2, 1]),
+    "conv_stride_dilation": lambda r: _conv_case(r, 17, bias=False, strides=[2, 3], dilations=[2, 2], pads=[2, 1, 0, 2]),
+    "conv_1x1_rect_kernel": lambda r: _conv_case(r, 17, k=(1, 3), strides=[1, 2]),
+    "conv_groups2": lambda r: _conv_case(r, 17, cin=4, cout=6, group=2, pads=[1, 1, 1, 1]),
+    "conv_depthwise": lambda r: _conv_case(r, 17, cin=5, cout=5, group=5, pads=[1, 1, 1, 1], strides=[2, 2]),
+    "conv_depthwise_multiplier2": lambda r: _conv_case(r, 17, cin=3, cout=6, group=3, dilations=[2, 1]),
+    "conv_same_upper_stride2": lambda r: _conv_case(r, 17, k=(4, 3), auto_pad="SAME_UPPER", strides=[2, 2]),
+    "conv_same_lower_stride2": lambda r: _conv_case(r, 17, k=(4, 2), auto_pad="SAME_LOWER", strides=[2, 2]),
+    "conv_valid": lambda r: _conv_case(r, 11, auto_pad="VALID", strides=[2, 1]),
+    "gemm_transB": lambda r: _gemm_case(r, 17, trans_b=1),
+    "gemm_alpha_beta_noTrans_opset11": lambda r: _gemm_case(r, 11, trans_b=0, alpha=0.5, beta=2.0, c_shape=(1, 5)),
+    "matmul_add": _matmul_add_case,
+    "bn_after_conv_folded": _bn_after_conv_case,
+    "bn_alone": _bn_alone_case,
+    "bn_conv_output_shared": _bn_shared_conv_case,
+    "relu": lambda r: _unary_case(r, "Relu"),
+    "clip_opset10_attrs": lambda r: (build_model([H("Clip", ["x"], ["y"], min=0.0, max=6.0)], (2, 3, 4, 4), {}, 10),
+                                     rand(r, 2, 3, 4, 4, scale=5.0)),
+    "clip_opset11_inputs": _clip11_case,
+    "clip_relu6_opset13": lambda r: _clip11_case(r, 13, 0.0, 6.0),
+    "clip_min_only": lambda r: _clip11_case(r, 17, -1.0, None),
+    "leaky_relu": lambda r: _unary_case(r, "LeakyRelu", alpha=0.1),
+    "sigmoid": lambda r: _unary_case(r, "Sigmoid"),
+    "hard_sigmoid": lambda r: _unary_case(r, "HardSigmoid", alpha=0.3, beta=0.4),
+    "hard_swish": lambda r: _unary_case(r, "HardSwish", opset=14),
+    "se_gate_mul": _se_case,
+    "add_concat": _residual_concat_case,
+    "maxpool_basic": lambda r: _pool_case(r, "MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+    "maxpool_pads_ceil": lambda r: _pool_case(r, "MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                                              ceil_mode=1),
+    "maxpool_dilation_opset11": lambda r: _pool_case(r, "MaxPool", 11, kernel_shape=[2, 3], dilations=[2, 1],
+                                                     strides=[1, 2]),
+    "maxpool_same_upper": lambda r: _pool_case(r, "MaxPool", kernel_shape=[3, 3], strides=[2, 2],
+                                               auto_pad="SAME_UPPER"),
+    "avgpool_exclude_pad": lambda r: _pool_case(r, "AveragePool", kernel_shape=[3, 3], strides=[2, 2],
+                                                pads=[1, 1, 1, 1]),
+    "avgpool_include_pad": lambda r: _pool_case(r, "AveragePool", kernel_shape=[3, 3], strides=[2, 2],
+                                                pads=[1, 0, 1, 2], count_include_pad=1),
+    "avgpool_ceil_include_pad": lambda r: _pool_case(r, "AveragePool", kernel_shape=[2, 2], strides=[2, 2],
+                                                     pads=[0, 1, 0, 1], ceil_mode=1, count_include_pad=1,
+                                                     hw=(7, 9)),
+    "avgpool_ceil_exclude_pad_opset11": lambda r: _pool_case(r, "AveragePool", 11, kernel_shape=[3, 2],
+                                                             strides=[2, 3], ceil_mode=1, hw=(8, 8)),
+    "global_avgpool": lambda r: _pool_case(r, "GlobalAveragePool"),
+    "reduce_mean_opset13": lambda r: _reduce_mean_case(r, 13),
+    "reduce_mean_opset18_axes_input": lambda r: _reduce_mean_case(r, 18),
+    "reduce_mean_keepdims0": lambda r: _reduce_mean_case(r, 17, keepdims=0),
+    "flatten_reshape": _flatten_reshape_case,
+    "torch_flatten_opset11": lambda r: _torch_flatten_case(r, 11),
+    "torch_flatten_opset17": lambda r: _torch_flatten_case(r, 17),
+    "softmax_opset13_axis1": lambda r: _softmax_case(r, 13, 1),
+    "softmax_opset11_axis1_4d": lambda r: _softmax_case(r, 11, 1),
+    "softmax_opset11_2d": lambda r: _softmax_case(r, 11, 1, shape=(3, 10)),
+    "pad_zero_folded_opset11": lambda r: _pad_case(r, 11),
+    "pad_nonzero_value_opset17": lambda r: _pad_case(r, 17, value=0.7),
+    "pad_opset18_axes": lambda r: _pad_case(r, 18, axes=True),
+    "pad_opset10_attrs": lambda r: _pad_case(r, 10, value=-1.0, then_conv=False),
+    "identity_dropout_constant_sub_div": _identity_dropout_constant_case,
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_small_model_matches_ort(case):
+    rng = np.random.default_rng(sum(map(ord, case)))
+    model, x = CASES[case](rng)
+    graph = import_model(model, source=case)
+    got = run_graph(graph, {"x": x})
+    refs = ort_run(model, {"x": x})
+    shapes = infer_shapes(graph, {"x": x.shape})
+    for name, ref in zip([o.name for o in model.graph.output], refs):
+        assert got[name].shape == ref.shape == shapes[name], name
+        assert close_to(got[name], ref), (name, float(np.abs(got[name] - ref).max()), float(np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("case", ["torch_flatten_opset11", "conv_depthwise", "flatten_reshape", "softmax_opset11_axis1_4d"])
+def test_graph_imported_at_batch1_runs_at_other_batch_sizes(case):
+    rng = np.random.default_rng(7)
+    model, x = CASES[case](rng)
+    graph = import_model(model)  # symbolic N -> imported at batch 1
+    assert next(iter(graph.inputs.values()))[0] == 1
+    x5 = np.concatenate([x, x, x[:1]])
+    got = run_graph(graph, {"x": x5})
+    refs = ort_run(model, {"x": x5})
+    for name, ref in zip([o.name for o in model.graph.output], refs):
+        assert close_to(got[name], ref)
