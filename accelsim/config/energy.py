@@ -1,15 +1,47 @@
 """``energy:`` — which energy table prices the counted events (DESIGN §5).
 
-(Draft by the integrator: the energy owner refines.)
+A run names either a shipped table by ``technology`` (``configs/energy/<technology>.yaml``) or its
+own table file by ``table`` (a path, relative to the config file). The table format and the
+pricing live in :mod:`accelsim.energy`; this section only chooses the table, and checks at load
+time that a named technology has a shipped table.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
+
+import pydantic
 from pydantic import Field
 
 from accelsim.config.base import ConfigModel
 
 
+def tables_dir() -> Path:
+    """Folder of the shipped energy tables (``configs/energy``; inside the package when installed)."""
+    return Path(str(files("accelsim") / "configs" / "energy"))
+
+
+def available_technologies() -> list[str]:
+    """Names of the shipped energy tables, e.g. ``['16nm', '28nm', '45nm', '7nm']``."""
+    return sorted(p.stem for p in tables_dir().glob("*.yaml"))
+
+
 class EnergyConfig(ConfigModel):
-    technology: str = Field("45nm", description="Name of a shipped table under configs/energy/ (45nm, 28nm, 16nm, 7nm).")
-    table: str | None = Field(None, description="Path to your own energy table YAML; overrides `technology`.")
+    technology: str = Field(
+        "45nm",
+        description="Name of a shipped table under configs/energy/ (45nm, 28nm, 16nm, 7nm); ignored when `table` is set.",
+    )
+    table: str | None = Field(
+        None, description="Path to your own energy table YAML (relative to the config file); overrides `technology`."
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _technology_has_table(self) -> "EnergyConfig":
+        if self.table is None:
+            available = available_technologies()
+            if self.technology not in available:
+                raise ValueError(
+                    f"technology {self.technology!r} has no shipped energy table (available: {', '.join(available)})"
+                )
+        return self
