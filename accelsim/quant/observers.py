@@ -41,11 +41,13 @@ class HistogramStats:
     counts : float64 ``[bins]``, values per bin.
     bin_width : width of a bin, real units (0 when every value seen was 0).
     max_abs : exact largest |x| seen, real units.
+    zero_count : how many of the values in bin 0 were exactly 0 (e.g. after a ReLU).
     """
 
     counts: np.ndarray
     bin_width: float
     max_abs: float
+    zero_count: float = 0.0
 
     @property
     def n_bins(self) -> int:
@@ -79,6 +81,7 @@ class HistogramObserver:
         self._max = 0.0
         self._count = 0
         self._zeros_pending = 0.0  # all-zero values seen before the width was fixed
+        self._exact_zeros = 0.0
         return self
 
     def _check(self) -> None:
@@ -113,9 +116,16 @@ class HistogramObserver:
             return np.array([self._zeros_pending])
         return self._counts.copy()
 
+    @property
+    def zeros_(self) -> float:
+        """How many values seen were exactly 0."""
+        self._check()
+        return self._exact_zeros
+
     def statistics(self) -> HistogramStats:
         """The collected histogram as an immutable :class:`HistogramStats`."""
-        return HistogramStats(counts=self.hist_, bin_width=self._width, max_abs=self._max)
+        return HistogramStats(counts=self.hist_, bin_width=self._width, max_abs=self._max,
+                              zero_count=self.zeros_)
 
     # -- accumulation ------------------------------------------------------------------
     def _grow_to(self, value: float) -> None:
@@ -152,6 +162,7 @@ class HistogramObserver:
         if not np.all(np.isfinite(a)):
             raise ValueError("HistogramObserver.update: tensor holds NaN or Inf")
         amax = float(a.max())
+        self._exact_zeros += float(a.size - np.count_nonzero(a))
         if self._counts is None:
             if amax == 0.0:
                 self._zeros_pending += a.size
@@ -177,10 +188,12 @@ class HistogramObserver:
         """
         if other._count == 0:
             return self
+        self._exact_zeros += other._exact_zeros
         if self._count == 0:
             self._counts = None if other._counts is None else other._counts.copy()
             self._width, self._max = other._width, other._max
             self._count, self._zeros_pending = other._count, other._zeros_pending
+            self._exact_zeros = other._exact_zeros
             return self
         if other._counts is None:
             if self._counts is None:
@@ -219,6 +232,7 @@ class HistogramObserver:
             count=np.int64(self._count),
             max_bins=np.int64(self.max_bins),
             fixed=np.bool_(self._counts is not None),
+            zeros=np.float64(self._exact_zeros),
         )
 
     @classmethod
@@ -243,6 +257,7 @@ class HistogramObserver:
                 obs._width = float(z["bin_width"])
                 obs._max = float(z["max_abs"])
                 obs._count = int(z["count"])
+                obs._exact_zeros = float(z["zeros"])
                 if bool(z["fixed"]):
                     obs._counts = counts
                 else:

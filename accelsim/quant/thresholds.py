@@ -26,7 +26,9 @@ Methods (register a new one in :data:`THRESHOLD_METHODS`, nowhere else):
     ``counts[:i]`` into ``L`` contiguous groups (bin ``k`` in group ``floor(k*L/i)``, so group
     sizes differ by at most one), then spreads each group's sum evenly over its non-empty bins; score ``KL(p || q)`` over normalised
     distributions, ``q`` smoothed by 1e-12 where ``p > 0``. ``T = i* * w``. Fewer than ``L``
-    bins -> max.
+    bins -> max. Values exactly 0 (half of a ReLU output) are left out: 0 is exact at any
+    threshold, and a zero spike merged with its neighbours in ``q`` would otherwise dominate
+    the divergence and pull T far down (measured: 1.8 instead of 4.7 on a ReLU'd Gaussian).
 ``mse``
     Minimise the expected squared error over candidates ``T = (j+1) * w``, ``j = 0..bins-1``,
     with values at bin centres ``c``: ``E(T) = n(c<=T) * s**2/12 + sum_{c>T} n_c (c - T)**2``,
@@ -121,9 +123,10 @@ def threshold_entropy(stats: HistogramStats, bits: int, **_: object) -> float:
     levels = _levels(bits)
     if (t := _trivial(stats)) is not None:
         return t
-    counts = stats.counts
+    counts = stats.counts.copy()
+    counts[0] -= min(stats.zero_count, counts[0])  # exact zeros are exact at any threshold
     n = counts.size
-    if n < levels:
+    if n < levels or counts.sum() <= 0:
         return float(stats.max_abs)
     best_i, best_d = n, np.inf
     tail = np.concatenate([np.cumsum(counts[::-1])[::-1], [0.0]])  # tail[i] = sum(counts[i:])
