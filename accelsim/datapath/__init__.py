@@ -1,0 +1,22 @@
+"""The integer MAC datapath: Numba kernels, the network executor, accuracy evaluation.
+
+Public entry points::
+
+    from accelsim.datapath import run_network, prepare, evaluate
+
+* :mod:`accelsim.datapath.kernels` — Numba kernels (the reduction order and overflow rule);
+* :mod:`accelsim.datapath.ops` — one function per descriptor op, choosing a bit-exact path;
+* :mod:`accelsim.datapath.executor` — a :class:`~accelsim.layers.Network` on a batch;
+* :mod:`accelsim.datapath.accuracy` — accuracy of a network against its float model.
+"""
+
+from accelsim.datapath.executor import NetworkResult, PreparedNetwork, prepare, run_network
+
+__all__ = ["NetworkResult", "PreparedNetwork", "prepare", "run_network", "evaluate", "EvalResult"]
+
+
+def __getattr__(name):  # evaluation pulls in the graph executor only when asked for
+    if name in ("evaluate", "EvalResult"):
+        from accelsim.datapath import accuracy
+        return getattr(accuracy, name)
+    raise AttributeError(name)

@@ -1,0 +1,422 @@
+"""Numba integer kernels: what the MAC array and the vector unit compute on integer codes.
+
+Every kernel here implements a rule of :mod:`accelsim.layers.arith` and the op table in
+:mod:`accelsim.layers.descriptor`, bit for bit. Activations travel as ``int32`` codes in NCHW
+layout (codes are at most 16 bits wide); accumulators and requantization run in ``int64``.
+
+Two ways to compute a MAC layer's accumulators
+----------------------------------------------
+*Faithful* (:func:`conv_acc_faithful`): one output at a time, the accumulator starts at the bias
+and adds one product per step, saturating or wrapping to ``acc_bits`` after **every** step. The
+order is the array's reduction order, chosen here and used by the hardware model as well:
+
+    bias first, then over the group's K = (c, kh, kw) in im2col order —
+    input channel outermost, then kernel row, then kernel column.
+
+Padded positions contribute a zero product; adding zero to an in-range accumulator changes
+nothing, so they are skipped. An *overflow event* is one step (the bias load or one add) whose
+exact result lies outside ``[-2**(acc_bits-1), 2**(acc_bits-1) - 1]``; events are counted.
+
+*Exact* (:func:`conv_acc_exact`, :func:`conv_acc_blas`): when the bound
+
+    max_c ( |bias_c| + max|x| * sum_k |w_{c,k}| ) < 2**(acc_bits-1)
+
+holds, no partial sum in any order can leave the accumulator range, so saturate and wrap never
+act and any summation order gives the same integers. Then the sum may be computed by an int64
+direct loop or by a floating-point GEMM: a float32 (float64) sum of integers whose every partial
+sum and product is below 2**24 (2**53) in magnitude is exact — each intermediate value is an
+integer representable in the mantissa, so no rounding ever happens, whatever order or fused
+multiply-add the BLAS uses. The float bound used is ``max|x| * max_c sum_k |w_{c,k}|`` (the bias
+is added afterwards in int64).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import njit, prange
+
+FLOAT32_EXACT_LIMIT = 1 << 24
+"""Integers of magnitude below this are exact in float32 (24-bit significand)."""
+FLOAT64_EXACT_LIMIT = 1 << 53
+"""Integers of magnitude below this are exact in float64 (53-bit significand)."""
+
+
+# --------------------------------------------------------------------------- scalar rules
+
+
+@njit(inline="always")
+def _rshift_round(v, shift):
+    """``(v + (1 << (shift-1))) >> shift`` for shift > 0 (arithmetic shift), identity for 0."""
+    if shift > 0:
+        return (v + (np.int64(1) << (shift - 1))) >> shift
+    return v
+
+
+@njit(inline="always")
+def _requant(acc, pre, scale, post, lo, hi):
+    """``clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)`` in int64."""
+    v = _rshift_round(acc, pre) * scale
+    v = _rshift_round(v, post)
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v
+
+
+@njit(inline="always")
+def _requant_noclip(acc, pre, scale, post):
+    v = _rshift_round(acc, pre) * scale
+    return _rshift_round(v, post)
+
+
+@njit(inline="always")
+def _acc_step(s, lo, hi, wrap):
+    """Bring an exact partial sum *s* back into ``[lo, hi]``; returns (value, overflowed)."""
+    if s > hi or s < lo:
+        if wrap:
+            span = hi - lo + 1
+            return ((s - lo) & (span - 1)) + lo, 1
+        if s > hi:
+            return hi, 1
+        return lo, 1
+    return s, 0
+
+
+# --------------------------------------------------------------------------- MAC layers
+
+
+@njit(cache=True, parallel=True)
+def conv_acc_faithful(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, groups,
+                      out_h, out_w, acc_bits, wrap):
+    """Accumulators of a (grouped) convolution with per-step saturate/wrap.
+
+    Parameters
+    ----------
+    x : int32 [N, C, H, W] codes; w : int32 [Cout, C/groups, kh, kw]; bias : int64 [Cout].
+    acc_bits : accumulator width in bits (8-48); wrap : True wraps (two's complement), False
+        saturates.
+
+    Returns
+    -------
+    acc : int64 [N, Cout, out_h, out_w] (each within the acc_bits range)
+    events : int64 [Cout] overflow events per output channel (summed over the batch).
+    """
+    n_img, c_in, h, wd = x.shape
+    c_out, cg, kh, kw = w.shape
+    ng = c_out // groups
+    lo = -(np.int64(1) << (acc_bits - 1))
+    hi = (np.int64(1) << (acc_bits - 1)) - 1
+    acc = np.empty((n_img, c_out, out_h, out_w), dtype=np.int64)
+    ev = np.zeros((n_img, c_out), dtype=np.int64)
+    for job in prange(n_img * c_out):
+        n = job // c_out
+        oc = job % c_out
+        g = oc // ng
+        cnt = np.int64(0)
+        for oy in range(out_h):
+            for ox in range(out_w):
+                a, o = _acc_step(np.int64(bias[oc]), lo, hi, wrap)
+                cnt += o
+                for ci in range(cg):
+                    c = g * cg + ci
+                    for ky in range(kh):
+                        iy = oy * stride_h - pad_t + ky * dil_h
+                        if iy < 0 or iy >= h:
+                            continue
+                        for kx in range(kw):
+                            ix = ox * stride_w - pad_l + kx * dil_w
+                            if ix < 0 or ix >= wd:
+                                continue
+                            p = np.int64(x[n, c, iy, ix]) * np.int64(w[oc, ci, ky, kx])
+                            a, o = _acc_step(a + p, lo, hi, wrap)
+                            cnt += o
+                acc[n, oc, oy, ox] = a
+        ev[n, oc] = cnt
+    return acc, ev.sum(axis=0)
+
+
+@njit(cache=True, parallel=True)
+def conv_acc_exact(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, groups,
+                   out_h, out_w):
+    """Accumulators ``bias + sum(x * w)`` of a (grouped) convolution in plain int64.
+
+    Exact only when no partial sum overflows the accumulator (see the module docstring); used
+    for depthwise and small layers where a GEMM does not pay. Shapes as in
+    :func:`conv_acc_faithful`.
+    """
+    n_img, c_in, h, wd = x.shape
+    c_out, cg, kh, kw = w.shape
+    ng = c_out // groups
+    acc = np.empty((n_img, c_out, out_h, out_w), dtype=np.int64)
+    for job in prange(n_img * c_out):
+        n = job // c_out
+        oc = job % c_out
+        g = oc // ng
+        b = np.int64(bias[oc])
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc[n, oc, oy, ox] = b
+        for ci in range(cg):
+            c = g * cg + ci
+            for ky in range(kh):
+                for kx in range(kw):
+                    wv = np.int64(w[oc, ci, ky, kx])
+                    if wv == 0:
+                        continue
+                    for oy in range(out_h):
+                        iy = oy * stride_h - pad_t + ky * dil_h
+                        if iy < 0 or iy >= h:
+                            continue
+                        for ox in range(out_w):
+                            ix = ox * stride_w - pad_l + kx * dil_w
+                            if ix < 0 or ix >= wd:
+                                continue
+                            acc[n, oc, oy, ox] += np.int64(x[n, c, iy, ix]) * wv
+    return acc
+
+
+@njit(cache=True, parallel=True)
+def im2col_t(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
+             out_h, out_w):
+    """Fill *out* [cg*kh*kw, cols] (any numeric dtype) with transposed patches of group *group*.
+
+    Row ``(ci * kh + ky) * kw + kx`` (im2col order c, kh, kw) holds, for images
+    ``n0 .. n0 + cols / (out_h*out_w) - 1`` and every output pixel ``(oy, ox)`` at column
+    ``(n - n0) * out_h * out_w + oy * out_w + ox``, the input code it multiplies; padding is 0.
+    ``W_g [ng, K] @ out`` is then the accumulator in NCHW order, one image after another.
+    """
+    h = x.shape[2]
+    wd = x.shape[3]
+    per_img = out_h * out_w
+    n_img = out.shape[1] // per_img
+    rows = cg * kh * kw
+    for job in prange(rows * n_img):
+        r = job % rows
+        i = job // rows
+        n = n0 + i
+        ci = r // (kh * kw)
+        ky = (r // kw) % kh
+        kx = r % kw
+        c = group * cg + ci
+        base = i * per_img
+        for oy in range(out_h):
+            iy = oy * stride_h - pad_t + ky * dil_h
+            col = base + oy * out_w
+            if iy < 0 or iy >= h:
+                for ox in range(out_w):
+                    out[r, col + ox] = 0
+                continue
+            for ox in range(out_w):
+                ix = ox * stride_w - pad_l + kx * dil_w
+                if ix < 0 or ix >= wd:
+                    out[r, col + ox] = 0
+                else:
+                    out[r, col + ox] = x[n, c, iy, ix]
+
+
+@njit(cache=True, parallel=True)
+def gemm_cols_to_nchw(res, bias, pre, scale, post, lo, hi, out, n0, c0):
+    """Requantize ``res`` [ng, cols] (exact integer sums, any numeric dtype) into NCHW codes.
+
+    Column order as :func:`im2col_t` makes it; channel ``c0 + j`` of image ``n0 + i`` gets
+    ``clip(requant(res[j, i*P + p] + bias, pre, scale, post), lo, hi)`` (P = pixels per image).
+    """
+    ng = res.shape[0]
+    out_h = out.shape[2]
+    out_w = out.shape[3]
+    per_img = out_h * out_w
+    n_img = res.shape[1] // per_img
+    for job in prange(n_img * ng):
+        i = job // ng
+        j = job % ng
+        c = c0 + j
+        b = np.int64(bias[c])
+        p0 = np.int64(pre[c])
+        s = np.int64(scale[c])
+        p1 = np.int64(post[c])
+        base = i * per_img
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc = np.int64(res[j, base + oy * out_w + ox]) + b
+                out[n0 + i, c, oy, ox] = _requant(acc, p0, s, p1, lo, hi)
+
+
+@njit(cache=True, parallel=True)
+def requant_nchw(acc, pre, scale, post, lo, hi):
+    """``clip(requant(acc[n, c], pre[c], scale[c], post[c]), lo, hi)`` as int32 [N, C, H, W]."""
+    n_img, c_out, oh, ow = acc.shape
+    out = np.empty((n_img, c_out, oh, ow), dtype=np.int32)
+    for job in prange(n_img * c_out):
+        n = job // c_out
+        c = job % c_out
+        p0 = np.int64(pre[c])
+        s = np.int64(scale[c])
+        p1 = np.int64(post[c])
+        for y in range(oh):
+            for xx in range(ow):
+                out[n, c, y, xx] = _requant(np.int64(acc[n, c, y, xx]), p0, s, p1, lo, hi)
+    return out
+
+
+# --------------------------------------------------------------------------- vector-unit ops
+
+
+@njit(cache=True, parallel=True)
+def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w):
+    """Max of codes over each window; padded positions never win.
+
+    A window made only of padding (impossible with ONNX-legal pads) yields the lowest int32.
+    """
+    n_img, c, h, wd = x.shape
+    out = np.empty((n_img, c, out_h, out_w), dtype=np.int32)
+    for job in prange(n_img * c):
+        n = job // c
+        ch = job % c
+        for oy in range(out_h):
+            for ox in range(out_w):
+                m = np.int32(-2147483648)
+                for ky in range(kh):
+                    iy = oy * stride_h - pad_t + ky * dil_h
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kx in range(kw):
+                        ix = ox * stride_w - pad_l + kx * dil_w
+                        if ix < 0 or ix >= wd:
+                            continue
+                        v = x[n, ch, iy, ix]
+                        if v > m:
+                            m = v
+                out[n, ch, oy, ox] = m
+    return out
+
+
+@njit(cache=True, parallel=True)
+def avgpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, out_h, out_w, pre, scale, post, lo, hi):
+    """``clip(requant(sum of the window's codes, pre[c], scale[c], post[c]), lo, hi)``.
+
+    The sum runs in int64 over the in-bounds positions (padding adds 0); the divisor is folded
+    into the per-channel multiplier by the quantizer.
+    """
+    n_img, c, h, wd = x.shape
+    out = np.empty((n_img, c, out_h, out_w), dtype=np.int32)
+    for job in prange(n_img * c):
+        n = job // c
+        ch = job % c
+        p0 = np.int64(pre[ch])
+        s = np.int64(scale[ch])
+        p1 = np.int64(post[ch])
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc = np.int64(0)
+                for ky in range(kh):
+                    iy = oy * stride_h - pad_t + ky
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kx in range(kw):
+                        ix = ox * stride_w - pad_l + kx
+                        if ix < 0 or ix >= wd:
+                            continue
+                        acc += x[n, ch, iy, ix]
+                out[n, ch, oy, ox] = _requant(acc, p0, s, p1, lo, hi)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def requant_channels_noclip(x, pre, scale, post):
+    """``requant(x[n, c], pre[c], scale[c], post[c])`` without clipping, as int64."""
+    n_img, c, h, wd = x.shape
+    out = np.empty((n_img, c, h, wd), dtype=np.int64)
+    for job in prange(n_img * c):
+        n = job // c
+        ch = job % c
+        p0 = np.int64(pre[ch])
+        s = np.int64(scale[ch])
+        p1 = np.int64(post[ch])
+        for y in range(h):
+            for xx in range(wd):
+                out[n, ch, y, xx] = _requant_noclip(np.int64(x[n, ch, y, xx]), p0, s, p1)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi):
+    """``clip(requant_0(x0) + requant_1(x1), lo, hi)`` per channel, as int32 (same shapes)."""
+    n_img, c, h, wd = x0.shape
+    out = np.empty((n_img, c, h, wd), dtype=np.int32)
+    for job in prange(n_img * c):
+        n = job // c
+        ch = job % c
+        a0 = np.int64(pre0[ch])
+        s0 = np.int64(scale0[ch])
+        b0 = np.int64(post0[ch])
+        a1 = np.int64(pre1[ch])
+        s1 = np.int64(scale1[ch])
+        b1 = np.int64(post1[ch])
+        for y in range(h):
+            for xx in range(wd):
+                v = (_requant_noclip(np.int64(x0[n, ch, y, xx]), a0, s0, b0)
+                     + _requant_noclip(np.int64(x1[n, ch, y, xx]), a1, s1, b1))
+                if v < lo:
+                    v = lo
+                elif v > hi:
+                    v = hi
+                out[n, ch, y, xx] = v
+    return out
+
+
+@njit(cache=True, parallel=True)
+def mul_requant(x0, x1, pre, scale, post, lo, hi):
+    """``clip(requant(x0 * x1, pre[c], scale[c], post[c]), lo, hi)``; x1 broadcasts over H, W.
+
+    ``x1`` is [N, C, H, W] or [N, C, 1, 1] (e.g. a squeeze-and-excitation gate).
+    """
+    n_img, c, h, wd = x0.shape
+    bh = x1.shape[2] == 1
+    bw = x1.shape[3] == 1
+    out = np.empty((n_img, c, h, wd), dtype=np.int32)
+    for job in prange(n_img * c):
+        n = job // c
+        ch = job % c
+        p0 = np.int64(pre[ch])
+        s = np.int64(scale[ch])
+        p1 = np.int64(post[ch])
+        for y in range(h):
+            yy = 0 if bh else y
+            for xx in range(wd):
+                xw = 0 if bw else xx
+                v = np.int64(x0[n, ch, y, xx]) * np.int64(x1[n, ch, yy, xw])
+                out[n, ch, y, xx] = _requant(v, p0, s, p1, lo, hi)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def lut_apply(x, table, offset):
+    """``table[x + offset]`` for every code (offset = qmax(act_bits))."""
+    flat = x.ravel()
+    out = np.empty(flat.size, dtype=np.int32)
+    for i in prange(flat.size):
+        out[i] = table[flat[i] + offset]
+    return out.reshape(x.shape)
+
+
+@njit(cache=True)
+def max_abs(x):
+    """Largest |code| of an integer array (0 for an empty one), as int64."""
+    m = np.int64(0)
+    for v in x.ravel():
+        a = np.int64(v)
+        if a < 0:
+            a = -a
+        if a > m:
+            m = a
+    return m
+
+
+__all__ = [
+    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "im2col_t",
+    "gemm_cols_to_nchw", "requant_nchw", "maxpool", "avgpool", "requant_channels_noclip",
+    "add_requant", "mul_requant", "lut_apply", "max_abs",
+]
+_ = nb  # numba re-exported for callers that set threads

@@ -1,0 +1,236 @@
+"""One function per descriptor op on integer codes: picks a kernel and the exact/faithful path.
+
+These are the building blocks of :mod:`accelsim.datapath.executor`; they take plain arrays and
+scalars (no descriptors) so that tests can drive them directly. Activations are ``int32`` NCHW
+codes; per-channel requantization parameters are 1-D arrays of length C (a scalar or length-1
+array is broadcast).
+
+Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` for the proof of exactness):
+
+``faithful``  per-step saturate/wrap, overflow events counted — used whenever the bound
+              ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails;
+``float32``   im2col + float32 BLAS GEMM when additionally ``max|x| * max_c sum|w_c| < 2**24``;
+``float64``   the same in float64 when that product is below 2**53 (always, if acc_bits <= 48);
+``int64``     direct int64 loops (depthwise and tiny layers, where a GEMM does not pay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim.datapath import kernels as K
+
+PATHS = ("auto", "faithful", "int64", "float32", "float64")
+"""Accepted values of ``path`` for :func:`conv`; ``auto`` chooses the fastest exact one."""
+
+_IM2COL_ROWS = 1 << 13
+"""Rows of one im2col block (bounds the scratch matrix; whole images per block)."""
+
+
+def per_channel(values, c: int, name: str = "parameter") -> np.ndarray:
+    """Broadcast a scalar / length-1 / length-C array to a contiguous int64 array of length C."""
+    a = np.asarray(values, dtype=np.int64).reshape(-1)
+    if a.size == 1:
+        a = np.full(c, a[0], dtype=np.int64)
+    if a.size != c:
+        raise ValueError(f"{name}: expected 1 or {c} values, got {a.size}")
+    return np.ascontiguousarray(a)
+
+
+def conv_out_hw(h: int, w: int, kernel, stride, padding, dilation) -> tuple[int, int]:
+    """Output height and width: ``(H + pt + pb - d*(k-1) - 1) // s + 1`` per axis."""
+    kh, kw = kernel
+    sh, sw = stride
+    pt, pl, pb, pr = padding
+    dh, dw = dilation
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    return oh, ow
+
+
+@dataclass(frozen=True)
+class MacResult:
+    """Output codes of a MAC layer, its overflow events and the path that computed it."""
+
+    out: np.ndarray
+    """int32 [N, Cout, OH, OW] output codes."""
+    overflow_events: int
+    """Accumulation steps whose exact partial sum left the accumulator range."""
+    path: str
+
+
+def weight_l1(w: np.ndarray) -> np.ndarray:
+    """``sum_k |w_{c,k}|`` per output channel, int64 [Cout] (for the overflow bound)."""
+    w64 = np.asarray(w, dtype=np.int64)
+    return np.abs(w64.reshape(w64.shape[0], -1)).sum(axis=1)
+
+
+def choose_path(max_x: int, l1: np.ndarray, bias: np.ndarray, acc_bits: int) -> str:
+    """``faithful`` when the no-overflow bound fails, else the float width that is exact.
+
+    Returns ``faithful``, ``float32`` or ``float64`` (see the module docstring).
+    """
+    l1 = np.asarray(l1, dtype=np.int64)
+    prod = int(max_x) * int(l1.max(initial=0))
+    worst = int((np.abs(np.asarray(bias, dtype=np.int64)) + int(max_x) * l1).max(initial=0))
+    if worst >= (1 << (acc_bits - 1)):
+        return "faithful"
+    if prod < K.FLOAT32_EXACT_LIMIT:
+        return "float32"
+    assert prod < K.FLOAT64_EXACT_LIMIT  # acc_bits <= 48 makes this hold
+    return "float64"
+
+
+def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: int,
+         stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1,
+         acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
+         l1: np.ndarray | None = None) -> MacResult:
+    """``clip(requant(acc, pre, scale, post), lo, hi)`` with ``acc = bias + sum(x*w)`` per channel.
+
+    Parameters
+    ----------
+    x : int [N, C, H, W] codes.  w : int [Cout, C/groups, kh, kw] codes.
+    bias, pre, scale, post : per output channel (scalar broadcasts).
+    lo, hi : output code range.  acc_bits : accumulator width, bits.
+    overflow : ``saturate`` or ``wrap`` (at every partial sum, in the order of
+        :mod:`accelsim.datapath.kernels`).
+    path : one of :data:`PATHS`; forcing an exact path on a layer whose bound fails is refused
+        (``ValueError``) because it would not be bit-exact.
+    l1 : precomputed :func:`weight_l1` (saves work when called per batch).
+
+    Returns
+    -------
+    MacResult
+    """
+    if not -(1 << 31) <= lo <= hi < (1 << 31):
+        raise ValueError(f"conv: output range [{lo}, {hi}] does not fit int32 codes")
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    w = np.ascontiguousarray(w, dtype=np.int32)
+    n, c, h, wd = x.shape
+    c_out, cg, kh, kw = w.shape
+    if c != cg * groups or c_out % groups:
+        raise ValueError(f"conv: input channels {c} and weight {w.shape} disagree with groups={groups}")
+    oh, ow = conv_out_hw(h, wd, (kh, kw), stride, padding, dilation)
+    bias = per_channel(bias, c_out, "bias")
+    pre, scale, post = (per_channel(v, c_out, nm) for v, nm in
+                        ((pre, "pre_shift"), (scale, "scale"), (post, "post_shift")))
+    if l1 is None:
+        l1 = weight_l1(w)
+    max_x = int(K.max_abs(x))
+    safe = choose_path(max_x, l1, bias, acc_bits)
+    if path not in PATHS:
+        raise ValueError(f"conv: path must be one of {PATHS}, got {path!r}")
+    if path == "auto":
+        path = safe
+        ng = c_out // groups
+        if path != "faithful" and (ng < 8 or cg * kh * kw < 8):
+            path = "int64"
+    elif path != "faithful":
+        if safe == "faithful" or (path == "float32" and safe != "float32"):
+            raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r})")
+    args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
+    if path == "faithful":
+        acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
+        return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), int(ev.sum()), path)
+    if path == "int64":
+        acc = K.conv_acc_exact(x, w, bias, *args)
+        return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), 0, path)
+    dtype = np.float32 if path == "float32" else np.float64
+    out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+    ng = c_out // groups
+    kk = cg * kh * kw
+    per_img = oh * ow
+    imgs = max(1, _IM2COL_ROWS // max(per_img, 1))
+    wmat = np.ascontiguousarray(w.reshape(groups, ng, kk).astype(dtype))
+    for n0 in range(0, n, imgs):
+        nb = min(imgs, n - n0)
+        cols = np.empty((kk, nb * per_img), dtype=dtype)
+        for g in range(groups):
+            K.im2col_t(x, cols, n0, g, cg, kh, kw, stride[0], stride[1], padding[0], padding[1],
+                       dilation[0], dilation[1], oh, ow)
+            res = wmat[g] @ cols
+            K.gemm_cols_to_nchw(res, bias, pre, scale, post, lo, hi, out, n0, g * ng)
+    return MacResult(out, 0, path)
+
+
+def gemm(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: int,
+         acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
+         l1: np.ndarray | None = None) -> MacResult:
+    """Fully connected layer: x int [N, K] or [N, K, 1, 1], w int [Nout, K]; out [N, Nout, 1, 1].
+
+    Same rule and reduction order (bias, then k ascending) as :func:`conv` with a 1x1 kernel.
+    """
+    x = np.asarray(x)
+    x4 = x.reshape(x.shape[0], -1, 1, 1)
+    w = np.asarray(w)
+    w4 = w.reshape(w.shape[0], w.shape[1], 1, 1)
+    return conv(x4, w4, bias, pre, scale, post, lo=lo, hi=hi, acc_bits=acc_bits,
+                overflow=overflow, path=path, l1=l1)
+
+
+def maxpool(x, kernel, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+            lo: int | None = None, hi: int | None = None) -> np.ndarray:
+    """Max over each window (padding never wins), then clip to ``[lo, hi]`` when given."""
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    oh, ow = conv_out_hw(x.shape[2], x.shape[3], kernel, stride, padding, dilation)
+    out = K.maxpool(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+                    dilation[0], dilation[1], oh, ow)
+    if lo is not None:
+        np.clip(out, lo, hi, out=out)
+    return out
+
+
+def avgpool(x, kernel, pre, scale, post, *, lo: int, hi: int, stride=(1, 1),
+            padding=(0, 0, 0, 0)) -> np.ndarray:
+    """``clip(requant(window sum, pre, scale, post), lo, hi)`` per channel."""
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    c = x.shape[1]
+    oh, ow = conv_out_hw(x.shape[2], x.shape[3], kernel, stride, padding, (1, 1))
+    return K.avgpool(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], oh, ow,
+                     per_channel(pre, c, "pre_shift"), per_channel(scale, c, "scale"),
+                     per_channel(post, c, "post_shift"), lo, hi)
+
+
+def add(x0, x1, params0, params1, *, lo: int, hi: int) -> np.ndarray:
+    """``clip(requant_0(x0) + requant_1(x1), lo, hi)``; params are (pre, scale, post) each."""
+    x0 = np.ascontiguousarray(x0, dtype=np.int32)
+    x1 = np.ascontiguousarray(x1, dtype=np.int32)
+    if x0.shape != x1.shape:
+        raise ValueError(f"add: input shapes differ: {x0.shape} vs {x1.shape}")
+    c = x0.shape[1]
+    p0 = [per_channel(v, c, "in0") for v in params0]
+    p1 = [per_channel(v, c, "in1") for v in params1]
+    return K.add_requant(x0, x1, *p0, *p1, lo, hi)
+
+
+def mul(x0, x1, pre, scale, post, *, lo: int, hi: int) -> np.ndarray:
+    """``clip(requant(x0 * x1, pre, scale, post), lo, hi)``; x1 may be [N, C, 1, 1]."""
+    x0 = np.ascontiguousarray(x0, dtype=np.int32)
+    x1 = np.ascontiguousarray(x1, dtype=np.int32)
+    c = x0.shape[1]
+    return K.mul_requant(x0, x1, per_channel(pre, c, "pre_shift"), per_channel(scale, c, "scale"),
+                         per_channel(post, c, "post_shift"), lo, hi)
+
+
+def concat(xs, params, *, lo: int, hi: int) -> np.ndarray:
+    """Each input requantized by its (pre, scale, post) and clipped to ``[lo, hi]``, along C."""
+    parts = []
+    for x, (pre, scale, post) in zip(xs, params):
+        x = np.ascontiguousarray(x, dtype=np.int32)
+        c = x.shape[1]
+        v = K.requant_channels_noclip(x, per_channel(pre, c), per_channel(scale, c),
+                                      per_channel(post, c))
+        parts.append(np.clip(v, lo, hi).astype(np.int32))
+    return np.concatenate(parts, axis=1)
+
+
+def lut(x, table, act_bits: int) -> np.ndarray:
+    """``table[x + qmax(act_bits)]``; codes must lie in ``[-qmax, qmax]``."""
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    off = (1 << (act_bits - 1)) - 1
+    table = np.ascontiguousarray(table, dtype=np.int32).reshape(-1)
+    if x.size and (int(x.min()) < -off or int(x.max()) > off):
+        raise ValueError(f"lut: input codes outside [-{off}, {off}] of {act_bits}-bit activations")
+    return K.lut_apply(x, table, off)
