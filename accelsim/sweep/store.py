@@ -320,7 +320,8 @@ class ResultStore:
         """Write *record* as one line and fsync it before returning (durable at once)."""
         if self._fd is None:
             raise RuntimeError("ResultStore.append before open()")
-        line = json.dumps(_clean_floats(record.to_json()), sort_keys=True, default=_json_default, allow_nan=False)
+        # insertion order kept (not sorted): the axis values stay in the sweep file's order
+        line = json.dumps(_clean_floats(record.to_json()), default=_json_default, allow_nan=False)
         data = (line + "\n").encode("utf-8")
         written = os.write(self._fd, data)
         while written < len(data):  # pragma: no cover - short writes on regular files are rare
