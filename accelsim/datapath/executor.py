@@ -82,11 +82,12 @@ def _check_bits(net: Network, layer: LayerDescriptor) -> None:
         if not isinstance(value, int) or not lo <= value <= hi:
             raise InputFileError(f"{_where(net, layer)}: {name} = {value!r}; the datapath runs {lo}-{hi} bits")
     q = layer.quant
-    lo, hi = _signed_range(layer.out_bits)
+    bits = max(layer.out_bits, layer.act_bits) if layer.op in ("maxpool", "reshape") else layer.out_bits
+    lo, hi = _signed_range(bits)
     if not (lo <= q.out_min <= q.out_max <= hi):
         raise InputFileError(
             f"{_where(net, layer)}: output range [{q.out_min}, {q.out_max}] is not inside the "
-            f"{layer.out_bits}-bit range [{lo}, {hi}]")
+            f"{bits}-bit range [{lo}, {hi}]")
 
 
 def _array(net: Network, layer: LayerDescriptor, role: str) -> np.ndarray:
