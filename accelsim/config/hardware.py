@@ -1,40 +1,126 @@
 """``hardware:`` — the systolic array, its PEs, SRAM buffers, DRAM and clock (DESIGN §4).
 
-(Draft by the integrator: the hw owner refines fields, defaults and checks; key names are the
-user-facing contract, so change them only with reason.)
+The micro-architecture keys under ``hardware.pe`` and ``hardware.array`` set the closed-form fold
+timing of :mod:`accelsim.hw.timing`; the register-level model :mod:`accelsim.hw.reference` obeys
+the same keys and the tests hold the two equal. The README section "Hardware timing" gives the
+exact machine these keys describe.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import pydantic
 from pydantic import Field
 
 from accelsim.config.base import ConfigModel
 
 Dataflow = Literal["os", "ws", "is"]
+DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 
 
 class ArrayConfig(ConfigModel):
-    rows: int = Field(32, ge=1, description="PE rows of the array.")
-    cols: int = Field(32, ge=1, description="PE columns of the array.")
+    """Shape of the PE array and how operands enter and results leave it."""
+
+    rows: int = Field(32, ge=1, le=4096, description="PE rows of the array, PEs.")
+    cols: int = Field(32, ge=1, le=4096, description="PE columns of the array, PEs.")
+    skew: Literal["feeder", "array"] = Field(
+        "feeder",
+        description="Who staggers the operands of successive rows: 'feeder' (the SRAM reads are "
+        "staggered, no extra latency) or 'array' (all rows read at once, then a triangular bank of "
+        "skew registers at the array edge; its input register adds 1 cycle of latency).",
+    )
+    drain: Literal["shift", "parallel"] = Field(
+        "shift",
+        description="How output-stationary results leave the array: 'shift' (copied into an output "
+        "shift chain in one cycle, then shifted out column by column to the right edge, one cycle "
+        "per physical column) or 'parallel' (each PE writes its result to the output buffer the "
+        "cycle after it is final). Weight- and input-stationary results always flow out of the "
+        "bottom edge with the stream, so this key does not affect them.",
+    )
+    overlap_folds: bool = Field(
+        False,
+        description="Whether the next fold's operands may stream in while the previous fold drains "
+        "(double-buffered stationary registers for ws/is, shadow output registers for os).",
+    )
+
+
+class PeConfig(ConfigModel):
+    """One processing element: MAC pipeline and precision scaling."""
+
+    mult_stages: int = Field(
+        0, ge=0, le=8, description="Pipeline registers inside the multiplier, cycles of latency (0 = "
+        "the product feeds the adder in the same cycle)."
+    )
+    acc_stages: int = Field(
+        1, ge=1, le=8, description="Register stages of the adder, cycles: in ws/is the partial sum "
+        "takes this many cycles per PE hop down a column; in os the accumulate loop is 1 cycle and "
+        "acc_stages-1 output retiming registers add latency at the end of a fold."
+    )
+    native_bits: int = Field(8, ge=2, le=32, description="Native operand width of the multiplier, bits.")
+    precision_scalable: bool = Field(
+        False,
+        description="A PE does 2 MACs per cycle when both operands are <= native_bits/2 bits wide, "
+        "4 when <= native_bits/4 (it packs that many consecutive reduction elements into one cycle).",
+    )
 
 
 class BuffersConfig(ConfigModel):
+    """On-chip SRAM buffers (one per operand)."""
+
     ifmap_kb: float = Field(64.0, gt=0, description="Input-activation SRAM, KiB.")
     weight_kb: float = Field(64.0, gt=0, description="Weight SRAM, KiB.")
-    ofmap_kb: float = Field(64.0, gt=0, description="Output SRAM, KiB.")
-    double_buffered: bool = Field(True, description="Load the next tile while the current one computes.")
+    ofmap_kb: float = Field(64.0, gt=0, description="Output SRAM (also holds partial sums), KiB.")
+    double_buffered: bool = Field(
+        True, description="Each buffer is split in two halves: the next tile loads while the current one computes."
+    )
 
 
 class DramConfig(ConfigModel):
+    """Off-chip memory: one channel shared by reads and write-back."""
+
     bandwidth_bytes_per_cycle: float = Field(16.0, gt=0, description="DRAM bandwidth, bytes per clock cycle.")
     kind: Literal["lpddr4", "ddr3", "ddr4", "gddr5", "hbm2"] = Field("lpddr4", description="DRAM technology.")
 
 
 class HardwareConfig(ConfigModel):
+    """The whole accelerator: array, PEs, buffers, DRAM, dataflow and clock."""
+
     array: ArrayConfig = Field(default_factory=ArrayConfig)
+    pe: PeConfig = Field(default_factory=PeConfig)
     dataflow: Dataflow = Field("os", description="os (output-), ws (weight-) or is (input-stationary).")
     clock_hz: float = Field(200e6, gt=0, description="Clock frequency, Hz.")
     buffers: BuffersConfig = Field(default_factory=BuffersConfig)
     dram: DramConfig = Field(default_factory=DramConfig)
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> "HardwareConfig":
+        if self.pe.precision_scalable and self.pe.native_bits % 4:
+            raise ValueError(
+                f"pe.native_bits must be a multiple of 4 when pe.precision_scalable is true (got {self.pe.native_bits})"
+            )
+        return self
+
+    @property
+    def pes(self) -> int:
+        """Number of PEs, rows x cols."""
+        return self.array.rows * self.array.cols
+
+    def macs_per_pe(self, weight_bits: int, act_bits: int) -> int:
+        """MACs one PE does per cycle at these operand widths (1, 2 or 4).
+
+        ``4`` when both widths are <= native_bits/4, ``2`` when <= native_bits/2, else ``1``;
+        always ``1`` without ``pe.precision_scalable``.
+        """
+        if not self.pe.precision_scalable:
+            return 1
+        widest = max(weight_bits, act_bits)
+        if widest <= self.pe.native_bits // 4:
+            return 4
+        if widest <= self.pe.native_bits // 2:
+            return 2
+        return 1
+
+    def peak_macs_per_cycle(self, weight_bits: int = 8, act_bits: int = 8) -> int:
+        """Array MACs per cycle at these widths, MACs/cycle."""
+        return self.pes * self.macs_per_pe(weight_bits, act_bits)

@@ -1,0 +1,659 @@
+"""Register-level reference model of the array (small arrays, Numba).
+
+Every PE register of an R x C array (R, C <= 16) is updated every cycle, all registers latching
+together at the end of the cycle from the values they held during it. Operands really move from
+register to register (systolic forwarding); partial sums really travel down the columns; results
+really leave through the output chain or the per-PE write port. Nothing here uses the closed
+forms of :mod:`accelsim.hw.timing`: the cycle count is the cycle of the last write into the output
+buffer plus one, and the tests hold :func:`accelsim.hw.timing.layer_compute_cycles` equal to it.
+
+The sequencer (which cycle a fold's preload and stream begin) follows state it can observe:
+"the previous fold's results are all written" (no overlap), "the previous stream has fully
+entered", "bank b has no multiply left" (ws/is overlap), "the previous fold's results were copied
+into the output chain" (os shift overlap). The only rule using a known latency is the os
+shift-overlap one: a fold may not start so early that its copy would land before the output
+chain has emptied (``start + T + r + c + e + m + a - 2 >= previous copy + C``) and the ws/is rule
+that a stream may begin ``max(0, r-1-e)`` cycles after its preload began. If a rule were too
+eager, results would collide and the GEMM would come out wrong, which the tests also check.
+
+Registers carry tags (fold index, stream index) so outputs land in the right place and so any
+misalignment of operands is detected (the run then returns cycles = -1).
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+import numpy as np
+from numba import njit
+
+from accelsim.errors import ConfigError
+
+MAX_DIM = 16
+"""Largest array the reference accepts (rows and columns)."""
+
+
+def _fold_table(sr: int, sc: int, R: int, C: int, groups: int) -> np.ndarray:
+    """Folds in run order: rows of (group, row offset, col offset, rows used, cols used)."""
+    out = []
+    for g in range(groups):
+        for i in range(ceil(sr / R)):
+            for j in range(ceil(sc / C)):
+                out.append((g, i * R, j * C, min(R, sr - i * R), min(C, sc - j * C)))
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
+@njit(cache=True)
+def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
+    """Output stationary. A [G, M, T, P], B [G, T, N, P] (T = packed K). Returns cycles or -1."""
+    nf = folds.shape[0]
+    T = A.shape[2]
+    P = A.shape[3]
+    # operand registers
+    a_v = np.zeros((R, C, P), np.int64)
+    a_ok = np.zeros((R, C), np.bool_)
+    a_f = np.zeros((R, C), np.int64)
+    a_k = np.zeros((R, C), np.int64)
+    b_v = np.zeros((R, C, P), np.int64)
+    b_ok = np.zeros((R, C), np.bool_)
+    b_f = np.zeros((R, C), np.int64)
+    b_k = np.zeros((R, C), np.int64)
+    # skew banks (array skew): row i has i+1 registers, column j has j+1
+    sa_v = np.zeros((R, R + 1, P), np.int64)
+    sa_ok = np.zeros((R, R + 1), np.bool_)
+    sa_f = np.zeros((R, R + 1), np.int64)
+    sa_k = np.zeros((R, R + 1), np.int64)
+    sb_v = np.zeros((C, C + 1, P), np.int64)
+    sb_ok = np.zeros((C, C + 1), np.bool_)
+    sb_f = np.zeros((C, C + 1), np.int64)
+    sb_k = np.zeros((C, C + 1), np.int64)
+    # multiplier pipeline
+    mp = max(m, 1)
+    pr_v = np.zeros((mp, R, C), np.int64)
+    pr_ok = np.zeros((mp, R, C), np.bool_)
+    pr_f = np.zeros((mp, R, C), np.int64)
+    pr_k = np.zeros((mp, R, C), np.int64)
+    # accumulator and retiming registers
+    acc = np.zeros((R, C), np.int64)
+    acc_fin = np.zeros((R, C), np.bool_)
+    acc_f = np.zeros((R, C), np.int64)
+    ap = max(a - 1, 1)
+    rt_v = np.zeros((ap, R, C), np.int64)
+    rt_fin = np.zeros((ap, R, C), np.bool_)
+    rt_f = np.zeros((ap, R, C), np.int64)
+    # output shift chain
+    ch_v = np.zeros((R, C), np.int64)
+    ch_ok = np.zeros((R, C), np.bool_)
+    ch_f = np.zeros((R, C), np.int64)
+    ch_j = np.zeros((R, C), np.int64)
+    ch_left = 0
+    # sequencer state
+    start = np.full(nf, -1, np.int64)
+    fin_count = np.zeros(nf, np.int64)
+    written = np.zeros(nf, np.int64)
+    copy_at = np.full(nf, -1, np.int64)
+    need_total = 0
+    for f in range(nf):
+        need_total += folds[f, 3] * folds[f, 4]
+    total_written = 0
+    nxt = 0
+    last_write = -1
+    bound = 0
+    for f in range(nf):
+        bound += T + 3 * (R + C) + m + a + 8
+    t = 0
+    while total_written < need_total:
+        if t > bound:
+            return -1
+        # ---- sequencer: may the next fold start its stream now?
+        if nxt < nf:
+            ok = False
+            if nxt == 0:
+                ok = True
+            else:
+                pf = nxt - 1
+                if not overlap:
+                    ok = written[pf] == folds[pf, 3] * folds[pf, 4]
+                elif not shift:
+                    ok = t >= start[pf] + T
+                else:
+                    rn = folds[nxt, 3]
+                    cn = folds[nxt, 4]
+                    ok = copy_at[pf] >= 0 and t >= copy_at[pf] + 1 and \
+                        t + T + rn + cn + e + m + a - 2 >= copy_at[pf] + C
+            if ok:
+                start[nxt] = t
+                nxt += 1
+        # ---- edge inputs for this cycle (what the feeder drives)
+        in_a_v = np.zeros((R, P), np.int64)
+        in_a_ok = np.zeros(R, np.bool_)
+        in_a_f = np.zeros(R, np.int64)
+        in_a_k = np.zeros(R, np.int64)
+        in_b_v = np.zeros((C, P), np.int64)
+        in_b_ok = np.zeros(C, np.bool_)
+        in_b_f = np.zeros(C, np.int64)
+        in_b_k = np.zeros(C, np.int64)
+        for f in range(max(0, nxt - 3), nxt):
+            g = folds[f, 0]
+            m0 = folds[f, 1]
+            n0 = folds[f, 2]
+            r = folds[f, 3]
+            c = folds[f, 4]
+            for i in range(r):
+                k = t - start[f] - (0 if e else i)
+                if 0 <= k < T:
+                    in_a_ok[i] = True
+                    in_a_f[i] = f
+                    in_a_k[i] = k
+                    for q in range(P):
+                        in_a_v[i, q] = A[g, m0 + i, k, q]
+            for j in range(c):
+                k = t - start[f] - (0 if e else j)
+                if 0 <= k < T:
+                    in_b_ok[j] = True
+                    in_b_f[j] = f
+                    in_b_k[j] = k
+                    for q in range(P):
+                        in_b_v[j, q] = B[g, k, n0 + j, q]
+        # ---- array skew banks: feeder -> chain of i+1 registers -> PE(i, 0)
+        ea_v = in_a_v.copy()
+        ea_ok = in_a_ok.copy()
+        ea_f = in_a_f.copy()
+        ea_k = in_a_k.copy()
+        eb_v = in_b_v.copy()
+        eb_ok = in_b_ok.copy()
+        eb_f = in_b_f.copy()
+        eb_k = in_b_k.copy()
+        if e:
+            for i in range(R):
+                last = i  # index of the last register of row i's chain (length i + 1)
+                ea_v[i] = sa_v[i, last]
+                ea_ok[i] = sa_ok[i, last]
+                ea_f[i] = sa_f[i, last]
+                ea_k[i] = sa_k[i, last]
+                for z in range(last, 0, -1):
+                    sa_v[i, z] = sa_v[i, z - 1]
+                    sa_ok[i, z] = sa_ok[i, z - 1]
+                    sa_f[i, z] = sa_f[i, z - 1]
+                    sa_k[i, z] = sa_k[i, z - 1]
+                sa_v[i, 0] = in_a_v[i]
+                sa_ok[i, 0] = in_a_ok[i]
+                sa_f[i, 0] = in_a_f[i]
+                sa_k[i, 0] = in_a_k[i]
+            for j in range(C):
+                last = j
+                eb_v[j] = sb_v[j, last]
+                eb_ok[j] = sb_ok[j, last]
+                eb_f[j] = sb_f[j, last]
+                eb_k[j] = sb_k[j, last]
+                for z in range(last, 0, -1):
+                    sb_v[j, z] = sb_v[j, z - 1]
+                    sb_ok[j, z] = sb_ok[j, z - 1]
+                    sb_f[j, z] = sb_f[j, z - 1]
+                    sb_k[j, z] = sb_k[j, z - 1]
+                sb_v[j, 0] = in_b_v[j]
+                sb_ok[j, 0] = in_b_ok[j]
+                sb_f[j, 0] = in_b_f[j]
+                sb_k[j, 0] = in_b_k[j]
+        # ---- multiply (this cycle, from the operand registers latched last cycle)
+        prod = np.zeros((R, C), np.int64)
+        prod_ok = np.zeros((R, C), np.bool_)
+        prod_f = np.zeros((R, C), np.int64)
+        prod_k = np.zeros((R, C), np.int64)
+        for i in range(R):
+            for j in range(C):
+                if a_ok[i, j] != b_ok[i, j]:
+                    return -1
+                if a_ok[i, j]:
+                    if a_f[i, j] != b_f[i, j] or a_k[i, j] != b_k[i, j]:
+                        return -1
+                    s_ = 0
+                    for q in range(P):
+                        s_ += a_v[i, j, q] * b_v[i, j, q]
+                    prod[i, j] = s_
+                    prod_ok[i, j] = True
+                    prod_f[i, j] = a_f[i, j]
+                    prod_k[i, j] = a_k[i, j]
+        # adder input: the product now (m == 0) or the last multiplier stage
+        if m == 0:
+            ad_v = prod
+            ad_ok = prod_ok
+            ad_f = prod_f
+            ad_k = prod_k
+        else:
+            ad_v = pr_v[m - 1].copy()
+            ad_ok = pr_ok[m - 1].copy()
+            ad_f = pr_f[m - 1].copy()
+            ad_k = pr_k[m - 1].copy()
+            for z in range(m - 1, 0, -1):
+                pr_v[z] = pr_v[z - 1]
+                pr_ok[z] = pr_ok[z - 1]
+                pr_f[z] = pr_f[z - 1]
+                pr_k[z] = pr_k[z - 1]
+            pr_v[0] = prod
+            pr_ok[0] = prod_ok
+            pr_f[0] = prod_f
+            pr_k[0] = prod_k
+        # result register seen during this cycle (latched last cycle)
+        if a == 1:
+            res_v = acc.copy()
+            res_fin = acc_fin.copy()
+            res_f = acc_f.copy()
+        else:
+            res_v = rt_v[a - 2].copy()
+            res_fin = rt_fin[a - 2].copy()
+            res_f = rt_f[a - 2].copy()
+            for z in range(a - 2, 0, -1):
+                rt_v[z] = rt_v[z - 1]
+                rt_fin[z] = rt_fin[z - 1]
+                rt_f[z] = rt_f[z - 1]
+            rt_v[0] = acc
+            rt_fin[0] = acc_fin
+            rt_f[0] = acc_f
+        # ---- output: parallel write port per PE, or the shift chain
+        if not shift:
+            for i in range(R):
+                for j in range(C):
+                    if res_fin[i, j]:
+                        f = res_f[i, j]
+                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + j] = res_v[i, j]
+                        written[f] += 1
+                        total_written += 1
+                        last_write = t
+        else:
+            if ch_left > 0:
+                for i in range(R):
+                    if ch_ok[i, C - 1]:
+                        f = ch_f[i, C - 1]
+                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + ch_j[i, C - 1]] = ch_v[i, C - 1]
+                        written[f] += 1
+                        total_written += 1
+                        last_write = t
+                for i in range(R):
+                    for j in range(C - 1, 0, -1):
+                        ch_v[i, j] = ch_v[i, j - 1]
+                        ch_ok[i, j] = ch_ok[i, j - 1]
+                        ch_f[i, j] = ch_f[i, j - 1]
+                        ch_j[i, j] = ch_j[i, j - 1]
+                    ch_ok[i, 0] = False
+                ch_left -= 1
+            for f in range(max(0, nxt - 3), nxt):
+                if copy_at[f] < 0 and fin_count[f] == folds[f, 3] * folds[f, 4]:
+                    if ch_left > 0:
+                        return -1  # the chain still holds results: a collision
+                    r = folds[f, 3]
+                    c = folds[f, 4]
+                    for i in range(R):
+                        for j in range(C):
+                            ch_ok[i, j] = i < r and j < c
+                            ch_v[i, j] = res_v[i, j]
+                            ch_f[i, j] = f
+                            ch_j[i, j] = j
+                    copy_at[f] = t
+                    ch_left = C
+        # ---- accumulate (latched at the end of this cycle)
+        for i in range(R):
+            for j in range(C):
+                if ad_ok[i, j]:
+                    if ad_k[i, j] == 0:
+                        acc[i, j] = ad_v[i, j]
+                    else:
+                        if acc_f[i, j] != ad_f[i, j]:
+                            return -1
+                        acc[i, j] = acc[i, j] + ad_v[i, j]
+                    acc_f[i, j] = ad_f[i, j]
+                    acc_fin[i, j] = ad_k[i, j] == T - 1
+                else:
+                    acc_fin[i, j] = False
+        # count results that become final at the end of this cycle
+        if a == 1:
+            for i in range(R):
+                for j in range(C):
+                    if acc_fin[i, j]:
+                        fin_count[acc_f[i, j]] += 1
+        else:
+            for i in range(R):
+                for j in range(C):
+                    if rt_fin[a - 2, i, j]:
+                        fin_count[rt_f[a - 2, i, j]] += 1
+        # ---- operand forwarding: a moves right, b moves down (only inside the fold's r x c)
+        for i in range(R):
+            for j in range(C - 1, 0, -1):
+                ok = a_ok[i, j - 1] and j < folds[a_f[i, j - 1], 4]
+                a_ok[i, j] = ok
+                if ok:
+                    a_v[i, j] = a_v[i, j - 1]
+                    a_f[i, j] = a_f[i, j - 1]
+                    a_k[i, j] = a_k[i, j - 1]
+            a_ok[i, 0] = ea_ok[i]
+            a_v[i, 0] = ea_v[i]
+            a_f[i, 0] = ea_f[i]
+            a_k[i, 0] = ea_k[i]
+        for j in range(C):
+            for i in range(R - 1, 0, -1):
+                ok = b_ok[i - 1, j] and i < folds[b_f[i - 1, j], 3]
+                b_ok[i, j] = ok
+                if ok:
+                    b_v[i, j] = b_v[i - 1, j]
+                    b_f[i, j] = b_f[i - 1, j]
+                    b_k[i, j] = b_k[i - 1, j]
+            b_ok[0, j] = eb_ok[j]
+            b_v[0, j] = eb_v[j]
+            b_f[0, j] = eb_f[j]
+            b_k[0, j] = eb_k[j]
+        t += 1
+    return last_write + 1
+
+
+@njit(cache=True)
+def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
+    """Weight or input stationary (the same engine).
+
+    ws: S = B [G, T_k, N, P] stationary source, X = A [G, M, T_k, P] streamed; out [G, M, N].
+    is: S = A [G, M, T_k, P] stationary source, X = B [G, T_k, N, P] streamed; out [G, M, N].
+    Fold rows (r) run over the packed reduction, fold columns (c) over N (ws) or M (is).
+    """
+    nf = folds.shape[0]
+    P = S.shape[3]
+    if is_is:
+        T = X.shape[2]
+    else:
+        T = X.shape[1]
+    w = np.zeros((2, R, C, P), np.int64)  # two banks of stationary registers
+    x_v = np.zeros((R, C, P), np.int64)
+    x_ok = np.zeros((R, C), np.bool_)
+    x_f = np.zeros((R, C), np.int64)
+    x_u = np.zeros((R, C), np.int64)
+    sl = R * a + 1
+    sk_v = np.zeros((R, sl, P), np.int64)
+    sk_ok = np.zeros((R, sl), np.bool_)
+    sk_f = np.zeros((R, sl), np.int64)
+    sk_u = np.zeros((R, sl), np.int64)
+    mp = max(m, 1)
+    pr_v = np.zeros((mp, R, C), np.int64)
+    pr_ok = np.zeros((mp, R, C), np.bool_)
+    pr_f = np.zeros((mp, R, C), np.int64)
+    pr_u = np.zeros((mp, R, C), np.int64)
+    ps_v = np.zeros((a, R, C), np.int64)
+    ps_ok = np.zeros((a, R, C), np.bool_)
+    ps_f = np.zeros((a, R, C), np.int64)
+    ps_u = np.zeros((a, R, C), np.int64)
+    pre_at = np.full(nf, -1, np.int64)
+    start = np.full(nf, -1, np.int64)
+    mult_left = np.zeros(nf, np.int64)
+    written = np.zeros(nf, np.int64)
+    need_total = 0
+    bound = 0
+    for f in range(nf):
+        mult_left[f] = folds[f, 3] * folds[f, 4] * T
+        need_total += T * folds[f, 4]
+        bound += T + R * (a + 2) + C + m + 8
+    total_written = 0
+    nxt_p = 0
+    nxt_s = 0
+    last_write = -1
+    t = 0
+    while total_written < need_total:
+        if t > bound:
+            return -1
+        # ---- sequencer: preload start, then stream start
+        if nxt_p < nf:
+            ok = False
+            if nxt_p == 0:
+                ok = True
+            else:
+                pf = nxt_p - 1
+                if not overlap:
+                    ok = written[pf] == T * folds[pf, 4]
+                else:
+                    ok = t >= pre_at[pf] + folds[pf, 3]
+                    if nxt_p >= 2 and mult_left[nxt_p - 2] > 0:
+                        ok = False
+            if ok:
+                pre_at[nxt_p] = t
+                nxt_p += 1
+        if nxt_s < nxt_p:
+            r = folds[nxt_s, 3]
+            ok = t >= pre_at[nxt_s] + max(0, r - 1 - e)
+            if nxt_s > 0 and t < start[nxt_s - 1] + T:
+                ok = False
+            if ok:
+                start[nxt_s] = t
+                nxt_s += 1
+        # ---- feeder: stream step u of row i
+        in_v = np.zeros((R, P), np.int64)
+        in_ok = np.zeros(R, np.bool_)
+        in_f = np.zeros(R, np.int64)
+        in_u = np.zeros(R, np.int64)
+        for f in range(max(0, nxt_s - 3), nxt_s):
+            g = folds[f, 0]
+            k0 = folds[f, 1]
+            r = folds[f, 3]
+            for i in range(r):
+                u = t - start[f] - (0 if e else i * a)
+                if 0 <= u < T:
+                    in_ok[i] = True
+                    in_f[i] = f
+                    in_u[i] = u
+                    for q in range(P):
+                        if is_is:
+                            in_v[i, q] = X[g, k0 + i, u, q]
+                        else:
+                            in_v[i, q] = X[g, u, k0 + i, q]
+        ex_v = in_v.copy()
+        ex_ok = in_ok.copy()
+        ex_f = in_f.copy()
+        ex_u = in_u.copy()
+        if e:
+            for i in range(R):
+                last = i * a  # row i's skew chain has i*a + 1 registers
+                ex_v[i] = sk_v[i, last]
+                ex_ok[i] = sk_ok[i, last]
+                ex_f[i] = sk_f[i, last]
+                ex_u[i] = sk_u[i, last]
+                for z in range(last, 0, -1):
+                    sk_v[i, z] = sk_v[i, z - 1]
+                    sk_ok[i, z] = sk_ok[i, z - 1]
+                    sk_f[i, z] = sk_f[i, z - 1]
+                    sk_u[i, z] = sk_u[i, z - 1]
+                sk_v[i, 0] = in_v[i]
+                sk_ok[i, 0] = in_ok[i]
+                sk_f[i, 0] = in_f[i]
+                sk_u[i, 0] = in_u[i]
+        # ---- multiply with the bank the operand's fold uses
+        prod = np.zeros((R, C), np.int64)
+        prod_ok = np.zeros((R, C), np.bool_)
+        prod_f = np.zeros((R, C), np.int64)
+        prod_u = np.zeros((R, C), np.int64)
+        for i in range(R):
+            for j in range(C):
+                if x_ok[i, j]:
+                    f = x_f[i, j]
+                    bank = f % 2
+                    s_ = 0
+                    for q in range(P):
+                        s_ += x_v[i, j, q] * w[bank, i, j, q]
+                    prod[i, j] = s_
+                    prod_ok[i, j] = True
+                    prod_f[i, j] = f
+                    prod_u[i, j] = x_u[i, j]
+                    mult_left[f] -= 1
+        if m == 0:
+            ad_v = prod
+            ad_ok = prod_ok
+            ad_f = prod_f
+            ad_u = prod_u
+        else:
+            ad_v = pr_v[m - 1].copy()
+            ad_ok = pr_ok[m - 1].copy()
+            ad_f = pr_f[m - 1].copy()
+            ad_u = pr_u[m - 1].copy()
+            for z in range(m - 1, 0, -1):
+                pr_v[z] = pr_v[z - 1]
+                pr_ok[z] = pr_ok[z - 1]
+                pr_f[z] = pr_f[z - 1]
+                pr_u[z] = pr_u[z - 1]
+            pr_v[0] = prod
+            pr_ok[0] = prod_ok
+            pr_f[0] = prod_f
+            pr_u[0] = prod_u
+        # ---- bottom edge: the last psum stage of row R-1 is written to the output buffer
+        for j in range(C):
+            if ps_ok[a - 1, R - 1, j]:
+                f = ps_f[a - 1, R - 1, j]
+                u = ps_u[a - 1, R - 1, j]
+                g = folds[f, 0]
+                if is_is:
+                    out[g, folds[f, 2] + j, u] += ps_v[a - 1, R - 1, j]
+                else:
+                    out[g, u, folds[f, 2] + j] += ps_v[a - 1, R - 1, j]
+                written[f] += 1
+                total_written += 1
+                last_write = t
+        # ---- partial-sum pipeline: stage 0 = psum from above + product, then a-1 stages
+        nps_v = np.zeros((R, C), np.int64)
+        nps_ok = np.zeros((R, C), np.bool_)
+        nps_f = np.zeros((R, C), np.int64)
+        nps_u = np.zeros((R, C), np.int64)
+        for i in range(R):
+            for j in range(C):
+                above_ok = False
+                if i > 0:
+                    above_ok = ps_ok[a - 1, i - 1, j]
+                if ad_ok[i, j]:
+                    if above_ok:
+                        if ps_f[a - 1, i - 1, j] != ad_f[i, j] or ps_u[a - 1, i - 1, j] != ad_u[i, j]:
+                            return -1
+                        nps_v[i, j] = ps_v[a - 1, i - 1, j] + ad_v[i, j]
+                    else:
+                        if i > 0:
+                            return -1  # a product with no partial sum to add to
+                        nps_v[i, j] = ad_v[i, j]
+                    nps_ok[i, j] = True
+                    nps_f[i, j] = ad_f[i, j]
+                    nps_u[i, j] = ad_u[i, j]
+                elif above_ok:
+                    nps_v[i, j] = ps_v[a - 1, i - 1, j]
+                    nps_ok[i, j] = True
+                    nps_f[i, j] = ps_f[a - 1, i - 1, j]
+                    nps_u[i, j] = ps_u[a - 1, i - 1, j]
+        for z in range(a - 1, 0, -1):
+            ps_v[z] = ps_v[z - 1]
+            ps_ok[z] = ps_ok[z - 1]
+            ps_f[z] = ps_f[z - 1]
+            ps_u[z] = ps_u[z - 1]
+        ps_v[0] = nps_v
+        ps_ok[0] = nps_ok
+        ps_f[0] = nps_f
+        ps_u[0] = nps_u
+        # ---- preload: the stationary tile of the fold being preloaded shifts down one row
+        for f in range(max(0, nxt_p - 3), nxt_p):
+            q = t - pre_at[f]
+            r = folds[f, 3]
+            if 0 <= q < r:
+                bank = f % 2
+                g = folds[f, 0]
+                k0 = folds[f, 1]
+                c0 = folds[f, 2]
+                c = folds[f, 4]
+                for i in range(R - 1, 0, -1):
+                    for j in range(C):
+                        for z in range(P):
+                            w[bank, i, j, z] = w[bank, i - 1, j, z]
+                kk = r - 1 - q
+                for j in range(C):
+                    for z in range(P):
+                        if j < c:
+                            if is_is:
+                                w[bank, 0, j, z] = S[g, c0 + j, k0 + kk, z]
+                            else:
+                                w[bank, 0, j, z] = S[g, k0 + kk, c0 + j, z]
+                        else:
+                            w[bank, 0, j, z] = 0
+        # ---- activations move right inside the fold's columns
+        for i in range(R):
+            for j in range(C - 1, 0, -1):
+                ok = x_ok[i, j - 1] and j < folds[x_f[i, j - 1], 4]
+                x_ok[i, j] = ok
+                if ok:
+                    x_v[i, j] = x_v[i, j - 1]
+                    x_f[i, j] = x_f[i, j - 1]
+                    x_u[i, j] = x_u[i, j - 1]
+            x_ok[i, 0] = ex_ok[i]
+            x_v[i, 0] = ex_v[i]
+            x_f[i, 0] = ex_f[i]
+            x_u[i, 0] = ex_u[i]
+        t += 1
+    return last_write + 1
+
+
+def reference_gemm(
+    a: np.ndarray,
+    b: np.ndarray,
+    dataflow: str,
+    rows: int,
+    cols: int,
+    mult_stages: int = 0,
+    acc_stages: int = 1,
+    skew: str = "feeder",
+    drain: str = "shift",
+    overlap_folds: bool = False,
+    macs_per_pe: int = 1,
+) -> tuple[np.ndarray, int]:
+    """Run ``groups`` GEMMs ``a[g] @ b[g]`` through the register-level array.
+
+    Parameters
+    ----------
+    a : int array [M, K] or [G, M, K] (activations).
+    b : int array [K, N] or [G, K, N] (weights).
+    dataflow : "os", "ws" or "is".
+    rows, cols : array shape, 1..16.
+    mult_stages, acc_stages, skew, drain, overlap_folds : as in ``hardware.pe`` / ``hardware.array``.
+    macs_per_pe : 1, 2 or 4: each PE multiplies that many consecutive-k pairs per cycle.
+
+    Returns
+    -------
+    (out, cycles)
+        ``out`` int64 [M, N] (or [G, M, N]); ``cycles`` from the first cycle to the last write
+        into the output buffer, inclusive.
+
+    Raises
+    ------
+    ConfigError
+        Array larger than 16 x 16, unknown dataflow or option.
+    RuntimeError
+        The registers misaligned or results collided (a bug in the sequencer rules).
+    """
+    if not (1 <= rows <= MAX_DIM and 1 <= cols <= MAX_DIM):
+        raise ConfigError(f"reference model: array {rows}x{cols} outside 1..{MAX_DIM} per side")
+    if dataflow not in ("os", "ws", "is"):
+        raise ConfigError(f"reference model: unknown dataflow {dataflow!r}; valid: os, ws, is")
+    if skew not in ("feeder", "array") or drain not in ("shift", "parallel") or macs_per_pe not in (1, 2, 4):
+        raise ConfigError(f"reference model: bad option skew={skew!r} drain={drain!r} macs_per_pe={macs_per_pe}")
+    squeeze = np.ndim(a) == 2
+    a3 = np.asarray(a, dtype=np.int64).reshape((1,) + np.shape(a)) if squeeze else np.asarray(a, np.int64)
+    b3 = np.asarray(b, dtype=np.int64).reshape((1,) + np.shape(b)) if squeeze else np.asarray(b, np.int64)
+    g, m_, k = a3.shape
+    n = b3.shape[2]
+    p = macs_per_pe
+    kt = ceil(k / p)
+    ap = np.zeros((g, m_, kt * p), np.int64)
+    ap[:, :, :k] = a3
+    bp = np.zeros((g, kt * p, n), np.int64)
+    bp[:, :k, :] = b3
+    A = np.ascontiguousarray(ap.reshape(g, m_, kt, p))
+    B = np.ascontiguousarray(bp.reshape(g, kt, p, n).transpose(0, 1, 3, 2))
+    out = np.zeros((g, m_, n), np.int64)
+    e = 1 if skew == "array" else 0
+    if dataflow == "os":
+        folds = _fold_table(m_, n, rows, cols, g)
+        cycles = _run_os(A, B, folds, rows, cols, mult_stages, acc_stages, e, drain == "shift", overlap_folds, out)
+    elif dataflow == "ws":
+        folds = _fold_table(kt, n, rows, cols, g)
+        cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, e, overlap_folds, out)
+    else:
+        folds = _fold_table(kt, m_, rows, cols, g)
+        cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, e, overlap_folds, out)
+    if cycles < 0:
+        raise RuntimeError("reference model: operands misaligned or results collided")
+    return (out[0] if squeeze else out), int(cycles)

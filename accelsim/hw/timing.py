@@ -1,0 +1,214 @@
+"""Closed-form fold timing of the array (compute cycles with operands always ready).
+
+The machine (``hardware.array`` and ``hardware.pe`` keys; R x C physical PEs; a fold uses r <= R
+rows and c <= C columns and streams T steps; m = ``pe.mult_stages``, a = ``pe.acc_stages``,
+e = 1 when ``array.skew`` is ``array`` else 0). Cycle numbers below are the cycle at whose end a
+register latches; a fold "starts" at its first cycle; every operand hops one PE per cycle.
+
+Output stationary (os), fold starting at cycle s:
+    operand k of row i / column j is latched in PE(i, j) at s + k + i + j + e; the product of
+    pair k is accumulated at s + k + i + j + e + 1 + m (the accumulator loop is one cycle and
+    restarts on the first pair of a fold); a-1 retiming registers follow, so PE(i, j)'s result is
+    final at R_ij = s + T + i + j + e + m + a - 1 and the last one at
+    ``L = s + T + r + c + e + m + a - 3``.
+    drain ``parallel``: each PE writes its result the cycle after it is final: done = L + 1.
+    drain ``shift``: at L + 1 all results are copied into an output shift chain, which shifts
+    right C times (the physical width): done = L + 1 + C.
+    Without overlap the next fold starts at done + 1, so one fold takes
+    ``T + r + c + e + m + a - 1`` cycles (``+ C`` with shift).
+    With ``overlap_folds``: parallel -> the next fold starts at s + T (results leave per PE while
+    the next fold streams); shift -> the next fold starts at
+    ``max(L + 2, done - (T + r' + c' + e + m + a - 2))``: after the copy, and late enough that
+    its own copy (at L' + 1) does not land before the chain has emptied.
+
+Weight / input stationary (ws, is; the same engine, stationary operand r x c):
+    preload from cycle p: the stationary tile shifts down the columns, one row per cycle, r
+    cycles (latched by p + r - 1). The stream starts at s = p + max(0, r - 1 - e); stream step u
+    of row i is latched in PE(i, j) at s + u + i*a + j + e (the feeder/skew staggers rows by a,
+    the partial-sum hop); partial sums take a cycles per PE hop and pass through all R physical
+    rows; the bottom of column j writes step u at s + u + R*a + j + e + m + 1, so
+    ``done = s + T + R*a + c + e + m - 1``. One fold alone takes
+    ``max(0, r-1-e) + T + R*a + c + e + m`` cycles.
+    Without overlap the next preload starts at done + 1. With ``overlap_folds`` the stationary
+    registers are double-buffered (two banks, alternating per fold; a bank tag travels with the
+    stream): the next fold's preload starts at ``max(p + r, U_prev + 1)`` where U_prev is the
+    last multiply of the fold before the current one (the bank is idle) ``U = s + T + (r-1)*a +
+    c + e - 1``, and its stream at ``max(s + T, p' + max(0, r'-1-e))``.
+
+Layer compute cycles = (largest done over the layer's folds) + 1, the first fold starting at 0.
+Folds run in the order group, row fold, column fold.
+
+SCALE-Sim convention (``simulation.convention: scalesim``): per fold os ``T + R + C - 2``, ws and
+is ``T + 2R + C - 2`` with the full R and C even on edge folds; per group
+``folds * per_fold - 1`` (SCALE-Sim's off-by-one; a depthwise layer is ``groups`` SCALE-Sim
+layers, as its ``DP`` expansion makes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from accelsim.config.hardware import HardwareConfig
+from accelsim.hw.mapping import LayerMapping
+
+_DF_CODE = {"os": 0, "ws": 1, "is": 2}
+
+
+@dataclass(frozen=True)
+class MicroArch:
+    """The timing-relevant parameters of the array, read from a :class:`HardwareConfig`."""
+
+    rows: int
+    cols: int
+    mult_stages: int = 0
+    acc_stages: int = 1
+    skew: str = "feeder"
+    drain: str = "shift"
+    overlap_folds: bool = False
+
+    @classmethod
+    def from_config(cls, hw: HardwareConfig) -> "MicroArch":
+        return cls(
+            rows=hw.array.rows, cols=hw.array.cols, mult_stages=hw.pe.mult_stages,
+            acc_stages=hw.pe.acc_stages, skew=hw.array.skew, drain=hw.array.drain,
+            overlap_folds=hw.array.overlap_folds,
+        )
+
+    @property
+    def skew_latency(self) -> int:
+        """e: 1 cycle for the skew bank's input register when ``skew == 'array'``."""
+        return 1 if self.skew == "array" else 0
+
+
+def single_fold_cycles(dataflow: str, t: int, r: int, c: int, arch: MicroArch) -> int:
+    """Cycles of one fold run alone (no overlap), from its first cycle to its last write.
+
+    os: ``T + r + c + e + m + a - 1`` (``+ C`` with drain ``shift``);
+    ws/is: ``max(0, r-1-e) + T + R*a + c + e + m``.
+    """
+    e, m, a = arch.skew_latency, arch.mult_stages, arch.acc_stages
+    if dataflow == "os":
+        return t + r + c + e + m + a - 1 + (arch.cols if arch.drain == "shift" else 0)
+    return max(0, r - 1 - e) + t + arch.rows * a + c + e + m
+
+
+@njit(cache=True)
+def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
+              m: int, a: int, e: int, shift: bool, overlap: bool, spans: np.ndarray) -> int:
+    """Walk the folds in order; fill *spans* (cycles per (group, row fold) tile); return total."""
+    nfr = (sr + R - 1) // R
+    nfc = (sc + C - 1) // C
+    have_prev = False
+    have_prev2 = False
+    s = 0
+    p = 0
+    L = 0
+    done = 0
+    r_prev = 0
+    U_prev = 0  # last multiply of the previous fold
+    U_prev2 = 0  # ... of the fold before it
+    max_done = -1
+    tile = 0
+    last_marker = 0
+    for g in range(groups):
+        for i in range(nfr):
+            r = min(R, sr - i * R)
+            for j in range(nfc):
+                c = min(C, sc - j * C)
+                if df == 0:
+                    if not have_prev:
+                        s = 0
+                    elif not overlap:
+                        s = done + 1
+                    elif not shift:
+                        s = s + t
+                    else:
+                        s = max(L + 2, done - (t + r + c + e + m + a - 2))
+                    L = s + t + r + c + e + m + a - 3
+                    done = L + 1 + (C if shift else 0)
+                    marker = s
+                else:
+                    lead = max(0, r - 1 - e)
+                    if not have_prev:
+                        p = 0
+                        s = lead
+                    elif not overlap:
+                        p = done + 1
+                        s = p + lead
+                    else:
+                        pn = p + r_prev
+                        if have_prev2:
+                            pn = max(pn, U_prev2 + 1)
+                        p = pn
+                        s = max(s + t, p + lead)
+                    done = s + t + R * a + c + e + m - 1
+                    U = s + t + (r - 1) * a + c + e - 1
+                    U_prev2 = U_prev
+                    U_prev = U
+                    have_prev2 = have_prev
+                    r_prev = r
+                    marker = p
+                if j == 0:
+                    if tile > 0:
+                        spans[tile - 1] = marker - last_marker
+                    last_marker = marker
+                    tile += 1
+                if done > max_done:
+                    max_done = done
+                have_prev = True
+    total = max_done + 1
+    spans[tile - 1] = total - last_marker
+    return total
+
+
+def layer_schedule(mapping: LayerMapping, arch: MicroArch) -> tuple[int, np.ndarray]:
+    """Compute cycles of a layer and their split over its tiles.
+
+    A tile is one (group, row fold) pair: the column folds that share the row operand.
+
+    Returns
+    -------
+    (total_cycles, spans)
+        ``spans[g * row_folds + i]`` = cycles from tile (g, i)'s first fold start to the next
+        tile's (the last tile runs to the end of the layer); ``spans.sum() == total_cycles``.
+    """
+    spans = np.zeros(mapping.groups * mapping.row_folds, dtype=np.int64)
+    total = _schedule(
+        _DF_CODE[mapping.dataflow], mapping.t, arch.rows, arch.cols, mapping.sr, mapping.sc,
+        mapping.groups, arch.mult_stages, arch.acc_stages, arch.skew_latency,
+        arch.drain == "shift", arch.overlap_folds, spans,
+    )
+    return int(total), spans
+
+
+def layer_compute_cycles(mapping: LayerMapping, arch: MicroArch) -> int:
+    """Compute cycles of a layer in the accelsim convention (see the module docstring)."""
+    return layer_schedule(mapping, arch)[0]
+
+
+def scalesim_fold_cycles(dataflow: str, t: int, rows: int, cols: int) -> int:
+    """SCALE-Sim 3.0.0 cycles of one fold: os ``T+R+C-2``, ws/is ``T+2R+C-2`` (full R, C)."""
+    if dataflow == "os":
+        return t + rows + cols - 2
+    return t + 2 * rows + cols - 2
+
+
+def scalesim_layer_cycles(mapping: LayerMapping) -> int:
+    """SCALE-Sim's reported total cycles: ``groups * (folds_per_group * per_fold - 1)``."""
+    per_group = mapping.row_folds * mapping.col_folds
+    pf = scalesim_fold_cycles(mapping.dataflow, mapping.t, mapping.rows, mapping.cols)
+    return mapping.groups * (per_group * pf - 1)
+
+
+def scalesim_schedule(mapping: LayerMapping) -> tuple[int, np.ndarray]:
+    """SCALE-Sim cycles split evenly over the layer's tiles (full-size folds all cost the same)."""
+    per_group = mapping.row_folds * mapping.col_folds
+    pf = scalesim_fold_cycles(mapping.dataflow, mapping.t, mapping.rows, mapping.cols)
+    spans = np.full(mapping.groups * mapping.row_folds, mapping.col_folds * pf, dtype=np.int64)
+    spans[mapping.row_folds - 1 :: mapping.row_folds] -= 1  # the -1 of each group
+    total = int(spans.sum())
+    assert total == mapping.groups * (per_group * pf - 1)
+    return total, spans
