@@ -42,15 +42,38 @@ def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest_memo(path: Path) -> str:
+    """:func:`file_digest`, remembered per (path, size, mtime) within this process."""
+    st = path.stat()
+    memo_key = (str(path), st.st_size, st.st_mtime_ns)
+    if memo_key not in _DIGESTS:
+        _DIGESTS[memo_key] = file_digest(path)
+    return _DIGESTS[memo_key]
+
+
 def _model_identity(cfg: Any) -> str:
-    """A model's identity for keys: the digest of its file, or the name of a bundled/zoo model."""
+    """A model's identity for keys: the digest of its file bytes (not its path or mtime).
+
+    The bundled model is identified by the digests of the ONNX files shipped in the package;
+    a topology (shapes only, no calibration) by its zoo name or CSV digest.
+    """
     wl = cfg.workload
     model = wl.model_or_bundled if hasattr(wl, "model_or_bundled") else wl.model
     if model is None:
-        return f"topology:{wl.topology}"
+        topo = Path(str(wl.topology))
+        return "topology-sha256:" + _digest_memo(topo) if topo.is_file() else f"topology:{wl.topology}"
+    if model == "bundled":
+        from importlib.resources import files
+
+        data = Path(str(files("accelsim") / "data"))
+        onnx = sorted(data.glob("*.onnx")) if data.is_dir() else []
+        return "bundled:" + ",".join(f"{p.name}={_digest_memo(p)}" for p in onnx)
     path = Path(model)
     if path.is_file():
-        return "sha256:" + file_digest(path)
+        return "sha256:" + _digest_memo(path)
     return f"name:{model}"
 
 
