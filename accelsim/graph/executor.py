@@ -27,6 +27,9 @@ import numpy as np
 from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.ir import Graph, Node
 
+COLS_BYTES = 4 * 2**20
+"""Target size of the im2col buffer of one conv chunk (bytes); bounds memory at large batches."""
+
 __all__ = ["execute_node", "run_graph", "infer_shapes", "node_output_shapes", "SUPPORTED_OPS", "pool_output_size"]
 
 
@@ -184,17 +187,25 @@ def _conv(x, w, b, attrs):
         for i, j, rs, cs in _window_slices(oh, ow, kh, kw, sh, sw, dh, dw):
             out += src[:, :, rs, cs] * w[:, 0, i, j][None, :, None, None]
     else:
-        cols = np.empty((n, oh, ow, c, kh, kw), dtype=np.float32)
-        for i, j, rs, cs in _window_slices(oh, ow, kh, kw, sh, sw, dh, dw):
-            cols[:, :, :, :, i, j] = xp[:, :, rs, cs].transpose(0, 2, 3, 1)
+        # im2col in chunks of images so the column buffer stays near COLS_BYTES (reused, cache-sized)
         k = cg * kh * kw
-        if groups == 1:
-            res = cols.reshape(n * oh * ow, k) @ w.reshape(cout, k).T
-        else:
-            colsg = cols.reshape(n * oh * ow, groups, k).transpose(1, 0, 2)
-            wg = w.reshape(groups, og, k).transpose(0, 2, 1)
-            res = np.matmul(colsg, wg).transpose(1, 0, 2).reshape(n * oh * ow, cout)
-        out = res.reshape(n, oh, ow, cout).transpose(0, 3, 1, 2)
+        chunk = max(1, min(n, COLS_BYTES // max(1, oh * ow * c * kh * kw * 4)))
+        buf = np.empty((chunk, oh, ow, c, kh, kw), dtype=np.float32)
+        res = np.empty((n, oh, ow, cout), dtype=np.float32)
+        wt = np.ascontiguousarray(w.reshape(cout, k).T) if groups == 1 else \
+            np.ascontiguousarray(w.reshape(groups, og, k).transpose(0, 2, 1))
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            cols = buf[: e - s]
+            for i, j, rs, cs in _window_slices(oh, ow, kh, kw, sh, sw, dh, dw):
+                cols[:, :, :, :, i, j] = xp[s:e, :, rs, cs].transpose(0, 2, 3, 1)
+            m = (e - s) * oh * ow
+            if groups == 1:
+                np.matmul(cols.reshape(m, k), wt, out=res[s:e].reshape(m, cout))
+            else:
+                part = np.matmul(cols.reshape(m, groups, k).transpose(1, 0, 2), wt)  # [G, m, og]
+                res[s:e] = part.transpose(1, 0, 2).reshape(e - s, oh, ow, cout)
+        out = res.transpose(0, 3, 1, 2)
     if b is not None:
         out = out + b.reshape(1, -1, 1, 1)
     return np.ascontiguousarray(out, dtype=np.float32)

@@ -341,3 +341,34 @@ def test_graph_imported_at_batch1_runs_at_other_batch_sizes(case):
     refs = ort_run(model, {"x": x5})
     for name, ref in zip([o.name for o in model.graph.output], refs):
         assert close_to(got[name], ref)
+
+
+@pytest.mark.parametrize("case", ["conv_pads_bias_opset17", "conv_groups2", "conv_stride_dilation"])
+def test_conv_chunked_im2col_matches_ort(case, monkeypatch):
+    """A tiny column buffer forces one image per chunk: results must not depend on the chunking."""
+    import accelsim.graph.executor as executor
+
+    monkeypatch.setattr(executor, "COLS_BYTES", 1)
+    rng = np.random.default_rng(5)
+    model, x = CASES[case](rng)
+    x = np.concatenate([x, x[::-1], x[:1]])  # batch 5
+    got = run_graph(import_model(model), {"x": x})["y"]
+    (ref,) = ort_run(model, {"x": x})
+    assert close_to(got, ref)
+
+
+def test_hand_worked_conv_and_pools():
+    """Tiny cases worked by hand (no onnxruntime): 3x3 input 1..9."""
+    x = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 3, 3)
+    w = np.ones((1, 1, 2, 2), np.float32)
+    conv = Node("c", "conv", ["x", "w"], ["y"], dict(kernel=(2, 2), stride=(1, 1), padding=(0, 0, 0, 0),
+                                                    dilation=(1, 1), groups=1))
+    assert execute_node(conv, [x, w])[0].reshape(-1).tolist() == [12, 16, 24, 28]
+    # max pool 2x2/2 with ceil_mode: windows {1,2,4,5} {3,6} {7,8} {9}
+    mp = Node("m", "maxpool", ["x"], ["y"], dict(kernel=(2, 2), stride=(2, 2), ceil_mode=True))
+    assert execute_node(mp, [x])[0].reshape(-1).tolist() == [5, 6, 8, 9]
+    # average pool 2x2/2, pad 1 all round, count_include_pad=0: {1} {2,3} {4,7} {5,6,8,9}
+    ap = Node("a", "avgpool", ["x"], ["y"], dict(kernel=(2, 2), stride=(2, 2), padding=(1, 1, 1, 1)))
+    assert execute_node(ap, [x])[0].reshape(-1).tolist() == [1.0, 2.5, 5.5, 7.0]
+    ap.attrs["count_include_pad"] = True  # divide by 4 always
+    assert execute_node(ap, [x])[0].reshape(-1).tolist() == [0.25, 1.25, 2.75, 7.0]
