@@ -11,7 +11,8 @@ Times: the timeline counts clock cycles; trace timestamps are microseconds, so
 so in ``otherData.time_unit`` (still a faithful picture, only the ruler's unit changes).
 
 What :func:`write_trace` reads (duck-typed, so it does not import ``accelsim.hw``): the
-``timeline`` attribute of a :class:`NetworkTiming` (or a plain list given directly), whose
+``timeline`` attribute of a ``NetworkTiming`` - :class:`accelsim.hw.sim.Timeline`, parallel lists
+``layer`` (index into ``timing.layers``), ``phase``, ``start``, ``end`` - or a plain list whose
 entries are objects or dicts with a layer name (``layer`` or ``name``), a phase (``phase``,
 ``kind``, ``unit`` or ``stage``), and ``start``/``end`` cycles (or ``start_cycle``/``end_cycle``,
 or ``start`` and ``duration``/``cycles``); optional fields (bytes, fold, ...) become ``args``.
@@ -68,6 +69,16 @@ def _events_of(timing: Any) -> list[tuple[str | None, Any]]:
         raise InputFileError("trace: the timing has no event timeline (simulate with the SimPy model first)")
     if isinstance(timeline, dict):
         return [(str(layer), ev) for layer, evs in timeline.items() for ev in evs]
+    columns = [getattr(timeline, n, None) for n in ("layer", "phase", "start", "end")]
+    if all(isinstance(c, (list, tuple)) for c in columns):
+        # accelsim.hw.sim.Timeline: parallel lists, layers as indices into timing.layers
+        layers = getattr(timing, "layers", None) or []
+        names = [str(getattr(l, "name", i)) for i, l in enumerate(layers)]
+        out_cols: list[tuple[str | None, Any]] = []
+        for li, ph, st, en in zip(*columns):
+            name = names[li] if isinstance(li, int) and 0 <= li < len(names) else str(li)
+            out_cols.append((name, {"phase": ph, "start": st, "end": en}))
+        return out_cols
     out: list[tuple[str | None, Any]] = []
     for item in timeline:
         nested = _get(item, "events")

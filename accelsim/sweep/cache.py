@@ -141,15 +141,22 @@ class ResultCache:
 
     # -- JSON values ---------------------------------------------------------------------------
 
-    def get_json(self, key: str) -> dict[str, Any] | None:
-        """The cached JSON value under *key*, or ``None``."""
+    def _load_json(self, key: str) -> tuple[bool, Any]:
+        """``(found, value)``: a stored ``None`` (e.g. "accuracy not measured") is a hit too."""
         path = self._path("json", key, ".json")
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            wrapped = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return None
+            return False, None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return None  # unreadable entry: treat as missing, it will be rebuilt
+            return False, None  # unreadable entry: treat as missing, it will be rebuilt
+        if not isinstance(wrapped, dict) or "value" not in wrapped:
+            return False, None
+        return True, wrapped["value"]
+
+    def get_json(self, key: str) -> Any:
+        """The cached JSON value under *key*, or ``None`` when missing (or stored as ``None``)."""
+        return self._load_json(key)[1]
 
     def put_json(self, key: str, value: Any) -> None:
         """Publish JSON-able *value* under *key* atomically."""
@@ -157,20 +164,23 @@ class ResultCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp(path)
         with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(canonical_json(value))
+            fh.write(canonical_json({"value": value}))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
     def json(self, key: str, builder: Callable[[], Any]) -> Any:
-        """The value under *key*; on a miss call ``builder()``, store its result and return it."""
-        hit = self.get_json(key)
-        if hit is not None:
-            return hit
+        """The value under *key*; on a miss call ``builder()``, store its result and return it.
+
+        Any JSON-able value, ``None`` included, is cached (a hit returns it without building).
+        """
+        found, value = self._load_json(key)
+        if found:
+            return value
         with self._locked("json", key):
-            hit = self.get_json(key)  # another process may have built it while we waited
-            if hit is not None:
-                return hit
+            found, value = self._load_json(key)  # another process may have built it while we waited
+            if found:
+                return value
             value = builder()
             self.put_json(key, value)
         return json.loads(canonical_json(value))  # same form as a later hit returns

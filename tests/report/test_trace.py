@@ -55,3 +55,25 @@ def test_bad_events_are_named():
         trace_events([{"layer": "x", "start": 1}])
     with pytest.raises(InputFileError, match=r"event 0 of layer 'x' ends \(cycle 1\) before it starts \(5\)"):
         trace_events([{"layer": "x", "phase": "compute", "start": 5, "end": 1}])
+
+
+def test_hw_sim_timeline_shape_parallel_lists_with_layer_indices():
+    @dataclass
+    class Counts:
+        name: str
+
+    class TL:
+        layer = [0, 0, 1]
+        phase = ["dma", "compute", "writeback"]
+        start = [0, 10, 30]
+        end = [10, 30, 35]
+
+    class NT:
+        clock_hz = 1e6  # 1 cycle = 1 µs
+        layers = [Counts("conv1"), Counts("fc")]
+        timeline = TL()
+
+    tr = trace_events(NT())
+    spans = {e["name"]: (e["ts"], e["dur"]) for e in tr["traceEvents"] if e["ph"] == "X"}
+    assert spans == {"conv1: DMA in": (0, 10), "conv1: compute": (10, 20), "fc: write-back": (30, 5),
+                     "conv1": (0, 30), "fc": (30, 5)}

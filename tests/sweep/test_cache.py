@@ -83,3 +83,16 @@ def test_quantized_network_round_trips_through_descriptor_files(tmp_path):
         np.testing.assert_array_equal(n.tensors["w"], np.arange(6, dtype=np.int8).reshape(2, 3))
     assert read_network(tmp_path / "quantized" / key).name == "n"
     json.loads((tmp_path / "quantized" / key / "descriptors.json").read_text())
+
+
+def test_a_cached_none_is_a_hit(tmp_path):
+    calls = []
+    key = ResultCache.key("none")
+
+    def build():
+        calls.append(1)
+        return None
+
+    assert ResultCache(tmp_path).json(key, build) is None
+    assert ResultCache(tmp_path).json(key, build) is None
+    assert len(calls) == 1
