@@ -183,7 +183,11 @@ def breakdown_figure(points: list[ReportPoint], max_points: int = 64) -> Figure:
 
 
 def layers_figure(point: ReportPoint) -> Figure:
-    """Per-layer utilization (%) and cycles split into compute and stall, for one point."""
+    """Per-layer utilization (%) and cycles split into compute and stall, for one point.
+
+    Cycles are stacked (compute + stall = total) on a linear axis; when layer totals span more
+    than a decade the axis goes logarithmic and the two are drawn side by side instead.
+    """
     layers = point.result.get("layers") or []
     fig = Figure(figsize=(max(7.0, 0.45 * len(layers) + 3), 6.5), layout="constrained")
     if not layers:
@@ -198,11 +202,15 @@ def layers_figure(point: ReportPoint) -> Figure:
     ax_u.grid(True, axis="y", alpha=0.3)
     comp = [float(l.get("compute_cycles") or 0) for l in layers]
     stall = [float(l.get("stall_cycles") or 0) for l in layers]
-    ax_c.bar(xs, comp, color="#228833", label="compute")
-    ax_c.bar(xs, stall, bottom=comp, color="#EE6677", label="stall (waiting on DRAM / buffers)")
     totals = [c + s for c, s in zip(comp, stall)]
     if _wants_log(totals):
+        # stacked segments mislead on a log axis: draw compute and stall side by side instead
+        ax_c.bar([x - 0.2 for x in xs], comp, width=0.4, color="#228833", label="compute")
+        ax_c.bar([x + 0.2 for x in xs], stall, width=0.4, color="#EE6677", label="stall (waiting on DRAM / buffers)")
         ax_c.set_yscale("log")
+    else:
+        ax_c.bar(xs, comp, color="#228833", label="compute")
+        ax_c.bar(xs, stall, bottom=comp, color="#EE6677", label="stall (waiting on DRAM / buffers)")
     ax_c.set_ylabel("cycles per inference")
     ax_c.legend(fontsize=8)
     ax_c.grid(True, axis="y", alpha=0.3)
