@@ -1,0 +1,419 @@
+"""The SimPy model of array, double-buffered SRAM and DRAM; per-layer count records.
+
+One :class:`simpy.Environment` per run; its time unit is one clock cycle. Three processes
+exchange events per *chunk* (a tile, or a piece of a tile small enough for its buffer halves;
+a tile is one (group, row fold) of a layer, see :mod:`accelsim.hw.traffic`), never per cycle:
+
+- ``dma``: for each chunk, waits for a free input-buffer half (a :class:`simpy.Container` of
+  2 halves, 1 if not double-buffered), then holds the DRAM channel for
+  ``ceil(bytes / bandwidth)`` cycles and hands the chunk to the array.
+- ``array``: takes the next loaded chunk (waiting for it is a stall), computes for its share of
+  the layer's closed-form compute cycles (:mod:`accelsim.hw.timing`), frees its input half, then
+  waits for a free output-buffer half (waiting is a stall) and passes the results on.
+- ``writeback``: holds the DRAM channel for the chunk's write bytes, then frees the output half.
+
+The DRAM channel is one :class:`simpy.Resource` shared by reads and write-back. Layers run one
+after another: a layer's first load waits until the previous layer's last write-back is done
+(its input is that output). Layers off the array (pooling, add, ...) do no array cycles: their
+DRAM reads and writes go through the same channel. A layer's total cycles are from its start to
+its last write-back; stalls are total minus compute. With ``simulation.stall_free`` the model is
+skipped and total = compute (SCALE-Sim's CALC mode); byte counts are reported all the same.
+
+Aggregation: a tile covers all column folds of a row fold, so the event count grows with the
+number of row folds (and with data volume over buffer size), never with MACs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from math import ceil
+
+import numpy as np
+import simpy
+from numba import njit
+
+from accelsim.config.hardware import HardwareConfig
+from accelsim.config.simulation import SimulationConfig
+from accelsim.errors import MappingError
+from accelsim.hw.counts import BUFFERS, LayerCounts
+from accelsim.hw.mapping import KIB, check_buffers, map_layer
+from accelsim.hw.timing import MicroArch, layer_schedule, scalesim_schedule
+from accelsim.hw.traffic import layer_traffic, off_array_traffic
+from accelsim.layers import LayerDescriptor, Network
+
+PHASES = ("dma", "compute", "writeback")
+
+
+@dataclass
+class Timeline:
+    """Start/end cycles of every DMA, compute and write-back phase (for trace export).
+
+    Parallel lists, one entry per phase: ``layer[i]`` (index into ``NetworkTiming.layers``),
+    ``phase[i]`` (one of :data:`PHASES`), ``start[i]``, ``end[i]`` in cycles.
+    """
+
+    layer: list[int] = field(default_factory=list)
+    phase: list[str] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)
+    end: list[int] = field(default_factory=list)
+
+    def add(self, layer: int, phase: str, start: int, end: int) -> None:
+        self.layer.append(layer)
+        self.phase.append(phase)
+        self.start.append(int(start))
+        self.end.append(int(end))
+
+    def __len__(self) -> int:
+        return len(self.layer)
+
+
+@dataclass
+class _Chunk:
+    layer: int
+    compute: int
+    read: float
+    write: float
+    first: bool
+    last: bool
+
+
+@dataclass
+class LayerPlan:
+    """What the SimPy model needs of one layer, plus its counts without cycles."""
+
+    layer: LayerDescriptor
+    compute_cycles: int
+    spans: np.ndarray
+    tile_read: np.ndarray
+    tile_write: np.ndarray
+    counts: LayerCounts
+
+
+def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig) -> LayerPlan:
+    """Map *layer*, time it in closed form and count its data movement (no SimPy yet).
+
+    Raises
+    ------
+    MappingError
+        A buffer cannot hold one tile of the layer (message names buffer, KiB needed, configured).
+    """
+    arch = MicroArch.from_config(hw)
+    if not layer.on_array:
+        ops, rd, wr = off_array_traffic(layer)
+        counts = LayerCounts(
+            name=layer.name, vector_ops=ops, dram_read_bytes=rd, dram_write_bytes=wr,
+            sram_read_bytes=dict.fromkeys(BUFFERS, 0.0), sram_write_bytes=dict.fromkeys(BUFFERS, 0.0),
+        )
+        return LayerPlan(layer, 0, np.zeros(1, np.int64), np.array([[rd, 0.0, 0.0]]), np.array([wr]), counts)
+    mp = map_layer(layer, hw)
+    check_buffers(mp, hw)
+    if sim.convention == "scalesim":
+        total, spans = scalesim_schedule(mp)
+    else:
+        total, spans = layer_schedule(mp, arch)
+    tr = layer_traffic(layer, mp, hw, arch)
+    counts = LayerCounts(
+        name=layer.name, macs=mp.macs, compute_cycles=total, folds=mp.folds,
+        mac_slots=hw.pes * mp.macs_per_pe * total,
+        dram_read_bytes=tr.dram_read_bytes, dram_write_bytes=tr.dram_write_bytes,
+        sram_read_bytes=tr.sram_read_bytes, sram_write_bytes=tr.sram_write_bytes,
+        pe_forward_bits=tr.pe_forward_bits, pe_reg_write_bits=tr.pe_reg_write_bits,
+    )
+    return LayerPlan(layer, total, spans, tr.tile_read_bytes, tr.tile_write_bytes, counts)
+
+
+class AcceleratorModel:
+    """Array + double-buffered SRAM + one DRAM channel on one SimPy environment.
+
+    Parameters
+    ----------
+    hw : hardware config (bandwidth, double buffering, buffer sizes).
+    keep_timeline : record every phase's start and end.
+    """
+
+    def __init__(self, hw: HardwareConfig, keep_timeline: bool = True):
+        self.hw = hw
+        self.env = simpy.Environment()
+        halves = 2 if hw.buffers.double_buffered else 1
+        self.dram = simpy.Resource(self.env, capacity=1)
+        self.in_space = simpy.Container(self.env, capacity=halves, init=halves)
+        self.out_space = simpy.Container(self.env, capacity=halves, init=halves)
+        self.loaded = simpy.Store(self.env)
+        self.computed = simpy.Store(self.env)
+        self.bw = hw.dram.bandwidth_bytes_per_cycle
+        self.timeline = Timeline() if keep_timeline else None
+        self.layer_end: dict[int, int] = {}
+        self._layer_done: dict[int, simpy.Event] = {}
+
+    def _transfer_cycles(self, nbytes: float) -> int:
+        return ceil(nbytes / self.bw - 1e-9) if nbytes > 0 else 0
+
+    def _done_event(self, layer: int) -> simpy.Event:
+        if layer not in self._layer_done:
+            self._layer_done[layer] = self.env.event()
+        return self._layer_done[layer]
+
+    def _dma(self, chunks: list[_Chunk]):
+        env = self.env
+        for ch in chunks:
+            if ch.first and ch.layer > 0:
+                yield self._done_event(ch.layer - 1)
+            yield self.in_space.get(1)
+            if ch.read > 0:
+                with self.dram.request() as req:
+                    yield req
+                    t0 = env.now
+                    yield env.timeout(self._transfer_cycles(ch.read))
+                    if self.timeline is not None:
+                        self.timeline.add(ch.layer, "dma", t0, env.now)
+            yield self.loaded.put(ch)
+
+    def _array(self, n: int):
+        env = self.env
+        for _ in range(n):
+            ch = yield self.loaded.get()
+            t0 = env.now
+            if ch.compute:
+                yield env.timeout(ch.compute)
+                if self.timeline is not None:
+                    self.timeline.add(ch.layer, "compute", t0, env.now)
+            yield self.in_space.put(1)
+            yield self.out_space.get(1)
+            yield self.computed.put(ch)
+
+    def _writeback(self, n: int):
+        env = self.env
+        for _ in range(n):
+            ch = yield self.computed.get()
+            if ch.write > 0:
+                with self.dram.request() as req:
+                    yield req
+                    t0 = env.now
+                    yield env.timeout(self._transfer_cycles(ch.write))
+                    if self.timeline is not None:
+                        self.timeline.add(ch.layer, "writeback", t0, env.now)
+            yield self.out_space.put(1)
+            if ch.last:
+                self.layer_end[ch.layer] = env.now
+                self._done_event(ch.layer).succeed()
+
+    def run(self, plans: list[LayerPlan]) -> list[int]:
+        """Simulate all layers; return each layer's end cycle (last write-back done)."""
+        chunks: list[_Chunk] = []
+        for li, plan in enumerate(plans):
+            start = len(chunks)
+            chunks.extend(_layer_chunks(li, plan, self.hw))
+            chunks[start].first = True
+            chunks[-1].last = True
+        self.env.process(self._dma(chunks))
+        self.env.process(self._array(len(chunks)))
+        self.env.process(self._writeback(len(chunks)))
+        self.env.run()
+        return [self.layer_end[i] for i in range(len(plans))]
+
+
+@njit(cache=True)
+def _merge_tiles(spans, reads, writes, halves):
+    """Greedy DMA chunking of a layer's tiles (see :func:`_layer_chunks`).
+
+    Returns (compute cycles, read bytes, write bytes) per chunk.
+    """
+    n = spans.shape[0]
+    comp = np.zeros(n + 64, np.int64)
+    rd = np.zeros(n + 64)
+    wr = np.zeros(n + 64)
+    k = 0
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    aw = 0.0
+    ac = 0
+    have = False
+    for t in range(n):
+        r0 = reads[t, 0]
+        r1 = reads[t, 1]
+        r2 = reads[t, 2]
+        w = writes[t]
+        pieces = max(1, int(np.ceil(r0 / halves[0] - 1e-9)), int(np.ceil(r1 / halves[1] - 1e-9)),
+                     int(np.ceil(r2 / halves[2] - 1e-9)), int(np.ceil(w / halves[2] - 1e-9)))
+        need = k + pieces + 2
+        if need > comp.shape[0]:
+            size = 2 * need
+            c2 = np.zeros(size, np.int64)
+            c2[:k] = comp[:k]
+            comp = c2
+            x2 = np.zeros(size)
+            x2[:k] = rd[:k]
+            rd = x2
+            y2 = np.zeros(size)
+            y2[:k] = wr[:k]
+            wr = y2
+        if pieces > 1:
+            if have:
+                comp[k] = ac
+                rd[k] = a0 + a1 + a2
+                wr[k] = aw
+                k += 1
+                a0 = a1 = a2 = aw = 0.0
+                ac = 0
+                have = False
+            base = spans[t] // pieces
+            extra = spans[t] - base * pieces
+            for q in range(pieces):
+                comp[k] = base + (1 if q < extra else 0)
+                rd[k] = (r0 + r1 + r2) / pieces
+                wr[k] = w / pieces
+                k += 1
+            continue
+        if have and (a0 + r0 > halves[0] * (1 + 1e-12) or a1 + r1 > halves[1] * (1 + 1e-12)
+                     or a2 + r2 > halves[2] * (1 + 1e-12) or aw + w > halves[2] * (1 + 1e-12)):
+            comp[k] = ac
+            rd[k] = a0 + a1 + a2
+            wr[k] = aw
+            k += 1
+            a0 = a1 = a2 = aw = 0.0
+            ac = 0
+        a0 += r0
+        a1 += r1
+        a2 += r2
+        aw += w
+        ac += spans[t]
+        have = True
+    if have or k == 0:
+        comp[k] = ac
+        rd[k] = a0 + a1 + a2
+        wr[k] = aw
+        k += 1
+    return comp[:k], rd[:k], wr[:k]
+
+
+def _layer_chunks(li: int, plan: LayerPlan, hw: HardwareConfig) -> list[_Chunk]:
+    """Cut a layer into DMA chunks: consecutive tiles merge while together they fit the buffer
+    halves (one DMA moves at most half a buffer per operand); a tile too big for a half is split
+    evenly into as many pieces as it needs."""
+    if not plan.layer.on_array:
+        return [_Chunk(li, 0, float(plan.tile_read.sum()), float(plan.tile_write.sum()), False, False)]
+    halves = np.array([hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb]) * KIB
+    halves /= 2 if hw.buffers.double_buffered else 1
+    comp, rd, wr = _merge_tiles(plan.spans.astype(np.int64), np.ascontiguousarray(plan.tile_read, dtype=np.float64),
+                                np.ascontiguousarray(plan.tile_write, dtype=np.float64), halves)
+    return [_Chunk(li, int(c), float(r), float(w), False, False) for c, r, w in zip(comp, rd, wr)]
+
+
+@dataclass
+class NetworkTiming:
+    """Timing and counts of one network on one accelerator.
+
+    ``layers`` in network order; ``total`` their sum; ``timeline`` phase start/end cycles
+    (``None`` when ``simulation.keep_timeline`` is off).
+    """
+
+    network: str
+    layers: list[LayerCounts]
+    total: LayerCounts
+    clock_hz: float
+    batch: int
+    peak_macs_per_cycle: int
+    ops: list[str]
+    dataflow: str
+    array: tuple[int, int]
+    convention: str
+    stall_free: bool
+    timeline: Timeline | None = None
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds for one pass of the network (all ``batch`` inferences): total cycles / clock."""
+        return self.total.total_cycles / self.clock_hz
+
+    @property
+    def inferences_per_s(self) -> float:
+        """Inferences per second: batch / latency_s."""
+        return self.batch / self.latency_s if self.latency_s else 0.0
+
+    @property
+    def peak_tops(self) -> float:
+        """Peak tera-operations per second (2 ops per MAC): 2 x PEs x MACs/PE/cycle x clock / 1e12."""
+        return 2.0 * self.peak_macs_per_cycle * self.clock_hz / 1e12
+
+    @property
+    def achieved_tops(self) -> float:
+        """Achieved tera-operations per second (2 ops per MAC): 2 x MACs / latency_s / 1e12."""
+        return 2.0 * self.total.macs / self.latency_s / 1e12 if self.latency_s else 0.0
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data: ``meta``, ``layers`` (one dict per layer) and ``total``."""
+        rows = [_counts_dict(c) | {"op": op} for c, op in zip(self.layers, self.ops)]
+        total = _counts_dict(self.total) | {
+            "latency_s": self.latency_s,
+            "inferences_per_s": self.inferences_per_s,
+            "peak_tops": self.peak_tops,
+            "achieved_tops": self.achieved_tops,
+        }
+        meta = {
+            "network": self.network, "array_rows": self.array[0], "array_cols": self.array[1],
+            "dataflow": self.dataflow, "convention": self.convention, "stall_free": self.stall_free,
+            "clock_hz": self.clock_hz, "batch": self.batch,
+        }
+        return {"meta": meta, "layers": rows, "total": total}
+
+
+def _counts_dict(c: LayerCounts) -> dict:
+    out = {}
+    for f in fields(c):
+        v = getattr(c, f.name)
+        out[f.name] = dict(v) if isinstance(v, dict) else v
+    out["utilization"] = c.utilization
+    return out
+
+
+def simulate_network(net: Network, hw: HardwareConfig, sim: SimulationConfig) -> NetworkTiming:
+    """Simulate *net* on *hw*: per-layer cycles, stalls, accesses; totals and throughput.
+
+    Parameters
+    ----------
+    net : the network (shape-only or quantized); its descriptors' bit widths set the bytes.
+    hw : hardware config.
+    sim : counting convention and stall model.
+
+    Returns
+    -------
+    NetworkTiming
+        ``layers`` (one :class:`LayerCounts` per descriptor), ``total``, ``latency_s`` (s),
+        ``inferences_per_s``, ``peak_tops`` and ``achieved_tops`` (TOPS, 2 ops per MAC).
+
+    Raises
+    ------
+    MappingError
+        The network is empty or a buffer cannot hold one tile of some layer.
+    """
+    if not net.layers:
+        raise MappingError(f"network {net.name!r} has no layers to simulate")
+    plans = [plan_layer(layer, hw, sim) for layer in net.layers]
+    timeline = None
+    if sim.stall_free:
+        ends = list(np.cumsum([p.compute_cycles for p in plans]))
+    else:
+        model = AcceleratorModel(hw, keep_timeline=sim.keep_timeline)
+        ends = model.run(plans)
+        timeline = model.timeline
+    layers = []
+    prev = 0
+    for plan, end in zip(plans, ends):
+        tot = int(end) - prev
+        prev = int(end)
+        c = plan.counts
+        layers.append(LayerCounts(**{**{f.name: getattr(c, f.name) for f in fields(c)},
+                                     "total_cycles": tot, "stall_cycles": tot - c.compute_cycles}))
+    total = layers[0]
+    for c in layers[1:]:
+        total = total + c
+    total = LayerCounts(**{**{f.name: getattr(total, f.name) for f in fields(total)}, "name": "total"})
+    array_layers = [l for l in net.layers if l.on_array] or list(net.layers)
+    peak = max(hw.peak_macs_per_cycle(l.weight_bits, l.act_bits) for l in array_layers)
+    return NetworkTiming(
+        network=net.name, layers=layers, total=total, clock_hz=hw.clock_hz,
+        batch=int(net.layers[0].in_shape[0]), peak_macs_per_cycle=peak,
+        ops=[l.op for l in net.layers], dataflow=hw.dataflow, array=(hw.array.rows, hw.array.cols),
+        convention=sim.convention, stall_free=sim.stall_free, timeline=timeline,
+    )

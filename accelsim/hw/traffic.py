@@ -1,0 +1,202 @@
+"""Data movement of one layer: DRAM traffic per tile, SRAM accesses, PE register traffic.
+
+Tile/reuse policy (what is reloaded from DRAM when). A *tile* is one (group, row fold) of a
+layer: the column folds j that share the row fold's operand. Per dataflow the operands are
+
+=====  ==================================  ==========================  =========================
+df     row operand (indexed by i)           column operand (by j)       per-fold operand (i, j)
+=====  ==================================  ==========================  =========================
+os     ifmap rows A[m-block, :]             weights B[:, n-block]       output O[m-block, n-block]
+ws     ifmap columns A[:, k-block]          output O[:, n-block]        weights B[k-block, n-block]
+is     weights B[k-block, :]                output O[m-block, :]        ifmap A[m-block, k-block]
+=====  ==================================  ==========================  =========================
+
+- The row operand of tile i is read from DRAM once, at the start of the tile, and kept in its
+  buffer across the column folds when one slice fits in half the buffer (the whole buffer if not
+  double-buffered); otherwise it is streamed again for every column fold.
+- os weights (the column operand): read once per layer when the whole weight matrix of a group
+  fits in half the weight buffer, else re-read for every tile.
+- The per-fold operand (ws weights, is ifmap) is read exactly once.
+- Outputs: os writes each fold's finished outputs (out_bits). ws/is accumulate partial sums over
+  the row folds in the output buffer (acc_bits read-modify-write); if all partial sums of a group
+  fit in half the output buffer they stay on chip and only the final outputs (out_bits) go to
+  DRAM after the last row fold; otherwise each row fold but the last spills them to DRAM
+  (acc_bits) and the next reads them back.
+- DRAM reads of the ifmap count the input tensor's unique bytes (``in_shape`` x act_bits, split
+  over the tiles in proportion to the rows they cover; window halos between tiles are ignored),
+  not the im2col copy; SRAM reads count what the array consumes (the im2col stream).
+
+PE traffic (bits, per fold with r rows, c columns, T steps, p = MACs per PE per cycle, operand
+registers p elements wide): os: operand forwards ``T*p*(r*(c-1)*act + c*(r-1)*w)``; register
+writes ``T*r*c*(p*(act+w)*(1+m) + acc)`` plus the drain (shift: copy ``r*c*acc`` and
+``r*sum_j(C-1-j)*acc`` forwards). ws/is (stationary s-bits, streamed x-bits): preload forwards
+``c*p*s*r(r-1)/2``, writes ``c*p*s*r(r+1)/2``; stream forwards ``T*p*x*r*(c-1) + T*c*(R-1)*acc``;
+writes ``T*r*c*p*x*(1+m) + T*r*c*p*(x+s)*m ... `` (see :func:`pe_traffic`). Array skew adds the
+skew registers' writes. Layers off the array move no PE bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+from accelsim.config.hardware import HardwareConfig
+from accelsim.hw.mapping import KIB, LayerMapping
+from accelsim.hw.timing import MicroArch
+from accelsim.layers import LayerDescriptor
+
+
+@dataclass
+class LayerTraffic:
+    """Bytes a layer moves: per tile from DRAM (for the SimPy model) and totals per SRAM buffer."""
+
+    tile_read_bytes: np.ndarray
+    """[tiles, 3] DRAM->SRAM bytes per tile into the ifmap, weight, ofmap (spilled partials) buffers."""
+    tile_write_bytes: np.ndarray
+    """[tiles] SRAM->DRAM bytes written back after each tile."""
+    sram_read_bytes: dict[str, float]
+    sram_write_bytes: dict[str, float]
+    pe_forward_bits: float
+    pe_reg_write_bits: float
+
+    @property
+    def dram_read_bytes(self) -> float:
+        return float(self.tile_read_bytes.sum())
+
+    @property
+    def dram_write_bytes(self) -> float:
+        return float(self.tile_write_bytes.sum())
+
+
+def _half_bytes(kb: float, hw: HardwareConfig) -> float:
+    return kb * KIB / (2 if hw.buffers.double_buffered else 1)
+
+
+def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, arch: MicroArch) -> LayerTraffic:
+    """DRAM bytes per tile, SRAM bytes per buffer and PE register bits of array layer *layer*."""
+    g, nfr, nfc = mp.groups, mp.row_folds, mp.col_folds
+    r = np.array([mp.fold_rows(i) for i in range(nfr)], dtype=np.float64)
+    c = np.array([mp.fold_cols(j) for j in range(nfc)], dtype=np.float64)
+    frac = r / mp.sr  # share of the row dimension each tile covers
+    n, ch, h, w_ = layer.in_shape
+    ifmap_unique = n * ch * h * w_ * mp.act_bits / 8 / g  # bytes per group
+    ifm, wgt, ofm, psum = mp.ifmap_bytes, mp.weight_bytes, mp.ofmap_bytes, mp.psum_bytes
+    half_i = _half_bytes(hw.buffers.ifmap_kb, hw)
+    half_w = _half_bytes(hw.buffers.weight_kb, hw)
+    half_o = _half_bytes(hw.buffers.ofmap_kb, hw)
+    rd = np.zeros((nfr, 3))
+    wr = np.zeros(nfr)
+    df = mp.dataflow
+    if df == "os":
+        slice_i = ifmap_unique * frac
+        rd[:, 0] = np.where(slice_i <= half_i, slice_i, slice_i * nfc)
+        if wgt <= half_w:
+            rd[0, 1] = wgt
+        else:
+            rd[:, 1] = wgt
+        wr[:] = ofm * frac
+        s_rd = {"ifmap": ifm * nfc, "weight": wgt * nfr, "ofmap": 0.0}
+        s_wr = {"ofmap": ofm}
+    else:
+        if df == "ws":
+            row_op, row_half, ij_total, ij_col = ifmap_unique, half_i, wgt, 1
+        else:
+            row_op, row_half, ij_total, ij_col = wgt, half_w, ifmap_unique, 0
+        slice_i = row_op * frac
+        row_col = 0 if df == "ws" else 1
+        rd[:, row_col] = np.where(slice_i <= row_half, slice_i, slice_i * nfc)
+        rd[:, ij_col] += ij_total * frac
+        if nfr == 1 or psum <= half_o:
+            wr[-1] = ofm
+        else:
+            wr[:-1] = psum
+            wr[-1] = ofm
+            rd[1:, 2] = psum
+        stream_sram = (ifm if df == "ws" else wgt) * nfc
+        stat_sram = wgt if df == "ws" else ifm
+        s_rd = {"ifmap": stream_sram if df == "ws" else stat_sram,
+                "weight": stat_sram if df == "ws" else stream_sram,
+                "ofmap": psum * (nfr - 1)}
+        s_wr = {"ofmap": psum * (nfr - 1) + ofm}
+    tiles_rd = np.tile(rd, (g, 1))
+    tiles_wr = np.tile(wr, g)
+    # SRAM writes of the fills, SRAM reads of the write-back
+    sram_read = {"ifmap": s_rd["ifmap"] * g, "weight": s_rd["weight"] * g,
+                 "ofmap": s_rd["ofmap"] * g + float(tiles_wr.sum())}
+    sram_write = {"ifmap": float(tiles_rd[:, 0].sum()), "weight": float(tiles_rd[:, 1].sum()),
+                  "ofmap": s_wr["ofmap"] * g + float(tiles_rd[:, 2].sum())}
+    fwd, regs = pe_traffic(mp, arch, r, c)
+    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g)
+
+
+def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) -> tuple[float, float]:
+    """(PE-to-PE forwarded bits, PE register write bits) of one group's folds.
+
+    Sums the per-fold formulas of the module docstring over every (row fold, column fold) pair;
+    all of them separate into sums over r and over c, so the cost is O(row folds + col folds).
+    """
+    T, p = mp.t, mp.macs_per_pe
+    m, a = arch.mult_stages, arch.acc_stages
+    act, wb, acc = mp.act_bits, mp.weight_bits, mp.acc_bits
+    sr_, sc_ = r.sum(), c.sum()
+    nr, nc = len(r), len(c)
+    pairs_rc = sr_ * sc_  # sum over folds of r*c
+    if mp.dataflow == "os":
+        fwd = T * p * (act * sr_ * (sc_ - nc) + wb * sc_ * (sr_ - nr))
+        regs = T * pairs_rc * (p * (act + wb) * (1 + m) + acc) + (a - 1) * pairs_rc * acc
+        if arch.drain == "shift":
+            shifts = (c * (arch.cols - 1) - c * (c - 1) / 2).sum()  # sum_j sum_{jj<c_j} (C-1-jj)
+            fwd += sr_ * shifts * acc
+            regs += pairs_rc * acc + sr_ * shifts * acc
+        if arch.skew == "array":
+            regs += T * p * (act * nc * (r * (r + 1) / 2).sum() + wb * nr * (c * (c + 1) / 2).sum())
+        return float(fwd), float(regs)
+    s_bits, x_bits = (wb, act) if mp.dataflow == "ws" else (act, wb)
+    tri = (r * (r - 1) / 2).sum()
+    fwd = sc_ * p * s_bits * tri + T * p * x_bits * sr_ * (sc_ - nc) + T * sc_ * nr * (arch.rows - 1) * acc
+    regs = (sc_ * p * s_bits * (tri + sr_)
+            + T * pairs_rc * p * x_bits
+            + m * T * pairs_rc * p * (x_bits + s_bits)
+            + T * sc_ * nr * arch.rows * a * acc)
+    if arch.skew == "array":
+        regs += T * p * x_bits * nc * (r * (r - 1) / 2 * a + r).sum()
+    return float(fwd), float(regs)
+
+
+VECTOR_OPS_PER_OUTPUT = {"maxpool": "window", "avgpool": "window", "add": 1, "mul": 1, "lut": 1, "concat": 0, "reshape": 0}
+"""Element operations per output element of layers off the array ('window' = kernel area)."""
+
+
+def off_array_traffic(layer: LayerDescriptor) -> tuple[int, float, float]:
+    """(vector ops, DRAM read bytes, DRAM write bytes) of a layer beside the array.
+
+    Pooling: kernel-area compares/adds per output; add, mul, lut: one op per output; concat and
+    reshape: none. Reads: each input once (``add``/``mul`` read ``len(inputs)`` tensors of
+    in_shape; concat reads its output's worth); writes: the output once. ``reshape`` moves nothing
+    (layout only).
+    """
+    out_elems = int(np.prod(layer.out_shape))
+    in_elems = int(np.prod(layer.in_shape))
+    kind = VECTOR_OPS_PER_OUTPUT.get(layer.op, 1)
+    per_out = layer.kernel[0] * layer.kernel[1] if kind == "window" else int(kind)
+    ops = out_elems * per_out
+    if layer.op == "reshape":
+        return 0, 0.0, 0.0
+    if layer.op == "concat":
+        reads = out_elems * layer.act_bits / 8
+    else:
+        reads = in_elems * max(1, len(layer.inputs) if layer.op in ("add", "mul") else 1) * layer.act_bits / 8
+    writes = out_elems * layer.out_bits / 8
+    return ops, float(reads), float(writes)
+
+
+def chunks_for(read_bytes: np.ndarray, write_bytes: float, hw: HardwareConfig) -> int:
+    """Pieces a tile is streamed in so each piece fits its buffers' halves (at least 1)."""
+    halves = (_half_bytes(hw.buffers.ifmap_kb, hw), _half_bytes(hw.buffers.weight_kb, hw),
+              _half_bytes(hw.buffers.ofmap_kb, hw))
+    n = 1
+    for b, half in zip(read_bytes, halves):
+        n = max(n, ceil(b / half - 1e-9))
+    return max(n, ceil(write_bytes / halves[2] - 1e-9))
