@@ -204,6 +204,7 @@ class _Importer:
             if not onode.name:
                 onode.name = f"{onode.op_type.lower()}_{i}"
             self._node(onode)
+        self._keep_output_names([o.name for o in g.output])
         outputs = []
         for o in g.output:
             rn = self.r(o.name)
@@ -216,6 +217,22 @@ class _Importer:
         _fold_gemm_bias(graph)
         _prune_params(graph)
         return graph
+
+    def _keep_output_names(self, names: list[str]) -> None:
+        """A graph output reached through a removed Identity/Dropout/Cast keeps its ONNX name: the
+        producing node's output is renamed to it (consumers follow)."""
+        producer = {o: n for n in self.nodes for o in n.outputs}
+        for name in names:
+            src = self.r(name)
+            node = producer.get(src)
+            if src == name or node is None or src in names:
+                continue
+            node.outputs = [name if o == src else o for o in node.outputs]
+            for n in self.nodes:
+                n.inputs = [name if i == src else i for i in n.inputs]
+            self.shapes[name] = self.shapes[src]
+            self.alias = {k: (name if v == src else v) for k, v in self.alias.items() if k != name}
+            producer[name] = node
 
     def _inputs(self, g, input_shape) -> dict[str, tuple]:
         real = [i for i in g.input if i.name not in self.consts]
@@ -529,10 +546,26 @@ class _Importer:
         self.emit("pad", onode.name, [onode.input[0]], onode.output[0],
                   pads=(pads[2], pads[3], pads[6], pads[7]), mode="constant", value=value)
 
-    def h_noop_shape(self, onode, a):
-        """Squeeze/Unsqueeze/Transpose on activations are only supported when they change nothing."""
-        raise self.err(onode, f"{onode.op_type} on a computed activation is not supported "
-                              f"(only constant folding of shape arithmetic)")
+    def h_squeeze_unsqueeze(self, onode, a):
+        """Squeeze / Unsqueeze of an activation: a reshape to the shape numpy gives (axes attr or input)."""
+        shp = self.shape(onode.input[0])
+        vals = [np.zeros(shp, np.float32)] + [self.const(i) if i else None for i in onode.input[1:]]
+        if len(onode.input) > 1 and onode.input[1] and vals[1] is None:
+            raise self.err(onode, "axes must be a constant")
+        if onode.op_type == "Squeeze" and _axes_arg(self, onode, vals, a) is None:
+            # no axes: squeeze every size-1 dim except the batch (the batch may be 1 only at import)
+            a = dict(a, axes=[i for i in range(1, len(shp)) if shp[i] == 1])
+        fold = _fold_squeeze if onode.op_type == "Squeeze" else _fold_unsqueeze
+        target = tuple(int(d) for d in fold(self, onode, vals, a).shape)
+        self.emit("reshape", onode.name, [onode.input[0]], onode.output[0], shape=self._batch_free(shp, target))
+
+    def h_cast(self, onode, a):
+        """Cast of an activation to float32 changes nothing here (activations are float32): removed."""
+        onnx = _onnx()
+        if onnx.helper.tensor_dtype_to_np_dtype(a["to"]) != np.float32:
+            raise self.err(onode, f"Cast of an activation to {onnx.helper.tensor_dtype_to_np_dtype(a['to'])} is "
+                                  f"not supported (valid: to float32, or of constants)")
+        self.alias[onode.output[0]] = self.r(onode.input[0])
 
 
 def _resolve_reshape(in_shape, target, allowzero):
@@ -659,11 +692,15 @@ _HANDLERS = {
     "Reshape": _Importer.h_reshape,
     "Softmax": _Importer.h_softmax,
     "Pad": _Importer.h_pad,
+    "Squeeze": _Importer.h_squeeze_unsqueeze,
+    "Unsqueeze": _Importer.h_squeeze_unsqueeze,
+    "Cast": _Importer.h_cast,
 }
 
 SUPPORTED_ONNX_OPS = tuple(sorted(set(_HANDLERS) | {"Identity", "Dropout", "Constant", "Shape"}))
-"""ONNX op types the importer accepts on activations. Shape arithmetic (Gather, Unsqueeze, Squeeze,
-Concat, Cast, Slice, Add/Sub/Mul/Div, Neg, Sqrt, Reshape, Flatten, Transpose, ConstantOfShape) is
+"""ONNX op types the importer accepts on activations (Squeeze/Unsqueeze become ``reshape``, a Cast to
+float32 disappears). Shape arithmetic (Gather, Unsqueeze, Squeeze, Concat, Cast, Slice, Add/Sub/Mul/Div,
+Neg, Sqrt, Reshape, Flatten, Transpose, ConstantOfShape) is
 also accepted when every input is constant, and folded away."""
 
 

@@ -254,7 +254,23 @@ def _identity_dropout_constant_case(rng, opset=17):
     return build_model(nodes, (2, 3, 4, 4), inits, opset), rand(rng, 2, 3, 4, 4)
 
 
+def _squeeze_case(rng, opset):
+    """GAP -> Squeeze (axes as attr before opset 13, as input from 13; none = all size-1 dims) -> Gemm,
+    Unsqueeze back, Cast to float."""
+    inits = {"W": rand(rng, 4, 6), "B": rand(rng, 4)}
+    if opset >= 13:
+        inits["ax"] = np.array([2, 3], np.int64)
+        sq = [H("Squeeze", ["g", "ax"], ["s"]), H("Unsqueeze", ["q", "ax"], ["u"])]
+    else:
+        sq = [H("Squeeze", ["g"], ["s"]), H("Unsqueeze", ["q"], ["u"], axes=[2, 3])]
+    nodes = [H("GlobalAveragePool", ["x"], ["g"]), sq[0], H("Gemm", ["s", "W", "B"], ["q"], transB=1), sq[1],
+             H("Cast", ["u"], ["y"], to=1)]
+    return build_model(nodes, (2, 6, 3, 3), inits, opset), rand(rng, 2, 6, 3, 3)
+
+
 CASES = {
+    "squeeze_unsqueeze_cast_opset11": lambda r: _squeeze_case(r, 11),
+    "squeeze_unsqueeze_cast_opset17": lambda r: _squeeze_case(r, 17),
     "conv_pads_bias_opset11": lambda r: _conv_case(r, 11, pads=[1, 1, 1, 1]),
     "conv_pads_bias_opset17": lambda r: _conv_case(r, 17, pads=[1, 0, 2, 1]),
     "conv_stride_dilation": lambda r: _conv_case(r, 17, bias=False, strides=[2, 3], dilations=[2, 2], pads=[2, 1, 0, 2]),
@@ -330,7 +346,8 @@ def test_small_model_matches_ort(case):
         assert close_to(got[name], ref), (name, float(np.abs(got[name] - ref).max()), float(np.abs(ref).max()))
 
 
-@pytest.mark.parametrize("case", ["torch_flatten_opset11", "conv_depthwise", "flatten_reshape", "softmax_opset11_axis1_4d"])
+@pytest.mark.parametrize("case", ["torch_flatten_opset11", "conv_depthwise", "flatten_reshape", "softmax_opset11_axis1_4d",
+                                  "squeeze_unsqueeze_cast_opset11", "squeeze_unsqueeze_cast_opset17"])
 def test_graph_imported_at_batch1_runs_at_other_batch_sizes(case):
     rng = np.random.default_rng(7)
     model, x = CASES[case](rng)
