@@ -1,0 +1,99 @@
+"""Test-only numpy int64 reference of the descriptor ops, written from the descriptor docstring
+and :mod:`accelsim.layers.arith` (independent of the quantizer's fake-quant arithmetic)."""
+
+import numpy as np
+
+from accelsim.layers.arith import qmax, quantize_tensor, requantize
+
+
+def _pad(x, pads, value):
+    t, l, b, r = pads
+    return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
+
+
+def _windows(x, kernel, stride, dilation, out_hw):
+    """[N, C, oh, ow, kh*kw] views of a padded input."""
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    oh, ow = out_hw
+    cols = []
+    for i in range(kh):
+        for j in range(kw):
+            cols.append(x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw])
+    return np.stack(cols, axis=-1)
+
+
+def _rq(acc, net, layer, prefix=""):
+    """Per-channel requantization on axis 1 of *acc*."""
+    k = lambda role: np.asarray(net.tensors[layer.key(prefix + role)], dtype=np.int64)  # noqa: E731
+    pre, scale, post = k("pre_shift"), k("scale"), k("post_shift")
+    shp = (1, -1) + (1,) * (acc.ndim - 2)
+    if pre.size > 1:
+        pre, scale, post = pre.reshape(shp), scale.reshape(shp), post.reshape(shp)
+    return requantize(acc, pre, scale, post, -(2**62), 2**62)
+
+
+def run_layer(net, layer, xs):
+    q = layer.quant
+    lo, hi = q.out_min, q.out_max
+    op = layer.op
+    if op in ("conv2d", "depthwise"):
+        w = net.tensors[layer.key("weight")].astype(np.int64)
+        b = net.tensors[layer.key("bias")].astype(np.int64)
+        x = _pad(xs[0].reshape((xs[0].shape[0],) + tuple(layer.in_shape[1:])), layer.padding, 0)
+        _, _, oh, ow = layer.out_shape
+        win = _windows(x, layer.kernel, layer.stride, layer.dilation, (oh, ow))  # N,C,oh,ow,K
+        g = layer.groups
+        cin_g = layer.in_shape[1] // g
+        cout_g = layer.out_shape[1] // g
+        outs = []
+        if cin_g == 1 and cout_g == 1:  # depthwise: one vectorised product over channels
+            prod = np.einsum("nchwk,ck->nchw", win.astype(np.float64), w.reshape(g, -1).astype(np.float64))
+            outs.append(np.rint(prod).astype(np.int64))
+            g = 0
+        for gi in range(g):
+            xg = win[:, gi * cin_g:(gi + 1) * cin_g]  # N,cin_g,oh,ow,kk
+            wg = w[gi * cout_g:(gi + 1) * cout_g].reshape(cout_g, cin_g, -1)
+            # float64 products are exact integers here (|sum| << 2**53) and use BLAS
+            prod = np.tensordot(xg.astype(np.float64), wg.astype(np.float64), axes=([1, 4], [1, 2]))
+            outs.append(np.rint(prod).astype(np.int64).transpose(0, 3, 1, 2))
+        acc = np.concatenate(outs, axis=1) + b.reshape(1, -1, 1, 1)
+        return np.clip(_rq(acc, net, layer), lo, hi)
+    if op == "gemm":
+        w = net.tensors[layer.key("weight")].astype(np.int64)
+        b = net.tensors[layer.key("bias")].astype(np.int64)
+        x = xs[0].reshape(xs[0].shape[0], -1)
+        acc = np.rint(x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64) + b
+        return np.clip(_rq(acc, net, layer), lo, hi).reshape((x.shape[0],) + tuple(layer.out_shape[1:]))
+    if op == "maxpool":
+        x = _pad(xs[0], layer.padding, -(2**40))
+        win = _windows(x, layer.kernel, layer.stride, layer.dilation, layer.out_shape[2:])
+        return win.max(axis=-1)
+    if op == "avgpool":
+        x = _pad(xs[0], layer.padding, 0)
+        win = _windows(x, layer.kernel, layer.stride, (1, 1), layer.out_shape[2:])
+        return np.clip(_rq(win.sum(axis=-1), net, layer), lo, hi)
+    if op == "add":
+        return np.clip(_rq(xs[0], net, layer, "in0.") + _rq(xs[1], net, layer, "in1."), lo, hi)
+    if op == "concat":
+        return np.clip(np.concatenate([_rq(x, net, layer, f"in{i}.") for i, x in enumerate(xs)], axis=1), lo, hi)
+    if op == "mul":
+        return np.clip(_rq(xs[0] * xs[1], net, layer), lo, hi)
+    if op == "lut":
+        return net.tensors[layer.key("lut")].astype(np.int64)[xs[0] + qmax(layer.act_bits)]
+    if op == "reshape":
+        return xs[0].reshape((xs[0].shape[0],) + tuple(layer.out_shape[1:]))
+    raise AssertionError(op)
+
+
+def run_int(net, x):
+    """Quantize *x* with ``net.input_quant`` and run every layer; returns dequantized outputs."""
+    name = net.inputs[0]
+    t, s, bits = net.input_quant[name]
+    env = {name: quantize_tensor(x, s, bits)}
+    steps = {}
+    for layer in net.layers:
+        env[layer.output] = run_layer(net, layer, [env[i] for i in layer.inputs])
+        steps[layer.output] = layer.quant.out_step
+    return {o: env[o].reshape(env[o].shape[0], -1) * steps[o] for o in net.outputs}

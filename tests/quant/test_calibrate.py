@@ -1,0 +1,246 @@
+"""Calibration: hand-built graphs and the shipped models, checked against numpy references.
+
+The integer references live in ``tests/quant/intref.py`` (numpy int64, written from the
+descriptor docstring); float references come from the graph executor.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from accelsim.config.base import parse_model
+from accelsim.config.quant import QuantConfig
+from accelsim.errors import ConfigError, InputFileError, UnsupportedOpError
+from accelsim.graph.executor import run_graph
+from accelsim.graph.ir import Graph, Node
+from accelsim.layers import read_network, write_network
+from accelsim.layers.arith import qmax
+from accelsim.quant.calibrate import calibrate
+from tests.quant.intref import run_int
+
+SHARED = Path("/work/shared")
+MODELS = SHARED / "models"
+RNG = np.random.default_rng(1234)
+
+
+def conv_attrs(k=3, pad=1, groups=1, stride=1):
+    return {"kernel": (k, k), "stride": (stride, stride), "padding": (pad,) * 4, "dilation": (1, 1),
+            "groups": groups}
+
+
+def small_cnn() -> Graph:
+    """conv+relu -> maxpool -> flatten -> gemm: the shape of the shipped models, hand-sized."""
+    p = {
+        "w1": RNG.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.3,
+        "b1": RNG.standard_normal(8).astype(np.float32) * 0.1,
+        "w2": RNG.standard_normal((5, 8 * 4 * 4)).astype(np.float32) * 0.1,
+        "b2": RNG.standard_normal(5).astype(np.float32) * 0.1,
+    }
+    nodes = [
+        Node("c1", "conv", ["x", "w1", "b1"], ["c1o"], conv_attrs()),
+        Node("r1", "relu", ["c1o"], ["r1o"]),
+        Node("p1", "maxpool", ["r1o"], ["p1o"], {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0, 0, 0),
+                                                 "dilation": (1, 1), "ceil_mode": False}),
+        Node("f1", "flatten", ["p1o"], ["f1o"], {"axis": 1}),
+        Node("g1", "gemm", ["f1o", "w2", "b2"], ["y"]),
+    ]
+    return Graph("small", nodes, {"x": (1, 3, 8, 8)}, ["y"], p)
+
+
+def block_graph() -> Graph:
+    """Residual add, depthwise conv, SE gate (global pool -> gemm -> sigmoid -> mul), concat,
+    hard_swish as a LUT, global average pool, trailing softmax."""
+    r = np.random.default_rng(7)
+    p = {
+        "w0": r.standard_normal((4, 2, 3, 3)).astype(np.float32) * 0.4,
+        "b0": r.standard_normal(4).astype(np.float32) * 0.1,
+        "wd": r.standard_normal((4, 1, 3, 3)).astype(np.float32) * 0.4,
+        "bd": r.standard_normal(4).astype(np.float32) * 0.1,
+        "wse": r.standard_normal((4, 4)).astype(np.float32),
+        "bse": r.standard_normal(4).astype(np.float32) * 0.1,
+        "w1": r.standard_normal((3, 4, 1, 1)).astype(np.float32) * 0.5,
+        "wf": r.standard_normal((6, 7)).astype(np.float32) * 0.5,
+        "bf": np.zeros(6, np.float32),
+    }
+    nodes = [
+        Node("c0", "conv", ["x", "w0", "b0"], ["a0"], conv_attrs()),
+        Node("r0", "relu", ["a0"], ["a0r"]),
+        Node("dw", "conv", ["a0r", "wd", "bd"], ["a1"], conv_attrs(groups=4)),
+        Node("add", "add", ["a0r", "a1"], ["s"]),
+        Node("radd", "relu", ["s"], ["sr"]),
+        Node("gp", "global_avgpool", ["sr"], ["gp_o"]),
+        Node("fl", "flatten", ["gp_o"], ["gp_f"], {"axis": 1}),
+        Node("se", "gemm", ["gp_f", "wse", "bse"], ["se_o"]),
+        Node("sig", "sigmoid", ["se_o"], ["gate"]),
+        Node("rs", "reshape", ["gate"], ["gate4"], {"shape": (-1, 4, 1, 1)}),
+        Node("mul", "mul", ["sr", "gate4"], ["m"]),
+        Node("c1", "conv", ["m", "w1"], ["b"], conv_attrs(k=1, pad=0)),
+        Node("hs", "hard_swish", ["b"], ["bh"]),
+        Node("cat", "concat", ["m", "bh"], ["cat_o"], {"axis": 1}),
+        Node("ap", "avgpool", ["cat_o"], ["ap_o"], {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0, 0, 0),
+                                                    "ceil_mode": False, "count_include_pad": False}),
+        Node("gp2", "global_avgpool", ["ap_o"], ["g2"]),
+        Node("fl2", "flatten", ["g2"], ["g2f"], {"axis": 1}),
+        Node("fc", "gemm", ["g2f", "wf", "bf"], ["logits"]),
+        Node("sm", "softmax", ["logits"], ["prob"], {"axis": 1}),
+    ]
+    return Graph("block", nodes, {"x": (1, 2, 8, 8)}, ["prob"], p)
+
+
+def test_small_cnn_integers_match_independent_formulas():
+    g = small_cnn()
+    x = RNG.standard_normal((16, 3, 8, 8)).astype(np.float32)
+    net = calibrate(g, x, QuantConfig(method="max"))
+    assert [(l.name, l.op, l.activation) for l in net.layers] == [
+        ("c1", "conv2d", "relu"), ("p1", "maxpool", "none"), ("f1", "reshape", "none"), ("g1", "gemm", "none")]
+    c1, p1, f1, g1 = net.layers
+    # network input: threshold = max|x| (method max), 8 bits
+    t_in, s_in, bits = net.input_quant["x"]
+    assert t_in == pytest.approx(np.abs(x).max()) and s_in == pytest.approx(t_in / 127) and bits == 8
+    # weights: per channel T = max|w|, q = round_half_up(w / (T/127))
+    w = g.params["w1"].astype(np.float64)
+    t_w = np.abs(w).reshape(8, -1).max(axis=1)
+    np.testing.assert_array_equal(net.tensors["c1.weight"],
+                                  np.floor(w / (t_w / 127).reshape(-1, 1, 1, 1) + 0.5))
+    np.testing.assert_allclose(net.tensors["c1.w_threshold"], t_w)
+    # bias in accumulator units
+    s_w = t_w / 127
+    np.testing.assert_array_equal(net.tensors["c1.bias"], np.floor(g.params["b1"] / (s_in * s_w) + 0.5))
+    # the conv output threshold (method max) is the max of relu(conv(fake-quant x))
+    xq = np.clip(np.floor(x / s_in + 0.5), -127, 127) * s_in
+    ref = dict(g.params)
+    ref["w1"] = (net.tensors["c1.weight"] * s_w.reshape(-1, 1, 1, 1)).astype(np.float32)
+    ref["b1"] = (net.tensors["c1.bias"] * s_in * s_w).astype(np.float32)
+    y = run_graph(Graph("r", g.nodes[:2], g.inputs, ["r1o"], ref), {"x": xq.astype(np.float32)})["r1o"]
+    assert c1.quant.out_threshold == pytest.approx(float(y.max()), rel=1e-6)
+    assert (c1.quant.out_min, c1.quant.out_max) == (0, 127)
+    # pooling and reshape pass the threshold through
+    assert p1.quant.out_threshold == f1.quant.out_threshold == c1.quant.out_threshold
+    # requantization reproduces m = s_in * s_w / s_out per channel within 2**-8
+    m = s_in * s_w / c1.quant.out_step
+    eff = net.tensors["c1.scale"] / 2.0 ** (net.tensors["c1.pre_shift"] + net.tensors["c1.post_shift"])
+    assert np.all(np.abs(eff - m) / m <= 2.0**-8)
+    # traceability fields
+    assert c1.extra["float_tensor"] == "r1o" and c1.extra["onnx_node"] == "c1"
+    assert g1.extra["float_tensor"] == "y" and net.outputs == ("y",)
+    assert net.tensors["c1.weight"].dtype == np.int8 and net.tensors["c1.bias"].dtype == np.int32
+
+
+def test_small_cnn_integer_path_tracks_float():
+    g = small_cnn()
+    x = RNG.standard_normal((64, 3, 8, 8)).astype(np.float32)
+    net = calibrate(g, x[:32])
+    yf = run_graph(g, {"x": x[32:]})["y"]
+    yi = run_int(net, x[32:])["y"]
+    # held-out images may exceed the calibrated range (then clip): compare RMS and argmax
+    assert np.sqrt(np.mean((yi - yf) ** 2)) <= 0.05 * np.sqrt(np.mean(yf**2))
+    assert np.mean(yi.argmax(1) == yf.argmax(1)) >= 0.9
+
+
+def test_block_graph_rules_and_integer_path():
+    g = block_graph()
+    x = np.random.default_rng(3).standard_normal((64, 2, 8, 8)).astype(np.float32)
+    net = calibrate(g, x[:32], QuantConfig(weight_bits=8, act_bits=8))
+    ops = {l.name: l for l in net.layers}
+    assert ops["dw"].op == "depthwise" and ops["c0"].op == "conv2d" and ops["c0"].activation == "relu"
+    assert ops["add"].activation == "relu"  # relu after add fused
+    # add: larger input threshold, the other input requantized
+    add = ops["add"]
+    assert add.quant.out_threshold == pytest.approx(max(add.quant.in_thresholds))
+    assert "add.in0.scale" in net.tensors and "add.in1.scale" in net.tensors
+    # concat: the largest input threshold
+    cat = ops["cat"]
+    assert cat.quant.out_threshold == pytest.approx(max(cat.quant.in_thresholds))
+    # sigmoid and hard_swish become LUTs over the whole input code range
+    for name in ("sig", "hs"):
+        lut = net.tensors[f"{name}.lut"]
+        assert ops[name].op == "lut" and lut.size == 2 * qmax(ops[name].act_bits) + 1
+    # the sigmoid table is the quantized sigmoid of each input code
+    sig = ops["sig"]
+    codes = np.arange(-127, 128)
+    ref = np.floor(1 / (1 + np.exp(-codes * sig.quant.in_steps[0])) / sig.quant.out_step + 0.5)
+    np.testing.assert_array_equal(net.tensors["sig.lut"], np.clip(ref, -127, 127))
+    # the trailing softmax is dropped; the output is the logits
+    assert net.meta["dropped"] == ["sm"] and net.outputs == ("logits",)
+    assert ops["gp"].op == "avgpool" and ops["gp"].kernel == (8, 8)
+    assert ops["mul"].op == "mul"
+    # the integer path (independent numpy int64 reference) follows the float model
+    yf = run_graph(Graph("b", g.nodes[:-1], g.inputs, ["logits"], g.params), {"x": x[32:]})["logits"]
+    yi = run_int(net, x[32:])["logits"]
+    assert np.abs(yi - yf).max() <= 0.1 * np.abs(yf).max()
+
+
+def test_per_tensor_and_per_layer_overrides():
+    g = small_cnn()
+    x = RNG.standard_normal((16, 3, 8, 8)).astype(np.float32)
+    cfg = parse_model(QuantConfig, {"per_channel": False, "layers": {"c1": {"weight_bits": 4, "act_bits": 6},
+                                                                       "g1": {"method": "max"}}})
+    net = calibrate(g, x, cfg)
+    c1, p1, f1, g1 = net.layers
+    assert c1.weight_bits == 4 and c1.out_bits == 6 and p1.act_bits == 6 and p1.out_bits == 6
+    assert g1.act_bits == 6 and g1.out_bits == 8 and g1.quant.method == "max"
+    w = net.tensors["c1.weight"]
+    assert np.abs(w).max() == 7 and len(set(net.tensors["c1.w_threshold"])) == 1
+    with pytest.raises(ConfigError, match=r"quant.layers: unknown layer name\(s\) 'conv9' \(valid: c1, p1, f1, g1\)"):
+        calibrate(g, x, parse_model(QuantConfig, {"layers": {"conv9": {"weight_bits": 4}}}))
+
+
+def test_roundtrip_through_descriptor_files(tmp_path):
+    g = small_cnn()
+    x = RNG.standard_normal((16, 3, 8, 8)).astype(np.float32)
+    net = calibrate(g, x)
+    back = read_network(write_network(net, tmp_path / "q"))
+    assert back.layers == net.layers and back.input_quant == {k: tuple(v) for k, v in net.input_quant.items()}
+    for k, v in net.tensors.items():
+        np.testing.assert_array_equal(back.tensors[k], v)
+        assert back.tensors[k].dtype == v.dtype
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), r"1 NaN/Inf value\(s\).*index \(0, 0, 0, 5\)"),
+    (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 7, np.inf, x), "NaN/Inf"),
+    (lambda x: x[:, :1], r"1 channel\(s\), model input 'x' expects 3"),
+    (lambda x: x[:, :, :4], r"shape \(4, 3, 4, 8\), model input 'x' expects \('N', 3, 8, 8\)"),
+    (lambda x: x[0], "has 3 dims"),
+])
+def test_bad_calibration_data(bad, match):
+    x = RNG.standard_normal((4, 3, 8, 8)).astype(np.float32)
+    with pytest.raises(InputFileError, match=match):
+        calibrate(small_cnn(), bad(x))
+
+
+@pytest.mark.parametrize("key", ["weight_bits", "act_bits"])
+@pytest.mark.parametrize("value", [1, 17])
+def test_bits_outside_2_16(key, value):
+    with pytest.raises(ConfigError, match=rf"{key}: Input should be (greater|less) than or equal to"):
+        parse_model(QuantConfig, {key: value}, source="q.yaml", prefix="quant")
+    with pytest.raises(ConfigError, match=rf"layers.c1.{key}"):
+        parse_model(QuantConfig, {"layers": {"c1": {key: value}}})
+
+
+def test_unsupported_softmax_in_the_middle_names_the_node():
+    g = small_cnn()
+    g.nodes.insert(2, Node("sm_mid", "softmax", ["r1o"], ["smo"], {"axis": 1}))
+    g.nodes[3] = Node("p1", "maxpool", ["smo"], ["p1o"], g.nodes[3].attrs)
+    with pytest.raises(UnsupportedOpError, match="node 'sm_mid': softmax inside the network"):
+        calibrate(g, RNG.standard_normal((4, 3, 8, 8)).astype(np.float32))
+
+
+def test_unsupported_add_of_constant_names_the_node():
+    g = small_cnn()
+    g.params["k"] = np.ones((1, 8, 8, 8), np.float32)
+    g.nodes.insert(2, Node("addk", "add", ["r1o", "k"], ["ak"]))
+    g.nodes[3] = Node("p1", "maxpool", ["ak"], ["p1o"], g.nodes[3].attrs)
+    with pytest.raises(UnsupportedOpError, match="node 'addk': add with a constant operand"):
+        calibrate(g, RNG.standard_normal((4, 3, 8, 8)).astype(np.float32))
+
+
+def test_dead_tensor_gets_unit_threshold():
+    g = small_cnn()
+    g.params["b1"] = np.full(8, -100.0, np.float32)  # relu output all zero
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = calibrate(g, RNG.standard_normal((4, 3, 8, 8)).astype(np.float32))
+    assert net.layers[0].quant.out_threshold == 1.0
