@@ -208,3 +208,22 @@ def test_mean_length_and_config_errors(tmp_path):
         parse_model(DataConfig, {"test": {"path": "a", "preprocess": {"std": [0.0]}}}, "run.yaml")
     with pytest.raises(ConfigError, match=r"run.yaml: test.preprocess.colour: unknown key"):
         parse_model(DataConfig, {"test": {"path": "a", "preprocess": {"colour": "rgb"}}}, "run.yaml")
+
+
+def test_bundled_sets_take_the_bundled_model_preprocessing():
+    import json
+    from importlib.resources import files
+
+    data = files("accelsim") / "data"
+    if not (data / "fashion_mnist_calib_512.npz").is_file():
+        pytest.skip("bundled data not built yet")
+    meta = json.loads((data / "default_model.json").read_text())["preprocessing"]
+    ds = open_dataset(DatasetConfig(path="bundled"), model_input_shape=(1, 1, 28, 28), split="calib")
+    raw = np.load(str(data / "fashion_mnist_calib_512.npz"), allow_pickle=False)
+    assert len(ds) == len(raw["images"]) == 512
+    x, y = ds.take(64, seed=0)
+    idx = np.sort(np.random.default_rng(0).choice(512, size=64, replace=False))
+    ref = (raw["images"][idx].astype(np.float64) * meta["scale"] - meta["mean"][0]) / meta["std"][0]
+    assert np.allclose(x[:, 0], ref, atol=1e-5) and np.array_equal(y, raw["labels"][idx])
+    with pytest.raises(ConfigError, match="bundled data: unknown split 'train'"):
+        open_dataset(DatasetConfig(path="bundled"), split="train")
