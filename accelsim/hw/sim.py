@@ -358,11 +358,15 @@ class NetworkTiming:
         return {"meta": meta, "layers": rows, "total": total}
 
 
+def _buffer_order(name: str) -> tuple[int, str]:
+    return (BUFFERS.index(name) if name in BUFFERS else len(BUFFERS), name)
+
+
 def _counts_dict(c: LayerCounts) -> dict:
     out = {}
     for f in fields(c):
         v = getattr(c, f.name)
-        out[f.name] = dict(v) if isinstance(v, dict) else v
+        out[f.name] = {k: v[k] for k in sorted(v, key=_buffer_order)} if isinstance(v, dict) else v
     out["utilization"] = c.utilization
     return out
 
