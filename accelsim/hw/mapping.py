@@ -142,18 +142,20 @@ class LayerMapping:
         return self.gemm.M * self.gemm.N * self.acc_bits / 8
 
     def min_tile_bytes(self) -> dict[str, float]:
-        """Smallest tile each buffer half must hold, bytes: one R x C block of its operand.
+        """Smallest tile each buffer half must hold, bytes.
 
-        ifmap at act_bits, weight at weight_bits, ofmap at acc_bits when partial sums must wait in
-        the output buffer (ws/is with more than one row fold) else at out_bits.
+        The stationary operand needs a whole R x C block (ws: weights, is: ifmap; os: the R x C
+        results of a fold, at out_bits, which leave the array together); a streamed operand needs
+        one step's vector (R or C elements at its width; ws/is partial sums: C values at acc_bits).
+        Everything larger than that streams through the buffer in pieces.
         """
-        block = self.rows * self.cols
-        partial = self.dataflow != "os" and self.row_folds > 1
-        return {
-            "ifmap": block * self.act_bits / 8,
-            "weight": block * self.weight_bits / 8,
-            "ofmap": block * (self.acc_bits if partial else self.out_bits) / 8,
-        }
+        R, C = self.rows, self.cols
+        a, w, o, acc = self.act_bits / 8, self.weight_bits / 8, self.out_bits / 8, self.acc_bits / 8
+        if self.dataflow == "os":
+            return {"ifmap": R * a, "weight": C * w, "ofmap": R * C * o}
+        if self.dataflow == "ws":
+            return {"ifmap": R * a, "weight": R * C * w, "ofmap": C * acc}
+        return {"ifmap": R * C * a, "weight": R * w, "ofmap": C * acc}
 
 
 def map_layer(layer: LayerDescriptor, hw: HardwareConfig, dataflow: str | None = None) -> LayerMapping:

@@ -1,0 +1,52 @@
+"""hardware: and simulation: sections: defaults, units, and one-line errors for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from accelsim.config.base import parse_model
+from accelsim.config.hardware import HardwareConfig
+from accelsim.config.run import config_from_dict, configs_dir, load_config
+from accelsim.config.simulation import SimulationConfig
+from accelsim.errors import ConfigError
+
+
+def test_defaults_and_derived_values():
+    hw = HardwareConfig()
+    assert (hw.array.rows, hw.array.cols, hw.dataflow, hw.clock_hz) == (32, 32, "os", 200e6)
+    assert (hw.pe.mult_stages, hw.pe.acc_stages, hw.array.skew, hw.array.drain, hw.array.overlap_folds) == \
+        (0, 1, "feeder", "shift", False)
+    assert hw.pes == 1024 and hw.macs_per_pe(4, 4) == 1
+    sc = parse_model(HardwareConfig, {"pe": {"precision_scalable": True, "native_bits": 8}})
+    assert (sc.macs_per_pe(8, 8), sc.macs_per_pe(4, 4), sc.macs_per_pe(2, 2), sc.macs_per_pe(2, 8)) == (1, 2, 4, 1)
+    assert sc.peak_macs_per_cycle(2, 2) == 4096
+    assert SimulationConfig().convention == "accelsim" and not SimulationConfig().stall_free
+
+
+@pytest.mark.parametrize("data,match", [
+    ({"array": {"rows": 0}}, r"hw.yaml: hardware.array.rows: Input should be greater than or equal to 1 \(got 0\)"),
+    ({"dataflow": "rs"}, r"hardware.dataflow: Input should be 'os', 'ws' or 'is' \(got 'rs'\)"),
+    ({"buffers": {"ifmap_kb": 0}}, r"hardware.buffers.ifmap_kb: Input should be greater than 0"),
+    ({"dram": {"bandwidth_bytes_per_cycle": -1}}, r"hardware.dram.bandwidth_bytes_per_cycle"),
+    ({"array": {"skew": "diagonal"}}, r"hardware.array.skew: Input should be 'feeder' or 'array'"),
+    ({"pe": {"acc_stages": 0}}, r"hardware.pe.acc_stages: Input should be greater than or equal to 1"),
+    ({"array": {"colls": 3}}, r"hardware.array.colls: unknown key \(valid keys: rows, cols, skew"),
+    ({"pe": {"precision_scalable": True, "native_bits": 6}}, r"native_bits must be a multiple of 4"),
+])
+def test_bad_hardware_values_fail_in_one_line(data, match):
+    with pytest.raises(ConfigError, match=match) as err:
+        parse_model(HardwareConfig, data, source="hw.yaml", prefix="hardware")
+    assert "\n" not in str(err.value)
+
+
+def test_bad_simulation_convention():
+    with pytest.raises(ConfigError, match=r"simulation.convention: Input should be 'accelsim' or 'scalesim'"):
+        config_from_dict({"simulation": {"convention": "timeloop"}}, source="run.yaml")
+
+
+@pytest.mark.parametrize("name", ["edge_32x32", "tpu_v1_256x256", "eyeriss_12x14"])
+def test_shipped_configs_load(name):
+    cfg = load_config(configs_dir() / f"{name}.yaml")
+    assert cfg.workload.topology is not None
+    rows, cols = name.split("_")[-1].split("x")
+    assert (cfg.hardware.array.rows, cfg.hardware.array.cols) == (int(rows), int(cols))

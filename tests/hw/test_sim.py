@@ -1,0 +1,127 @@
+"""The SimPy model: hand-worked DMA/compute/write-back timelines, stalls, traffic, API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accelsim.config.simulation import SimulationConfig
+from accelsim.errors import MappingError
+from accelsim.hw.sim import simulate_network
+from accelsim.layers import LayerDescriptor, Network
+from tests.hw.conftest import gemm_layer, hw_config
+
+TINY_KB = 32 / 1024  # 32-byte buffers: 16 bytes per half
+
+
+def net_of(*layers):
+    return Network(name="t", layers=tuple(layers), inputs=("x",), outputs=(layers[-1].output,))
+
+
+def test_single_tile_by_hand():
+    """os 4x4, M=N=K=4, 8 bit, 1 byte/cycle: load 16 B ifmap + 16 B weights = 32 cycles, compute
+    T + r + c - 1 + a + C = 4 + 4 + 4 + 1 - 1 + 4 = 16 cycles, write 16 B = 16 cycles: 64."""
+    hw = hw_config(4, 4, "os", dram__bandwidth_bytes_per_cycle=1)
+    t = simulate_network(net_of(gemm_layer(4, 4, 4)), hw, SimulationConfig())
+    c = t.layers[0]
+    assert (c.compute_cycles, c.stall_cycles, c.total_cycles) == (16, 48, 64)
+    assert (c.dram_read_bytes, c.dram_write_bytes) == (32, 16)
+    assert c.macs == 64 and c.mac_slots == 16 * 16 and c.utilization == 0.25
+
+
+def test_double_buffering_overlaps_the_next_load_by_hand():
+    """Two row folds (M=8), 16-byte buffer halves. Double-buffered: DMA0 0-32 (ifmap 16 + weights 16),
+    compute0 32-48 while DMA1 32-48 loads the second half, WB0 48-64 and compute1 48-64, WB1 64-80."""
+    kb = {"buffers__ifmap_kb": TINY_KB, "buffers__weight_kb": TINY_KB, "buffers__ofmap_kb": TINY_KB}
+    hw = hw_config(4, 4, "os", dram__bandwidth_bytes_per_cycle=1, **kb)
+    t = simulate_network(net_of(gemm_layer(8, 4, 4)), hw, SimulationConfig())
+    assert (t.total.compute_cycles, t.total.total_cycles) == (32, 80)
+    tl = t.timeline
+    phases = sorted(zip(tl.phase, tl.start, tl.end), key=lambda x: (x[1], x[0]))
+    assert phases == [("dma", 0, 32), ("compute", 32, 48), ("dma", 32, 48), ("compute", 48, 64),
+                      ("writeback", 48, 64), ("writeback", 64, 80)]
+    single = hw_config(4, 4, "os", dram__bandwidth_bytes_per_cycle=1, buffers__double_buffered=False,
+                       buffers__ifmap_kb=TINY_KB / 2, buffers__weight_kb=TINY_KB / 2, buffers__ofmap_kb=TINY_KB / 2)
+    t1 = simulate_network(net_of(gemm_layer(8, 4, 4)), single, SimulationConfig())
+    assert t1.total.total_cycles in (96, 112)  # the second load waits for the first compute
+
+
+def test_stall_free_is_compute_only():
+    hw = hw_config(8, 8, "ws", dram__bandwidth_bytes_per_cycle=0.5)
+    t = simulate_network(net_of(gemm_layer(50, 30, 20)), hw, SimulationConfig(stall_free=True))
+    assert t.total.stall_cycles == 0 and t.total.total_cycles == t.total.compute_cycles > 0
+    assert t.timeline is None
+
+
+def test_bandwidth_sweep_falls_to_the_compute_bound():
+    layer = gemm_layer(200, 64, 300)
+    totals = []
+    for bw in (0.25, 1, 4, 16, 64, 1e6):
+        t = simulate_network(net_of(layer), hw_config(8, 8, "os", dram__bandwidth_bytes_per_cycle=bw), SimulationConfig())
+        c = t.total
+        # the DRAM channel must move every byte: total >= bytes / bandwidth
+        assert c.total_cycles >= (c.dram_read_bytes + c.dram_write_bytes) / bw - 1
+        totals.append(c.total_cycles)
+    assert all(a >= b for a, b in zip(totals, totals[1:]))
+    assert totals[0] > 3 * totals[-1]
+    assert totals[-1] - c.compute_cycles <= 3  # each transfer rounds up to whole cycles
+
+
+def test_weights_reread_per_tile_when_they_do_not_fit():
+    """os: 3 row folds; weights (K*N = 64*64 = 4 KiB) exceed a 1 KiB half -> read once per tile."""
+    hw = hw_config(8, 8, "os", buffers__weight_kb=2.0)
+    t = simulate_network(net_of(gemm_layer(24, 64, 64)), hw, SimulationConfig(stall_free=True))
+    assert t.total.dram_read_bytes == 24 * 64 + 3 * 64 * 64
+    hw_big = hw_config(8, 8, "os", buffers__weight_kb=16.0)
+    t = simulate_network(net_of(gemm_layer(24, 64, 64)), hw_big, SimulationConfig(stall_free=True))
+    assert t.total.dram_read_bytes == 24 * 64 + 64 * 64
+
+
+def test_ws_partial_sums_spill_when_the_output_buffer_is_small():
+    """ws with K = 3 row folds: partial sums (M*N*4 B = 16 KiB) do not fit a 4 KiB half: two spills
+    written and read back, then the final 8-bit outputs."""
+    layer = gemm_layer(64, 64, 24)
+    hw = hw_config(8, 8, "ws", buffers__ofmap_kb=8.0)
+    t = simulate_network(net_of(layer), hw, SimulationConfig(stall_free=True))
+    psum, out = 64 * 64 * 4, 64 * 64
+    assert t.total.dram_write_bytes == 2 * psum + out
+    assert t.total.dram_read_bytes == 64 * 24 + 24 * 64 + 2 * psum
+
+
+def test_off_array_layer_counts():
+    pool = LayerDescriptor(name="pool", op="maxpool", inputs=("x",), output="pool", in_shape=(1, 8, 4, 4),
+                           out_shape=(1, 8, 2, 2), kernel=(2, 2), stride=(2, 2))
+    t = simulate_network(net_of(gemm_layer(16, 8, 4), pool), hw_config(4, 4, "os"), SimulationConfig())
+    c = t.layers[1]
+    assert c.compute_cycles == 0 and c.vector_ops == 32 * 4 and c.macs == 0
+    assert (c.dram_read_bytes, c.dram_write_bytes) == (128, 32)
+    assert c.total_cycles == c.stall_cycles == np.ceil(128 / 16) + np.ceil(32 / 16)
+
+
+def test_network_timing_api():
+    hw = hw_config(8, 8, "os", clock_hz=1e9)
+    t = simulate_network(net_of(gemm_layer(30, 20, 10, name="a"), gemm_layer(30, 10, 20, name="b")), hw,
+                         SimulationConfig())
+    assert t.total.total_cycles == sum(c.total_cycles for c in t.layers)
+    assert t.total.macs == 30 * 20 * 10 + 30 * 10 * 20
+    assert t.latency_s == pytest.approx(t.total.total_cycles / 1e9)
+    assert t.inferences_per_s == pytest.approx(30 / t.latency_s)  # batch = N of the first layer = M here
+    assert t.peak_tops == pytest.approx(2 * 64 * 1e9 / 1e12)
+    assert t.achieved_tops == pytest.approx(2 * t.total.macs / t.latency_s / 1e12)
+    d = t.to_dict()
+    for row in d["layers"] + [d["total"]]:
+        for key in ("name", "macs", "compute_cycles", "stall_cycles", "total_cycles", "utilization"):
+            assert key in row
+    assert d["total"]["latency_s"] == t.latency_s and "inferences_per_s" in d["total"]
+    tl = t.timeline
+    assert all(e >= s for s, e in zip(tl.start, tl.end))
+    comp = sum(e - s for p, s, e in zip(tl.phase, tl.start, tl.end) if p == "compute")
+    assert comp == t.total.compute_cycles
+
+
+def test_empty_network_and_tiny_buffer_raise():
+    with pytest.raises(MappingError, match="no layers"):
+        simulate_network(Network(name="e", layers=(), inputs=(), outputs=()), hw_config(), SimulationConfig())
+    with pytest.raises(MappingError, match=r"buffers.ifmap_kb: layer 'g' needs at least 2 KiB"):
+        simulate_network(net_of(gemm_layer(8, 8, 8)), hw_config(32, 32, "is", buffers__ifmap_kb=1.0),
+                         SimulationConfig())
