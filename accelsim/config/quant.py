@@ -1,4 +1,9 @@
-"""``quant:`` — bit widths and calibration (DESIGN §3)."""
+"""``quant:`` — bit widths and calibration (DESIGN §3); read by :mod:`accelsim.quant`.
+
+Bit widths are signed symmetric codes (step ``T / (2**(b-1) - 1)``); the requantization scale
+is unsigned. See :mod:`accelsim.quant.requant` for how ``scale_bits`` and ``acc_bits`` bound the
+integers, and :mod:`accelsim.quant.thresholds` for the methods.
+"""
 
 from __future__ import annotations
 
@@ -24,14 +29,19 @@ class QuantConfig(ConfigModel):
 
     weight_bits: int = Field(8, ge=2, le=16, description="Weight width, bits (2-16).")
     act_bits: int = Field(8, ge=2, le=16, description="Activation width, bits (2-16).")
-    acc_bits: int = Field(32, ge=8, le=48, description="Accumulator width, bits (8-48).")
-    bias_bits: int = Field(32, ge=8, le=48, description="Bias width, bits.")
-    scale_bits: int = Field(8, ge=2, le=32, description="Width of the unsigned requantization scale, bits.")
+    acc_bits: int = Field(32, ge=8, le=48, description="Accumulator width, bits (8-48); the requantization "
+                          "product (acc >> pre_shift) * scale is kept within it.")
+    bias_bits: int = Field(32, ge=8, le=48, description="Bias width, bits (bias in accumulator units; "
+                           "saturated with a warning when it does not fit).")
+    scale_bits: int = Field(8, ge=2, le=32, description="Width B of the unsigned requantization scale, bits; "
+                            "the scale lies in [2**(B-1), 2**B - 1], relative error <= 2**-B.")
     method: ThresholdMethod = Field("kl-j", description="Activation threshold method (the paper's KL-J).")
     percentile: float = Field(99.99, gt=0, le=100, description="Percentile of |x| for method 'percentile', %.")
     per_channel: bool = Field(True, description="One weight threshold per output channel (else per tensor).")
-    calib_batch: int = Field(64, ge=1, description="Images in the one calibration batch.")
-    overflow: Literal["saturate", "wrap"] = Field("saturate", description="Accumulator overflow policy.")
+    calib_batch: int = Field(64, ge=1, description="Images in the one calibration batch (drawn with the "
+                             "run seed).")
+    overflow: Literal["saturate", "wrap"] = Field("saturate", description="Accumulator overflow policy, "
+                                                   "stored in each layer's QuantParams.")
     layers: dict[str, LayerQuantOverride] = Field(
         default_factory=dict, description="Per-layer overrides keyed by layer (ONNX node) name."
     )

@@ -9,7 +9,7 @@ IR nodes                               descriptor
 ``conv`` (+ ``relu``/``clip``)         ``conv2d``, or ``depthwise`` when ``groups == C_in > 1``
 ``gemm`` (+ ``relu``/``clip``)         ``gemm`` (shapes ``(N, K, 1, 1) -> (N, N_out, 1, 1)``)
 ``batchnorm`` (+ ``relu``/``clip``)    ``depthwise`` 1x1 (weight = scale, bias = shift)
-``add`` / ``mul`` (+ ``relu``/``clip``) ``add`` / ``mul``
+``add`` / ``mul`` (+ ``relu``/``clip``) ``add`` / ``mul`` (a ``[N, C, 1, 1]`` gate always second)
 ``maxpool``                            ``maxpool`` (``ceil_mode`` as extra bottom/right padding)
 ``avgpool``, ``global_avgpool``        ``avgpool`` (one divisor: ``kh*kw``)
 ``concat`` (channel axis)              ``concat``
@@ -134,6 +134,9 @@ def plan_layers(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> L
                 )
             if op == "mul":
                 big, small = to4d(a, node.name), to4d(b, node.name)
+                if big[2:] == (1, 1) and small[2:] != (1, 1):  # gate first: put the feature map first
+                    big, small = small, big
+                    ins = [ins[1], ins[0]]
                 ok = big == small or (small[:2] == big[:2] and small[2:] == (1, 1))
                 if not ok:
                     raise UnsupportedOpError(
