@@ -26,13 +26,19 @@ is     weights B[k-block, :]                output O[m-block, :]        ifmap A[
   over the tiles in proportion to the rows they cover; window halos between tiles are ignored),
   not the im2col copy; SRAM reads count what the array consumes (the im2col stream).
 
-PE traffic (bits, per fold with r rows, c columns, T steps, p = MACs per PE per cycle, operand
-registers p elements wide): os: operand forwards ``T*p*(r*(c-1)*act + c*(r-1)*w)``; register
-writes ``T*r*c*(p*(act+w)*(1+m) + acc)`` plus the drain (shift: copy ``r*c*acc`` and
-``r*sum_j(C-1-j)*acc`` forwards). ws/is (stationary s-bits, streamed x-bits): preload forwards
-``c*p*s*r(r-1)/2``, writes ``c*p*s*r(r+1)/2``; stream forwards ``T*p*x*r*(c-1) + T*c*(R-1)*acc``;
-writes ``T*r*c*p*x*(1+m) + T*r*c*p*(x+s)*m ... `` (see :func:`pe_traffic`). Array skew adds the
-skew registers' writes. Layers off the array move no PE bits.
+PE traffic (bits; per fold with r rows, c columns, T steps, p = MACs per PE per cycle, operand
+registers p elements wide, m/a the multiplier/adder stages, R/C the physical array):
+
+- os: forwards ``T*p*(act*r*(c-1) + w*c*(r-1))``; register writes ``T*r*c*(p*(act+w)*(1+m) + acc)
+  + (a-1)*r*c*acc``; drain ``shift`` adds the copy (``r*c*acc`` writes) and
+  ``r*sum_{j<c}(C-1-j)*acc`` bits both forwarded and written; array skew adds
+  ``T*p*(act*sum_i (i+1) + w*sum_j (j+1))`` writes.
+- ws/is (stationary s bits = weight/act, streamed x bits = act/weight): preload forwards
+  ``c*p*s*r(r-1)/2`` and writes ``c*p*s*r(r+1)/2``; stream forwards ``T*p*x*r*(c-1)`` plus the
+  partial sums ``T*c*(R-1)*acc``; writes ``T*r*c*p*x`` (operands) + ``m*T*r*c*p*(x+s)`` (multiplier
+  stages) + ``T*c*R*a*acc`` (partial-sum stages); array skew adds ``T*p*x*sum_i (i*a+1)``.
+
+Layers off the array move no PE bits.
 """
 
 from __future__ import annotations
