@@ -20,14 +20,19 @@ threshold accounts for the rounding and clipping of every earlier one. Per layer
      parameters — the identity for the input that sets the threshold);
    - a tensor that was all zero gets T = 1 (0 is exact at any step);
 
-3. compute the integers: weights, bias in accumulator units, requantization
+3. compute the integers: weights, bias in accumulator units (saturated to ``bias_bits`` with
+   a warning), requantization
    (:func:`accelsim.quant.requant.requant_params`), LUTs; fake-quantize the output into the
-   environment.
+   environment. A MAC layer whose worst-case accumulator ``|bias| + qmax_in * sum|w_q|`` needs
+   more than ``acc_bits`` gets a warning (``extra["acc_bound_bits"]``): the datapath then
+   saturates or wraps partial sums as ``quant.overflow`` says, which the fake-quant float
+   calibration does not model.
 
 Arrays stored in ``Network.tensors`` (dtype): ``weight`` int8/int16 (smallest holding
 ``weight_bits``), ``bias`` int32 (int64 when ``bias_bits > 32``), ``pre_shift``/``post_shift``
 int32, ``scale`` int64, ``lut`` int16 (codes of at most 16 bits), ``w_threshold``/``w_step``
-float64, all per output channel (``[1]`` for per-tensor ops such as add inputs and lut).
+float64, all per output channel (``[1]`` for single-multiplier ops: add/concat inputs, mul;
+``avgpool`` stores one per channel).
 """
 
 from __future__ import annotations
@@ -350,6 +355,13 @@ def _calibrate_mac(lp: LayerPlan, desc: LayerDescriptor, x: np.ndarray, t_in: Te
     m = acc_step / t_out.step
     acc_bound = np.abs(bq.astype(np.float64)) + qmax(t_in.bits) * np.abs(
         wq.reshape(wq.shape[0], -1).astype(np.float64)).sum(axis=1)
+    need = int(math.ceil(math.log2(float(acc_bound.max()) + 1.0))) + 1  # signed bits of the worst case
+    extra["acc_bound_bits"] = need
+    if need > qcfg.acc_bits:
+        warnings.warn(
+            f"layer {desc.name!r}: worst-case accumulator needs {need} bits > quant.acc_bits={qcfg.acc_bits}; "
+            f"partial sums may overflow (quant.overflow={qcfg.overflow}); raise quant.acc_bits to {need}",
+            UserWarning, stacklevel=3)
     tensors[desc.key("weight")] = wq
     tensors[desc.key("bias")] = bq
     tensors[desc.key("w_threshold")] = w_t

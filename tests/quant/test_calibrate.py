@@ -244,3 +244,14 @@ def test_dead_tensor_gets_unit_threshold():
         warnings.simplefilter("ignore")
         net = calibrate(g, RNG.standard_normal((4, 3, 8, 8)).astype(np.float32))
     assert net.layers[0].quant.out_threshold == 1.0
+
+
+def test_accumulator_too_narrow_warns():
+    g = small_cnn()
+    x = RNG.standard_normal((8, 3, 8, 8)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"layer 'c1': worst-case accumulator needs \d+ bits > quant.acc_bits=16"):
+        net = calibrate(g, x, QuantConfig(weight_bits=12, act_bits=12, acc_bits=16, bias_bits=16))
+    c1 = net.layers[0]
+    w = np.abs(net.tensors["c1.weight"].astype(np.int64)).reshape(8, -1).sum(axis=1)
+    bound = np.abs(net.tensors["c1.bias"].astype(np.int64)) + 2047 * w
+    assert c1.extra["acc_bound_bits"] == int(np.ceil(np.log2(bound.max() + 1))) + 1
