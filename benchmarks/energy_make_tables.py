@@ -20,6 +20,7 @@ Sources (see /work/shared/ENERGY_SOURCES.md):
   at 0.8 V as Accelergy does (linear interpolation between tabulated nodes in node index).
 - DRAM per bit: Accelergy's CACTI-based tables (LPDDR4 8, DDR3 70, GDDR5 14, HBM2 3.9-6.25 pJ/bit);
   DDR4 derived from DDR3 by the JEDEC supply voltages (1.5 V -> 1.2 V, energy ~ V^2).
+- Gate-level anchor (28 nm, 0.9 V, ZigZag's in-memory-compute model): flip-flop 1.70 fJ/bit.
 - Wires: about 0.1 pJ per bit per mm of on-chip wire (Dally; Keckler et al., IEEE Micro 2011);
   PE pitch from the TPU v1 floor plan (Jouppi et al., ISCA 2017: the 256x256 matrix unit is 24 %
   of a <= 331 mm^2 die in 28 nm).
@@ -70,6 +71,7 @@ CACTI_READ_PJ_PER_64B = {  # CACTI 7, 64-bit port, one bank, pJ per access
 }
 CACTI_WRITE_45_PJ_PER_64B = {8: 7.9, 1024: 76.0}
 ALADDIN_REG_PJ_PER_BIT_40 = 0.009
+GATE_FF_PJ_PER_BIT_28 = 0.0017
 ALADDIN_MUL32_LEAK_UW_40 = 80.0
 ALADDIN_ADD32_LEAK_UW_40 = 2.4
 ALADDIN_REG_LEAK_UW_PER_BIT_40 = 0.074
@@ -161,9 +163,13 @@ def render(node: int) -> str:
     add(f"  energy_pj: {_fmt(v)}")
     add("  bits: 32")
     add(f"  source: \"{s}\"")
-    reg45 = ALADDIN_REG_PJ_PER_BIT_40 * f40
-    v, s = logic(reg45, (f"derived: Aladdin 40 nm register {ALADDIN_REG_PJ_PER_BIT_40} pJ/bit (Accelergy "
-                         f"library) x Stillmaker & Baas 40->45 nm factor {f40:.4f}"))
+    f28 = sb_factor(28, 45)
+    reg45 = GATE_FF_PJ_PER_BIT_28 / f28
+    v, s = logic(reg45, (f"derived: flip-flop {GATE_FF_PJ_PER_BIT_28 * 1000:.2f} fJ/bit at 28 nm, 0.9 V (gate-level "
+                         f"anchor, ZigZag IMC model) / Stillmaker & Baas 45->28 nm factor {f28:.4f}; chosen over "
+                         f"Aladdin's 40 nm register ({ALADDIN_REG_PJ_PER_BIT_40} pJ/bit = "
+                         f"{ALADDIN_REG_PJ_PER_BIT_40 * f40:.4f} at 45 nm) because Aladdin's logic is ~4.7x "
+                         "Horowitz's, whose multiplier and adder this table uses"))
     add("pe_register:")
     add("  write:")
     add(f"    energy_pj_per_bit: {_fmt(v)}")

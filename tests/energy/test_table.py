@@ -172,3 +172,13 @@ def test_missing_table_file(tmp_path):
     cfg = config_from_dict({"energy": {"table": str(tmp_path / "nope.yaml")}})
     with pytest.raises(ConfigError, match=r"nope\.yaml: file not found"):
         table_for(cfg.energy, HardwareConfig())
+
+
+def test_register_and_dram_derivations_reproduce_their_anchors():
+    # the 28 nm register write is the published gate-level flip-flop, 1.70 fJ/bit (28 nm, 0.9 V)
+    assert shipped_table("28nm").pe_register.write.energy_pj_per_bit == pytest.approx(0.0017, rel=1e-4)
+    # DDR4 = DDR3 70 pJ/bit x (1.2 V / 1.5 V)^2
+    assert shipped_table("45nm").dram_energy_pj_per_bit("ddr4") == pytest.approx(70 * 0.64, rel=1e-9)
+    # DRAM is off-chip: the same in every table
+    for tech in available_technologies():
+        assert shipped_table(tech).dram_energy_pj_per_bit("lpddr4") == 8.0
