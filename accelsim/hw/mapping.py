@@ -18,8 +18,9 @@ is     (K, M, N)    input A[m, k] stays in PE (k mod R, m mod C); B streams from
                     output channel per cycle, partial sums flow down the columns.
 =====  ==========  =========================================================================
 
-Folds: ``ceil(Sr/R) * ceil(Sc/C)`` per group, run in the order group, row fold ``i`` (over Sr),
-column fold ``j`` (over Sc). The last row fold uses ``Sr - (ceil(Sr/R)-1)*R`` rows, the last
+Folds: ``ceil(Sr/R) * ceil(Sc/C)`` per group. os runs them in the order group, row fold ``i``
+(over Sr), column fold ``j`` (over Sc); ws and is in the order group, column fold ``j``, row fold
+``i`` (the reduction is innermost, so the partial sums of one column block complete first). The last row fold uses ``Sr - (ceil(Sr/R)-1)*R`` rows, the last
 column fold likewise (edge folds).
 
 Precision-scalable PEs (``hardware.pe.precision_scalable``): a PE doing ``p`` MACs per cycle
@@ -99,6 +100,11 @@ class LayerMapping:
     def folds(self) -> int:
         """All folds of the layer: groups x ceil(Sr/R) x ceil(Sc/C)."""
         return self.groups * self.row_folds * self.col_folds
+
+    @property
+    def tiles(self) -> int:
+        """Tiles of the layer: groups x row folds (os) or groups x column folds (ws, is)."""
+        return self.groups * (self.row_folds if self.dataflow == "os" else self.col_folds)
 
     def fold_rows(self, i: int) -> int:
         """Rows used by row fold *i* (R except the last, which takes the remainder)."""

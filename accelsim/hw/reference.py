@@ -33,12 +33,17 @@ MAX_DIM = 16
 """Largest array the reference accepts (rows and columns)."""
 
 
-def _fold_table(sr: int, sc: int, R: int, C: int, groups: int) -> np.ndarray:
-    """Folds in run order: rows of (group, row offset, col offset, rows used, cols used)."""
+def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool) -> np.ndarray:
+    """Folds in run order: rows of (group, row offset, col offset, rows used, cols used).
+
+    ``row_major``: row fold outer, column fold inner (os); else column fold outer (ws, is).
+    """
     out = []
+    nfr, nfc = ceil(sr / R), ceil(sc / C)
     for g in range(groups):
-        for i in range(ceil(sr / R)):
-            for j in range(ceil(sc / C)):
+        for o in range(nfr if row_major else nfc):
+            for q in range(nfc if row_major else nfr):
+                i, j = (o, q) if row_major else (q, o)
                 out.append((g, i * R, j * C, min(R, sr - i * R), min(C, sc - j * C)))
     return np.array(out, dtype=np.int64).reshape(-1, 5)
 
@@ -646,13 +651,13 @@ def reference_gemm(
     out = np.zeros((g, m_, n), np.int64)
     e = 1 if skew == "array" else 0
     if dataflow == "os":
-        folds = _fold_table(m_, n, rows, cols, g)
+        folds = _fold_table(m_, n, rows, cols, g, True)
         cycles = _run_os(A, B, folds, rows, cols, mult_stages, acc_stages, e, drain == "shift", overlap_folds, out)
     elif dataflow == "ws":
-        folds = _fold_table(kt, n, rows, cols, g)
+        folds = _fold_table(kt, n, rows, cols, g, False)
         cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, e, overlap_folds, out)
     else:
-        folds = _fold_table(kt, m_, rows, cols, g)
+        folds = _fold_table(kt, m_, rows, cols, g, False)
         cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, e, overlap_folds, out)
     if cycles < 0:
         raise RuntimeError("reference model: operands misaligned or results collided")

@@ -36,7 +36,9 @@ Weight / input stationary (ws, is; the same engine, stationary operand r x c):
     c + e - 1``, and its stream at ``max(s + T, p' + max(0, r'-1-e))``.
 
 Layer compute cycles = (largest done over the layer's folds) + 1, the first fold starting at 0.
-Folds run in the order group, row fold, column fold.
+Fold order: os runs group, row fold i, column fold j (the ifmap rows stay while the weight
+columns cycle); ws and is run group, column fold j, row fold i (the partial sums of one column
+block finish before the next block starts, as in the TPU's accumulators).
 
 SCALE-Sim convention (``simulation.convention: scalesim``): per fold os ``T + R + C - 2``, ws and
 is ``T + 2R + C - 2`` with the full R and C even on edge folds; per group
@@ -113,10 +115,14 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
     max_done = -1
     tile = 0
     last_marker = 0
+    n_outer = nfr if df == 0 else nfc
+    n_inner = nfc if df == 0 else nfr
     for g in range(groups):
-        for i in range(nfr):
-            r = min(R, sr - i * R)
-            for j in range(nfc):
+        for o in range(n_outer):
+            for q in range(n_inner):
+                i = o if df == 0 else q
+                j = q if df == 0 else o
+                r = min(R, sr - i * R)
                 c = min(C, sc - j * C)
                 if df == 0:
                     if not have_prev:
@@ -151,7 +157,7 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
                     have_prev2 = have_prev
                     r_prev = r
                     marker = p
-                if j == 0:
+                if q == 0:
                     if tile > 0:
                         spans[tile - 1] = marker - last_marker
                     last_marker = marker
@@ -167,15 +173,16 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
 def layer_schedule(mapping: LayerMapping, arch: MicroArch) -> tuple[int, np.ndarray]:
     """Compute cycles of a layer and their split over its tiles.
 
-    A tile is one (group, row fold) pair: the column folds that share the row operand.
+    A tile is the inner loop of folds under one outer index (:attr:`LayerMapping.tiles`): os a
+    row fold and its column folds, ws/is a column fold and its row folds.
 
     Returns
     -------
     (total_cycles, spans)
-        ``spans[g * row_folds + i]`` = cycles from tile (g, i)'s first fold start to the next
-        tile's (the last tile runs to the end of the layer); ``spans.sum() == total_cycles``.
+        ``spans[t]`` = cycles from tile t's first fold start to the next tile's (the last tile
+        runs to the end of the layer); ``spans.sum() == total_cycles``.
     """
-    spans = np.zeros(mapping.groups * mapping.row_folds, dtype=np.int64)
+    spans = np.zeros(mapping.tiles, dtype=np.int64)
     total = _schedule(
         _DF_CODE[mapping.dataflow], mapping.t, arch.rows, arch.cols, mapping.sr, mapping.sc,
         mapping.groups, arch.mult_stages, arch.acc_stages, arch.skew_latency,
@@ -204,11 +211,13 @@ def scalesim_layer_cycles(mapping: LayerMapping) -> int:
 
 
 def scalesim_schedule(mapping: LayerMapping) -> tuple[int, np.ndarray]:
-    """SCALE-Sim cycles split evenly over the layer's tiles (full-size folds all cost the same)."""
+    """SCALE-Sim cycles split over the layer's tiles (every fold costs the same full-array cycles)."""
     per_group = mapping.row_folds * mapping.col_folds
     pf = scalesim_fold_cycles(mapping.dataflow, mapping.t, mapping.rows, mapping.cols)
-    spans = np.full(mapping.groups * mapping.row_folds, mapping.col_folds * pf, dtype=np.int64)
-    spans[mapping.row_folds - 1 :: mapping.row_folds] -= 1  # the -1 of each group
+    per_tile = mapping.col_folds if mapping.dataflow == "os" else mapping.row_folds
+    tiles_per_group = mapping.tiles // mapping.groups
+    spans = np.full(mapping.tiles, per_tile * pf, dtype=np.int64)
+    spans[tiles_per_group - 1 :: tiles_per_group] -= 1  # the -1 of each group
     total = int(spans.sum())
     assert total == mapping.groups * (per_group * pf - 1)
     return total, spans

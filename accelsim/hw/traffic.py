@@ -1,30 +1,28 @@
 """Data movement of one layer: DRAM traffic per tile, SRAM accesses, PE register traffic.
 
-Tile/reuse policy (what is reloaded from DRAM when). A *tile* is one (group, row fold) of a
-layer: the column folds j that share the row fold's operand. Per dataflow the operands are
+Tile/reuse policy (what is reloaded from DRAM when). A *tile* is the inner loop of folds under
+one outer index (:attr:`LayerMapping.tiles`). os: tile = row fold i (a block of output pixels)
+with all its column folds; ws/is: tile = column fold j (a block of output channels (ws) or output
+pixels (is)) with all its row folds (the reduction).
 
-=====  ==================================  ==========================  =========================
-df     row operand (indexed by i)           column operand (by j)       per-fold operand (i, j)
-=====  ==================================  ==========================  =========================
-os     ifmap rows A[m-block, :]             weights B[:, n-block]       output O[m-block, n-block]
-ws     ifmap columns A[:, k-block]          output O[:, n-block]        weights B[k-block, n-block]
-is     weights B[k-block, :]                output O[m-block, :]        ifmap A[m-block, k-block]
-=====  ==================================  ==========================  =========================
-
-- The row operand of tile i is read from DRAM once, at the start of the tile, and kept in its
-  buffer across the column folds when one slice fits in half the buffer (the whole buffer if not
-  double-buffered); otherwise it is streamed again for every column fold.
-- os weights (the column operand): read once per layer when the whole weight matrix of a group
-  fits in half the weight buffer, else re-read for every tile.
-- The per-fold operand (ws weights, is ifmap) is read exactly once.
-- Outputs: os writes each fold's finished outputs (out_bits). ws/is accumulate partial sums over
-  the row folds in the output buffer (acc_bits read-modify-write); if all partial sums of a group
-  fit in half the output buffer they stay on chip and only the final outputs (out_bits) go to
-  DRAM after the last row fold; otherwise each row fold but the last spills them to DRAM
-  (acc_bits) and the next reads them back.
+- os: the ifmap rows of tile i are read from DRAM once at the start of the tile and kept across
+  its column folds when they fit in half the ifmap buffer (the whole buffer if not
+  double-buffered), else re-read for every column fold. The weights are read once per layer when
+  the whole weight matrix of a group fits in half the weight buffer, else once per tile. Each
+  fold's finished outputs (out_bits) are written back.
+- ws: every tile needs the whole ifmap (streamed once per row fold): read once per layer when it
+  fits in half the ifmap buffer, else once per tile. The weights of a fold are read once. The
+  partial sums of the tile (M x c at acc_bits) accumulate in the output buffer over the row
+  folds; when they do not fit in half of it, each row fold but the last spills them to DRAM and
+  the next reads them back. The final outputs (out_bits) are written at the end of the tile.
+- is: the same with the roles swapped: the whole weight matrix is needed by every tile, the ifmap
+  block of a fold is read once, the partial sums are c x N.
 - DRAM reads of the ifmap count the input tensor's unique bytes (``in_shape`` x act_bits, split
-  over the tiles in proportion to the rows they cover; window halos between tiles are ignored),
-  not the im2col copy; SRAM reads count what the array consumes (the im2col stream).
+  over the tiles in proportion to the rows or columns they cover; window halos between tiles are
+  ignored), not the im2col copy; SRAM reads count what the array consumes (the im2col stream):
+  os ifmap ``M*K*nfc``, weights ``K*N*nfr``; ws ifmap ``M*K*nfc``, weights once; is weights
+  ``K*N*nfc``, ifmap once; ws/is partial sums ``M*N*acc*(nfr-1)`` read and written, plus the final
+  outputs. SRAM writes include the DRAM fills, SRAM reads the write-back.
 
 PE traffic (bits; per fold with r rows, c columns, T steps, p = MACs per PE per cycle, operand
 registers p elements wide, m/a the multiplier/adder stages, R/C the physical array):
@@ -106,20 +104,26 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
         s_rd = {"ifmap": ifm * nfc, "weight": wgt * nfr, "ofmap": 0.0}
         s_wr = {"ofmap": ofm}
     else:
+        # tiles are column folds j; the row folds i (the reduction) run inside each tile
+        fc = c / mp.sc  # share of the column dimension each tile covers
+        rd = np.zeros((nfc, 3))
+        wr = np.zeros(nfc)
         if df == "ws":
-            row_op, row_half, ij_total, ij_col = ifmap_unique, half_i, wgt, 1
+            whole, whole_half, whole_col, per_fold, per_col = ifmap_unique, half_i, 0, wgt, 1
+            psum_j = mp.gemm.M * c * mp.acc_bits / 8
         else:
-            row_op, row_half, ij_total, ij_col = wgt, half_w, ifmap_unique, 0
-        slice_i = row_op * frac
-        row_col = 0 if df == "ws" else 1
-        rd[:, row_col] = np.where(slice_i <= row_half, slice_i, slice_i * nfc)
-        rd[:, ij_col] += ij_total * frac
-        if nfr == 1 or psum <= half_o:
-            wr[-1] = ofm
+            whole, whole_half, whole_col, per_fold, per_col = wgt, half_w, 1, ifmap_unique, 0
+            psum_j = c * mp.gemm.N * mp.acc_bits / 8
+        if whole <= whole_half:
+            rd[0, whole_col] = whole
         else:
-            wr[:-1] = psum
-            wr[-1] = ofm
-            rd[1:, 2] = psum
+            rd[:, whole_col] = whole
+        rd[:, per_col] += per_fold * fc
+        wr[:] = ofm * fc
+        if nfr > 1:
+            spill = psum_j > half_o
+            wr += np.where(spill, psum_j * (nfr - 1), 0.0)
+            rd[:, 2] = np.where(spill, psum_j * (nfr - 1), 0.0)
         stream_sram = (ifm if df == "ws" else wgt) * nfc
         stat_sram = wgt if df == "ws" else ifm
         s_rd = {"ifmap": stream_sram if df == "ws" else stat_sram,

@@ -78,14 +78,17 @@ def test_weights_reread_per_tile_when_they_do_not_fit():
 
 
 def test_ws_partial_sums_spill_when_the_output_buffer_is_small():
-    """ws with K = 3 row folds: partial sums (M*N*4 B = 16 KiB) do not fit a 4 KiB half: two spills
-    written and read back, then the final 8-bit outputs."""
+    """ws, K = 3 row folds inside each of 8 column tiles: a tile's partial sums (M*8*4 B = 2 KiB) do
+    not fit a 1 KiB half: two spills per tile written and read back, then the final 8-bit outputs.
+    With a 4 KiB half they stay on chip."""
     layer = gemm_layer(64, 64, 24)
-    hw = hw_config(8, 8, "ws", buffers__ofmap_kb=8.0)
+    hw = hw_config(8, 8, "ws", buffers__ofmap_kb=2.0)
     t = simulate_network(net_of(layer), hw, SimulationConfig(stall_free=True))
     psum, out = 64 * 64 * 4, 64 * 64
     assert t.total.dram_write_bytes == 2 * psum + out
     assert t.total.dram_read_bytes == 64 * 24 + 24 * 64 + 2 * psum
+    t = simulate_network(net_of(layer), hw_config(8, 8, "ws", buffers__ofmap_kb=8.0), SimulationConfig(stall_free=True))
+    assert (t.total.dram_write_bytes, t.total.dram_read_bytes) == (out, 64 * 24 + 24 * 64)
 
 
 def test_off_array_layer_counts():

@@ -43,7 +43,7 @@ def test_layer_without_overlap_is_sum_of_folds(df):
     want = sum(single_fold_cycles(df, mp.t, mp.fold_rows(i), mp.fold_cols(j), arch)
                for i in range(mp.row_folds) for j in range(mp.col_folds))
     total, spans = layer_schedule(mp, arch)
-    assert total == want and spans.sum() == total and len(spans) == mp.row_folds
+    assert total == want and spans.sum() == total and len(spans) == mp.tiles
 
 
 def test_overlap_never_slower_and_os_parallel_streams_back_to_back():
