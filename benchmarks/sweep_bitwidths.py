@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import os
 import signal
 import subprocess
@@ -38,6 +39,12 @@ def _records(path: Path) -> list[dict]:
     return out
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of every waited-for descendant (the sweep and its workers)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-kill", action="store_true")
@@ -53,9 +60,11 @@ def main() -> int:
         base += ["--point-fn", args.point_fn]
 
     res1 = root / "full"
+    cpu0 = _children_cpu_s()
     t = time.perf_counter()
     done = subprocess.run(base + ["--results", str(res1)], env=env, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t
+    cpu = _children_cpu_s() - cpu0
     print(done.stdout.strip())
     if done.returncode != 0:
         print(done.stderr[-3000:])
@@ -65,6 +74,8 @@ def main() -> int:
     print(f"full sweep: {len(recs)} points ({ok} ok) in {wall:.1f} s wall on {args.workers} workers "
           f"({'under' if wall < 300 else 'OVER'} the 5 min bar); point time min/median/max "
           f"{min(per):.2f}/{sorted(per)[len(per) // 2]:.2f}/{max(per):.2f} s")
+    print(f"CPU time of the sweep and its workers: {cpu:.1f} s, i.e. {cpu / args.workers:.1f} s of wall time "
+          f"on {args.workers} otherwise idle cores (load average now {os.getloadavg()[0]:.1f})")
 
     if not args.skip_kill:
         res2 = root / "killed"

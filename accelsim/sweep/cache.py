@@ -139,6 +139,25 @@ class ResultCache:
     def _tmp(self, final: Path) -> Path:
         return final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
 
+    def clean_temporaries(self) -> int:
+        """Delete half-written values left by killed builders; returns how many.
+
+        Only safe while no builder runs (the sweep calls it before starting its workers, holding
+        the store's lock).
+        """
+        removed = 0
+        for kind in ("json", "quantized"):
+            folder = self.directory / kind
+            if not folder.is_dir():
+                continue
+            for p in folder.glob(".*.tmp"):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     # -- JSON values ---------------------------------------------------------------------------
 
     def _load_json(self, key: str) -> tuple[bool, Any]:

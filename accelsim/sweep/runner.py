@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsim.sweep.cache import quant_key
+from accelsim.sweep.cache import ResultCache, quant_key
 from accelsim.sweep.executor import DEFAULT_POINT_FN, evaluate_point, resolve_point_fn
 from accelsim.sweep.spec import Sweep, SweepPoint
 from accelsim.sweep.store import ResultStore, config_json, make_record, point_key
@@ -118,6 +118,8 @@ def run_sweep(
             pending = pending[: max(0, limit)]
         outcome = SweepOutcome(total=len(sweep.points), skipped=skipped, results_dir=str(store.directory))
         cache_dir = str(store.cache_dir.resolve()) if use_cache else None
+        if use_cache and pending:
+            ResultCache(cache_dir).clean_temporaries()  # leftovers of builders killed earlier
         jobs = [(p, (point_fn, config_json(p.config), cache_dir)) for p in pending]
         bar = None
         if progress and jobs:

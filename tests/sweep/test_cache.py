@@ -96,3 +96,15 @@ def test_a_cached_none_is_a_hit(tmp_path):
     assert ResultCache(tmp_path).json(key, build) is None
     assert ResultCache(tmp_path).json(key, build) is None
     assert len(calls) == 1
+
+
+def test_clean_temporaries_removes_only_half_written_values(tmp_path):
+    cache = ResultCache(tmp_path)
+    key = ResultCache.key("keep")
+    cache.put_json(key, {"v": 1})
+    (tmp_path / "json" / ".x.123.tmp").write_text("half")
+    (tmp_path / "quantized").mkdir()
+    (tmp_path / "quantized" / ".y.456.tmp").mkdir()
+    assert cache.clean_temporaries() == 2
+    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == [f"{key}.json"]
+    assert list((tmp_path / "quantized").iterdir()) == []
