@@ -7,8 +7,9 @@ and ``count_include_pad``), so its outputs can be held to onnxruntime's.
 
 How the arithmetic is laid out (numpy only; Numba did not pay, see ``benchmarks/README.md``):
 
-- ``conv``: im2col by a loop over the ``kh*kw`` kernel positions (each a strided slice of the padded
-  input, vectorised over batch, channels and pixels), then one matmul per group batched by
+- ``conv``: im2col by a loop over the ``kh*kw`` kernel positions (each a strided slice of an NHWC
+  copy of the padded input, vectorised over batch, channels and pixels) into a reused buffer of
+  about ``COLS_BYTES`` (a chunk of images at a time), then one matmul per group batched by
   ``np.matmul``. Depthwise convs (one input channel per group) skip im2col: they accumulate
   ``kh*kw`` shifted slices times a per-channel weight, vectorised over channels.
 - pools: the same kernel-position loop with ``max`` / ``+``; the average divisor is obtained by
@@ -180,28 +181,30 @@ def _conv(x, w, b, attrs):
     oh, ow = _conv_like_hw(x.shape, attrs)
     xp = _pad_nchw(x, pads, 0.0)
     og = cout // groups
-    if cg == 1 and groups == c:
+    if cg == 1 and groups == c and groups > 1:
         # depthwise (channel multiplier og): out[:, o] = sum_ij xp[:, o // og] shifted * w[o, 0, i, j]
         src = xp if og == 1 else np.repeat(xp, og, axis=1)
         out = np.zeros((n, cout, oh, ow), dtype=np.float32)
         for i, j, rs, cs in _window_slices(oh, ow, kh, kw, sh, sw, dh, dw):
             out += src[:, :, rs, cs] * w[:, 0, i, j][None, :, None, None]
     else:
-        # im2col in chunks of images so the column buffer stays near COLS_BYTES (reused, cache-sized)
+        # im2col in chunks of images so the column buffer stays near COLS_BYTES (reused, cache-sized).
+        # Columns are laid out [pixel, group, kh, kw, cg] from an NHWC copy of the input, so every
+        # fill writes contiguous runs of channels; weights are reordered to match.
         k = cg * kh * kw
         chunk = max(1, min(n, COLS_BYTES // max(1, oh * ow * c * kh * kw * 4)))
-        buf = np.empty((chunk, oh, ow, c, kh, kw), dtype=np.float32)
+        xh = np.ascontiguousarray(xp.transpose(0, 2, 3, 1))
+        buf = np.empty((chunk, oh, ow, groups, kh, kw, cg), dtype=np.float32)
         res = np.empty((n, oh, ow, cout), dtype=np.float32)
-        wt = np.ascontiguousarray(w.reshape(cout, k).T) if groups == 1 else \
-            np.ascontiguousarray(w.reshape(groups, og, k).transpose(0, 2, 1))
+        wt = np.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, k, og))
         for s in range(0, n, chunk):
             e = min(n, s + chunk)
             cols = buf[: e - s]
             for i, j, rs, cs in _window_slices(oh, ow, kh, kw, sh, sw, dh, dw):
-                cols[:, :, :, :, i, j] = xp[s:e, :, rs, cs].transpose(0, 2, 3, 1)
+                cols[:, :, :, :, i, j, :] = xh[s:e, rs, cs, :].reshape(e - s, oh, ow, groups, cg)
             m = (e - s) * oh * ow
             if groups == 1:
-                np.matmul(cols.reshape(m, k), wt, out=res[s:e].reshape(m, cout))
+                np.matmul(cols.reshape(m, k), wt[0], out=res[s:e].reshape(m, cout))
             else:
                 part = np.matmul(cols.reshape(m, groups, k).transpose(1, 0, 2), wt)  # [G, m, og]
                 res[s:e] = part.transpose(1, 0, 2).reshape(e - s, oh, ow, cout)
