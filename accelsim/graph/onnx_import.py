@@ -7,7 +7,8 @@ IR vocabulary, and the clean-ups that make the graph what the quantizer expects:
 - Everything computable from constants and known shapes is folded at import time (the
   ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chains PyTorch exports for flatten, ``Cast``,
   ``Slice``, arithmetic on constants), given the input shape.
-- ``BatchNormalization`` folds into the preceding ``Conv`` when that conv's output feeds only the BN;
+- ``BatchNormalization`` folds into the preceding ``Conv`` (or ``Gemm``) when that node's output feeds
+  only the BN;
   otherwise it stays a ``batchnorm`` node (``y = x*scale + shift``).
 - ``MatMul`` with a constant right operand (+ a constant ``Add``) and every ``Gemm`` form become
   ``gemm`` (``y = x @ W.T + B``); ``Sub``/``Div`` by a constant become ``add``/``mul``.
@@ -716,23 +717,23 @@ def _consumers(graph: Graph) -> dict[str, list[Node]]:
 
 
 def _fold_batchnorm(graph: Graph) -> None:
-    """Fold ``batchnorm`` into the producing ``conv`` when that conv feeds only the BN.
+    """Fold ``batchnorm`` into the producing ``conv`` (or ``gemm``) when that node feeds only the BN.
 
-    ``bn(conv(x)) = conv(x; W*scale[o], b*scale + shift)`` per output channel ``o``.
+    ``bn(conv(x)) = conv(x; W*scale[o], b*scale + shift)`` per output channel ``o`` (same for gemm rows).
     """
     producer = {o: n for n in graph.nodes for o in n.outputs}
     uses = _consumers(graph)
     keep = []
     for node in graph.nodes:
         conv = producer.get(node.inputs[0]) if node.op == "batchnorm" else None
-        if (conv is not None and conv.op == "conv" and len(uses.get(conv.outputs[0], [])) == 1
+        if (conv is not None and conv.op in ("conv", "gemm") and len(uses.get(conv.outputs[0], [])) == 1
                 and conv.outputs[0] not in graph.outputs):
             scale = graph.params[node.inputs[1]].astype(np.float64)
             shift = graph.params[node.inputs[2]].astype(np.float64)
             w = graph.params[conv.inputs[1]].astype(np.float64)
             b = graph.params[conv.inputs[2]].astype(np.float64) if len(conv.inputs) > 2 else np.zeros(w.shape[0])
             wn, bn = _free_name(graph, conv.name + ".weight_bn"), None
-            graph.params[wn] = (w * scale[:, None, None, None]).astype(np.float32)
+            graph.params[wn] = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
             bn = _free_name(graph, conv.name + ".bias_bn")
             graph.params[bn] = (b * scale + shift).astype(np.float32)
             conv.inputs = [conv.inputs[0], wn, bn]

@@ -268,7 +268,14 @@ def _squeeze_case(rng, opset):
     return build_model(nodes, (2, 6, 3, 3), inits, opset), rand(rng, 2, 6, 3, 3)
 
 
+def _bn_after_gemm_case(rng, opset=17):
+    inits = {"W": rand(rng, 6, 5), "B": rand(rng, 6), **_bn_inits(rng, 6)}
+    nodes = [H("Gemm", ["x", "W", "B"], ["g"], transB=1), H("BatchNormalization", ["g", "s", "b", "m", "v"], ["y"])]
+    return build_model(nodes, (4, 5), inits, opset), rand(rng, 4, 5)
+
+
 CASES = {
+    "bn_after_gemm_folded": _bn_after_gemm_case,
     "squeeze_unsqueeze_cast_opset11": lambda r: _squeeze_case(r, 11),
     "squeeze_unsqueeze_cast_opset17": lambda r: _squeeze_case(r, 17),
     "conv_pads_bias_opset11": lambda r: _conv_case(r, 11, pads=[1, 1, 1, 1]),

@@ -183,3 +183,32 @@ def test_gemm_with_transA_rejected():
     model = build_model([H("Gemm", ["x", "W"], ["y"], transA=1, name="g")], (7, 3), {"W": rand(np.random.default_rng(0), 7, 5)})
     with pytest.raises(UnsupportedOpError, match=r"node 'g' \(Gemm\): transA=1 is not supported"):
         import_model(model)
+
+
+def test_bn_after_gemm_folded():
+    model, _ = CASES["bn_after_gemm_folded"](np.random.default_rng(0))
+    assert _ops(import_model(model)) == ["gemm"]
+
+
+def test_more_refusals_name_the_node():
+    rng = np.random.default_rng(0)
+    model = build_model([H("Gemm", ["x", "W", "C"], ["y"], transB=1, name="g")], (3, 7),
+                        {"W": rand(rng, 5, 7), "C": rand(rng, 3, 5)})
+    with pytest.raises(UnsupportedOpError, match=r"node 'g' \(Gemm\): C of shape \(3, 5\) is not supported"):
+        import_model(model)
+    model = build_model([H("MatMul", ["x", "W"], ["y"], name="mm")], (2, 3, 7), {"W": rand(rng, 7, 4)})
+    with pytest.raises(UnsupportedOpError, match=r"node 'mm' \(MatMul\): left operand of shape \(1, 3, 7\) is not "
+                                                 r"supported \(valid: 2-D"):
+        import_model(model)
+    x_out = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("y", "i")]
+    g = helper.make_graph([H("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2], name="mp")], "t",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])], x_out)
+    with pytest.raises(UnsupportedOpError, match=r"node 'mp' \(MaxPool\): the MaxPool Indices output is not supported"):
+        import_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_input_shape_as_mapping_and_unknown_name():
+    graph = import_model(_dynamic_hw_model(), input_shape={"x": (1, 3, 8, 8)})
+    assert graph.inputs == {"x": (1, 3, 8, 8)}
+    with pytest.raises(InputFileError, match=r"input_shape names \['img'\], model inputs are \['x'\]"):
+        import_model(_dynamic_hw_model(), input_shape={"img": (1, 3, 8, 8)})
