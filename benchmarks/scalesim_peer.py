@@ -21,6 +21,7 @@ Usage::
         --array 32x32 --dataflow all
     python benchmarks/scalesim_peer.py --topology ... --layers 3 --dataflow os      # quick
     python benchmarks/scalesim_peer.py --topology ... --reuse                        # no SCALE-Sim rerun
+    python benchmarks/scalesim_peer.py --topology mobilenet_v1 --array 16x16         # a zoo network
 """
 
 from __future__ import annotations
@@ -152,9 +153,9 @@ def truncated_topology(src: Path, n_layers: int, dst: Path) -> Path:
     return dst
 
 
-def results_path(topology: Path, rows: int, cols: int, dataflow: str, n_layers: int | None) -> Path:
+def results_path(tag: str, rows: int, cols: int, dataflow: str, n_layers: int | None) -> Path:
     suffix = f"_first{n_layers}" if n_layers else ""
-    return RESULTS / f"scalesim_{topology.stem.lower()}_{rows}x{cols}_{dataflow}{suffix}.json"
+    return RESULTS / f"scalesim_{tag}_{rows}x{cols}_{dataflow}{suffix}.json"
 
 
 def run_scalesim(python: Path, topo: Path, form: str, rows: int, cols: int, dataflow: str,
@@ -180,7 +181,7 @@ def run_scalesim(python: Path, topo: Path, form: str, rows: int, cols: int, data
     }
 
 
-def run_accelsim(topo: Path, form: str, rows: int, cols: int, dataflow: str, work: Path) -> dict:
+def run_accelsim(topo: Path | str, form: str, rows: int, cols: int, dataflow: str, work: Path) -> dict:
     """``accelsim simulate ... --convention scalesim --json``; returns its JSON plus wall/peak.
 
     ``--stall-free`` matches SCALE-Sim's CALC mode (so total cycles are comparable too); ``-q -o -``
@@ -202,22 +203,39 @@ def run_accelsim(topo: Path, form: str, rows: int, cols: int, dataflow: str, wor
     return data
 
 
-def side_by_side(topo: Path, form: str, ss: dict, acc: dict) -> list[dict]:
-    """Match SCALE-Sim rows to accelsim layers (summing DP-expanded rows); one dict per layer."""
-    sys.path.insert(0, str(REPO))
+def csv_plan(topo: Path, form: str) -> list[tuple[str, int, int]]:
+    """(layer name, SCALE-Sim report rows, MACs) per descriptor of a topology CSV."""
     from accelsim.graph.topology import read_topology
 
-    net = read_topology(topo, form=form)
+    return [(l.name, int(l.extra.get("scalesim_expanded_layers", 1)), l.macs)
+            for l in read_topology(topo, form=form).layers]
+
+
+def zoo_plan(name: str, dst: Path, n_layers: int | None) -> list[tuple[str, int, int]]:
+    """Export zoo network *name* (its first *n_layers* array layers) as a SCALE-Sim CSV at *dst*."""
+    from dataclasses import replace
+
+    from accelsim.graph.topology import write_topology
+    from accelsim.graph.workload import load_topology
+
+    net = load_topology(name)
+    layers = [l for l in net.layers if l.on_array][:n_layers]
+    mapping = write_topology(replace(net, layers=tuple(layers)), dst)
+    macs = {l.name: l.macs for l in layers}
+    return [(layer, rows, macs[layer]) for layer, rows in mapping]
+
+
+def side_by_side(plan: list[tuple[str, int, int]], ss: dict, acc: dict) -> list[dict]:
+    """Match SCALE-Sim rows to accelsim layers (summing expanded rows); one dict per layer."""
     acc_layers = {l["name"]: l for l in acc.get("layers", [])}
     table, i = [], 0
-    for layer in net.layers:
-        n_rows = int(layer.extra.get("scalesim_expanded_layers", 1))
+    for name, n_rows, macs in plan:
         group = ss["rows"][i:i + n_rows]
         i += n_rows
-        entry = {"name": layer.name, "macs": layer.macs, "scalesim_rows": n_rows,
+        entry = {"name": name, "macs": macs, "scalesim_rows": n_rows,
                  "scalesim_cycles": sum(r["Total Cycles"] for r in group),
                  "scalesim_cycles_incl_prefetch": sum(r["Total Cycles (incl. prefetch)"] for r in group)}
-        a = acc_layers.get(layer.name)
+        a = acc_layers.get(name)
         if a is not None:
             entry["accelsim_cycles"] = a.get("compute_cycles")
             entry["accelsim_total_cycles"] = a.get("total_cycles")
@@ -252,7 +270,8 @@ def print_table(dataflow: str, rows: int, cols: int, table: list[dict], ss: dict
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY, help="SCALE-Sim topology CSV")
+    p.add_argument("--topology", type=Path, default=DEFAULT_TOPOLOGY,
+                   help="SCALE-Sim topology CSV, or a zoo name (exported to a CSV for SCALE-Sim)")
     p.add_argument("--form", default="auto", choices=("auto", "conv", "gemm"), help="CSV form")
     p.add_argument("--array", default="32x32", help="RxC, e.g. 32x32")
     p.add_argument("--dataflow", default="all", choices=(*DATAFLOWS, "all"))
@@ -267,17 +286,28 @@ def main(argv: list[str] | None = None) -> int:
     dataflows = DATAFLOWS if args.dataflow == "all" else (args.dataflow,)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="scalesim_peer_"))
     work.mkdir(parents=True, exist_ok=True)
-    topo = args.topology.resolve()
-    if args.layers:
-        topo = truncated_topology(topo, args.layers, work / f"{args.topology.stem}.csv")
-    form = args.form
-    if form == "auto":
-        from accelsim.graph.topology import read_topology
-        form = read_topology(topo).meta["form"]
+    sys.path.insert(0, str(REPO))
+    from accelsim.graph.workload import ZOO_NAMES
+
+    spec = str(args.topology)
+    if not args.topology.is_file() and spec in ZOO_NAMES:
+        # a zoo network: SCALE-Sim gets an exported CSV, accelsim the zoo name itself
+        topo = work / f"zoo_{spec}.csv"
+        plan = zoo_plan(spec, topo, args.layers)
+        form, acc_topology, tag = "conv", spec, f"zoo_{spec}"
+    else:
+        topo = args.topology.resolve()
+        if args.layers:
+            topo = truncated_topology(topo, args.layers, work / f"{args.topology.stem}.csv")
+        form = args.form
+        if form == "auto":
+            from accelsim.graph.topology import read_topology
+            form = read_topology(topo).meta["form"]
+        plan, acc_topology, tag = csv_plan(topo, form), str(topo), args.topology.stem.lower()
     RESULTS.mkdir(parents=True, exist_ok=True)
     python = None
     for df in dataflows:
-        saved = results_path(args.topology, rows, cols, df, args.layers)
+        saved = results_path(tag, rows, cols, df, args.layers)
         if args.reuse and saved.exists():
             ss = json.loads(saved.read_text())
             ss["reused_from"] = str(saved.relative_to(REPO))
@@ -289,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             saved.write_text(json.dumps(ss, indent=1) + "\n")
             print(f"saved {saved.relative_to(REPO)}")
         acc = ({"error": "skipped (--no-accelsim)"} if args.no_accelsim
-               else run_accelsim(topo, args.form, rows, cols, df, work))
-        table = side_by_side(topo, form, ss, acc)
+               else run_accelsim(acc_topology, args.form, rows, cols, df, work))
+        table = side_by_side(plan, ss, acc)
         print_table(df, rows, cols, table, ss, acc)
     print(f"\nwork files: {work}")
     return 0

@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from accelsim.errors import ConfigError, InputFileError
+from accelsim.errors import ConfigError, InputFileError, UnsupportedOpError
 from accelsim.layers import LayerDescriptor, Network
 
 FORMS = ("auto", "conv", "gemm")
@@ -263,3 +263,62 @@ def _gemm_row(row: _Row, header_cols: list[str], batch: int) -> LayerDescriptor:
     extra.update(_extra_columns(row, header_cols, 4, batch_ok=False))
     return LayerDescriptor(name=name, op="gemm", inputs=(f"{name}.ifmap",), output=name,
                            in_shape=(batch, k, m, 1), out_shape=(batch, n, m, 1), extra=extra)
+
+
+def write_topology(net: Network, path: str | Path) -> list[tuple[str, int]]:
+    """Write the array layers of *net* as a SCALE-Sim conv-form CSV, so SCALE-Sim can run a zoo net.
+
+    Each row reproduces the layer's GEMM view exactly under SCALE-Sim's rules: the IFMAP is the
+    padded input trimmed to the rows and columns the kernel reads, ``H' = (OH - 1) * S + R``, so
+    SCALE-Sim's ``ceil((H' - R + S) / S)`` equals our ``OH`` (floor-based with padding).
+
+    - dense conv: one row; depthwise (``groups == C``, multiplier ``m``): one ``<name>_DP`` row with
+      ``C`` channels and ``m`` filters (SCALE-Sim expands it into ``C`` rows);
+    - grouped conv (``1 < groups < C``): one row per group, ``<name>.g<i>``, ``C/g`` channels and
+      ``Cout/g`` filters each (SCALE-Sim has no groups; the folds are the same);
+    - gemm ``(N, K, H, W)`` -> a 1x1 conv over ``N*H*W`` pixels (``IFMAP = N*H*W x 1``).
+    - layers off the array (pool, add, concat, ...) are skipped: SCALE-Sim only models the array.
+
+    Returns
+    -------
+    list of (layer name, number of rows SCALE-Sim's COMPUTE_REPORT will hold for it)
+
+    Raises
+    ------
+    UnsupportedOpError
+        A layer SCALE-Sim cannot express (unequal strides, dilation other than 1).
+    """
+    header = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+              "Num Filter, Strides,")
+    lines, mapping = [header], []
+    for layer in net.layers:
+        if not layer.on_array:
+            continue
+        name = layer.name.replace(",", "_").replace("DP", "Dp")
+        n, c, _, _ = layer.in_shape
+        _, cout, oh, ow = layer.out_shape
+        if layer.op == "gemm":
+            lines.append(f"{name}, {n * oh * ow}, 1, 1, 1, {c}, {cout}, 1,")
+            mapping.append((layer.name, 1))
+            continue
+        (kh, kw), (sh, sw) = layer.kernel, layer.stride
+        if sh != sw or layer.dilation != (1, 1):
+            raise UnsupportedOpError(
+                f"layer {layer.name!r}: SCALE-Sim takes one stride and no dilation, got stride "
+                f"{layer.stride} and dilation {layer.dilation}")
+        if n != 1:
+            raise UnsupportedOpError(f"layer {layer.name!r}: SCALE-Sim conv rows have no batch, got N={n}")
+        h, w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+        g = layer.groups
+        if g == 1:
+            lines.append(f"{name}, {h}, {w}, {kh}, {kw}, {c}, {cout}, {sh},")
+            mapping.append((layer.name, 1))
+        elif g == c:
+            lines.append(f"{name}_DP, {h}, {w}, {kh}, {kw}, {c}, {cout // c}, {sh},")
+            mapping.append((layer.name, c))
+        else:
+            for i in range(g):
+                lines.append(f"{name}.g{i}, {h}, {w}, {kh}, {kw}, {c // g}, {cout // g}, {sh},")
+            mapping.append((layer.name, g))
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return mapping

@@ -190,3 +190,28 @@ def test_load_topology_dispatch(tmp_path):
         load_topology("resnet19")
     with pytest.raises(ConfigError, match=r"topology file not found: 'missing/x\.csv'"):
         load_topology("missing/x.csv")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v1", "alexnet", "googlenet"])
+def test_zoo_exported_for_scalesim_keeps_every_gemm(tmp_path, name):
+    from accelsim.graph.topology import write_topology
+    from accelsim.graph.zoo import ZOO
+
+    net = ZOO[name]()
+    mapping = write_topology(net, tmp_path / "t.csv")
+    back = read_topology(tmp_path / "t.csv")
+    array_layers = [l for l in net.layers if l.on_array]
+    assert [m[0] for m in mapping] == [l.name for l in array_layers]
+    assert back.macs == net.macs           # zoo MACs are checked against published figures
+    rows = iter(back.layers)
+    for layer, (_, n_rows) in zip(array_layers, mapping):
+        g = layer.gemm()
+        if layer.op == "depthwise":        # one DP row, expanded by SCALE-Sim into C rows
+            r = next(rows)
+            assert r.op == "depthwise" and r.extra["scalesim_expanded_layers"] == n_rows
+            assert r.gemm() == g
+        else:                              # one row per group
+            parts = [next(rows).gemm() for _ in range(n_rows)]
+            assert all((p.M, p.N, p.K, p.groups) == (g.M, g.N, g.K, 1) for p in parts)
+            assert len(parts) == g.groups
+    assert next(rows, None) is None
