@@ -286,7 +286,7 @@ _KERNELS: dict[str, Callable[[list, dict], np.ndarray]] = {
     "relu": lambda i, a: np.maximum(i[0], np.float32(0.0)),
     "clip": lambda i, a: _clip(i[0], a.get("min"), a.get("max")),
     "leaky_relu": lambda i, a: np.where(i[0] >= 0, i[0], i[0] * np.float32(a.get("alpha", 0.01))),
-    "sigmoid": lambda i, a: 1.0 / (1.0 + np.exp(-i[0])),
+    "sigmoid": lambda i, a: np.float32(0.5) * (np.float32(1.0) + np.tanh(np.float32(0.5) * i[0])),  # no exp overflow
     "hard_sigmoid": lambda i, a: _hard_sigmoid(i[0], np.float32(a.get("alpha", 0.2)), np.float32(a.get("beta", 0.5))),
     "hard_swish": lambda i, a: i[0] * _hard_sigmoid(i[0], np.float32(1.0 / 6.0), np.float32(0.5)),
     "add": lambda i, a: i[0] + i[1],

@@ -396,3 +396,19 @@ def test_hand_worked_conv_and_pools():
     assert execute_node(ap, [x])[0].reshape(-1).tolist() == [1.0, 2.5, 5.5, 7.0]
     ap.attrs["count_include_pad"] = True  # divide by 4 always
     assert execute_node(ap, [x])[0].reshape(-1).tolist() == [0.25, 1.25, 2.75, 7.0]
+
+
+def test_activations_at_extremes_are_finite_and_exact():
+    """Far tails: sigmoid 0/1 without overflow warnings, softmax of huge logits, hard_swish knees."""
+    import warnings
+
+    x = np.array([[-1e4, -20.0, -3.0, 0.0, 3.0, 20.0, 1e4]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sig = execute_node(Node("s", "sigmoid", ["x"], ["y"]), [x])[0]
+        soft = execute_node(Node("m", "softmax", ["x"], ["y"], {"axis": 1}), [x])[0]
+    ref = 1.0 / (1.0 + np.exp(-np.clip(x.astype(np.float64), -700, 700)))
+    assert np.allclose(sig, ref, atol=1e-7, rtol=1e-6)
+    assert soft[0, -1] == pytest.approx(1.0) and np.isfinite(soft).all()
+    hs = execute_node(Node("h", "hard_swish", ["x"], ["y"]), [x])[0]
+    assert hs.tolist() == [[0.0, 0.0, 0.0, 0.0, 3.0, 20.0, 1e4]]  # x * clip(x/6 + 1/2, 0, 1)
