@@ -121,6 +121,13 @@ tr.pareto td { background: #fff0f0; } tr.error td { color: #a00; }
 td.text { text-align: left; } .meta { color: #555; font-size: 0.9em; }
 """
 
+TITLES = {
+    "pareto": "Energy per inference vs throughput",
+    "accuracy": "Accuracy vs bit width",
+    "breakdown": "Energy breakdown per point",
+    "layers": "Per-layer utilization and stalls",
+}
+
 CAPTIONS = {
     "pareto": "Energy per inference against throughput for every finished point. Colour: weight width; "
               "marker: activation width. Red: the Pareto front - points no other point beats on both "
@@ -159,7 +166,7 @@ def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: s
         out.append(f"<p class='meta'>Detailed point: <b>{esc(detail.label)}</b> (index {detail.index}, "
                    f"key {esc(detail.key[:12])}).</p>")
     for stem, b64 in figures_b64.items():
-        out.append(f"<h2>{esc(stem.capitalize())}</h2><figure><img alt='{esc(stem)}' "
+        out.append(f"<h2>{esc(TITLES.get(stem, stem))}</h2><figure><img alt='{esc(stem)}' "
                    f"src='data:image/png;base64,{b64}'><figcaption>{esc(CAPTIONS.get(stem, ''))}"
                    "</figcaption></figure>")
     out.append("<h2>Points</h2><p class='meta'>Click a column header to sort. Shaded rows: Pareto front.</p>")

@@ -114,3 +114,39 @@ def test_layers_figure_units_and_bars():
     assert ax_u.get_ylabel() == "array utilization (%)" and ax_c.get_ylabel() == "cycles per inference"
     assert [b.get_height() for b in ax_u.patches] == [50.0, 100.0]
     assert "33.3 % stalled" in fig._suptitle.get_text()
+
+
+def test_inline_sort_script_orders_numbers_numerically_and_blanks_last(tmp_path):
+    import json as _json
+    import shutil
+    import subprocess
+
+    from accelsim.report.html import _SORT_JS
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    values = ["10", "9", "", "100", "-1"]
+    harness = """
+var rows = %s.map(function (v) { return {cells: [{getAttribute: function () { return v; }}], v: v}; });
+var body = {rows: rows.slice(), appendChild: function (r) {
+  this.rows.splice(this.rows.indexOf(r), 1); this.rows.push(r); }};
+function Th() { this.attrs = {}; }
+Th.prototype.addEventListener = function (e, f) { this.click = f; };
+Th.prototype.getAttribute = function (n) { return this.attrs[n] === undefined ? null : this.attrs[n]; };
+Th.prototype.setAttribute = function (n, v) { this.attrs[n] = v; };
+Th.prototype.removeAttribute = function (n) { delete this.attrs[n]; };
+var th = new Th();
+var table = {tBodies: [body], querySelectorAll: function () { return [th]; }};
+var document = {querySelectorAll: function () { return [table]; }};
+%s
+th.click(); var up = body.rows.map(function (r) { return r.v; });
+th.click(); var down = body.rows.map(function (r) { return r.v; });
+console.log(JSON.stringify([up, down]));
+""" % (_json.dumps(values), _SORT_JS)
+    (tmp_path / "h.js").write_text(harness)
+    out = subprocess.run([node, str(tmp_path / "h.js")], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    up, down = _json.loads(out.stdout)
+    assert up == ["-1", "9", "10", "100", ""]
+    assert down == ["100", "10", "9", "-1", ""]
