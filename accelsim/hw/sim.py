@@ -30,7 +30,7 @@ from math import ceil
 
 import numpy as np
 import simpy
-from numba import njit
+from accelsim.hw.jit import lazy_njit
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
@@ -212,7 +212,7 @@ class AcceleratorModel:
         return [self.layer_end[i] for i in range(len(plans))]
 
 
-@njit(cache=True)
+@lazy_njit
 def _merge_tiles(spans, reads, writes, halves):
     """Greedy DMA chunking of a layer's tiles (see :func:`_layer_chunks`).
 

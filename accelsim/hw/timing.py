@@ -51,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from accelsim.hw.jit import lazy_njit
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.mapping import LayerMapping
@@ -97,7 +97,7 @@ def single_fold_cycles(dataflow: str, t: int, r: int, c: int, arch: MicroArch) -
     return max(0, r - 1 - e) + t + arch.rows * a + c + e + m
 
 
-@njit(cache=True)
+@lazy_njit
 def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
               m: int, a: int, e: int, shift: bool, overlap: bool, spans: np.ndarray) -> int:
     """Walk the folds in order; fill *spans* (cycles per (group, row fold) tile); return total."""
