@@ -412,3 +412,52 @@ def test_activations_at_extremes_are_finite_and_exact():
     assert soft[0, -1] == pytest.approx(1.0) and np.isfinite(soft).all()
     hs = execute_node(Node("h", "hard_swish", ["x"], ["y"]), [x])[0]
     assert hs.tolist() == [[0.0, 0.0, 0.0, 0.0, 3.0, 20.0, 1e4]]  # x * clip(x/6 + 1/2, 0, 1)
+
+
+# ------------------------------------------------------------ random geometries (hypothesis)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _window(draw, pool: bool):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    pmax = (kh - 1, kw - 1) if pool else (3, 3)  # onnxruntime wants pool pads < kernel
+    pads = [draw(st.integers(0, pmax[0])), draw(st.integers(0, pmax[1])),
+            draw(st.integers(0, pmax[0])), draw(st.integers(0, pmax[1]))]
+    h = draw(st.integers((kh - 1) * dh + 1, 12))
+    w = draw(st.integers((kw - 1) * dw + 1, 12))
+    return dict(kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw], pads=pads), (h, w)
+
+
+@settings(max_examples=25, deadline=None)
+@given(geo=_window(pool=False), groups=st.sampled_from([1, 2, 3]), cg=st.integers(1, 3), og=st.integers(1, 3),
+       seed=st.integers(0, 2**31 - 1))
+def test_random_conv_geometry_matches_ort(geo, groups, cg, og, seed):
+    attrs, (h, w) = geo
+    rng = np.random.default_rng(seed)
+    cin, cout = groups * cg, groups * og
+    inits = {"W": rand(rng, cout, cg, *attrs["kernel_shape"]), "B": rand(rng, cout)}
+    model = build_model([H("Conv", ["x", "W", "B"], ["y"], group=groups, **attrs)], (2, cin, h, w), inits, 17)
+    x = rand(rng, 2, cin, h, w)
+    got = run_graph(import_model(model), {"x": x})["y"]
+    (ref,) = ort_run(model, {"x": x})
+    assert close_to(got, ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(geo=_window(pool=True), op=st.sampled_from(["MaxPool", "AveragePool"]), ceil=st.booleans(),
+       include=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_random_pool_geometry_matches_ort(geo, op, ceil, include, seed):
+    attrs, (h, w) = geo
+    if op == "AveragePool":
+        attrs = dict(attrs, count_include_pad=int(include))
+    rng = np.random.default_rng(seed)
+    model = build_model([H(op, ["x"], ["y"], ceil_mode=int(ceil), **attrs)], (2, 3, h, w), {}, 19 if op == "AveragePool" else 17)
+    x = rand(rng, 2, 3, h, w)
+    got = run_graph(import_model(model), {"x": x})["y"]
+    (ref,) = ort_run(model, {"x": x})
+    assert close_to(got, ref), (attrs, ceil)
