@@ -1,7 +1,8 @@
 """ONNX import: an ``.onnx`` file -> the float IR :class:`~accelsim.graph.ir.Graph`.
 
-The importer owns the translation from ONNX operators (opset 7 to 18 of the default domain) into the
-IR vocabulary, and the clean-ups that make the graph what the quantizer expects:
+The importer owns the translation from ONNX operators (default domain, opset 7 and up; tested at
+opsets 10 to 19) into the IR vocabulary, and the clean-ups that make the graph what the quantizer
+expects:
 
 - ``Identity`` and ``Dropout`` disappear; ``Constant`` nodes and initializers become constants.
 - Everything computable from constants and known shapes is folded at import time (the

@@ -227,3 +227,19 @@ def test_bundled_sets_take_the_bundled_model_preprocessing():
     assert np.allclose(x[:, 0], ref, atol=1e-5) and np.array_equal(y, raw["labels"][idx])
     with pytest.raises(ConfigError, match="bundled data: unknown split 'train'"):
         open_dataset(DatasetConfig(path="bundled"), split="train")
+
+
+def test_raw_image_layouts_in_npz(tmp_path):
+    rng = np.random.default_rng(1)
+    nchw = rng.integers(0, 256, (3, 3, 5, 6), dtype=np.uint8)
+    np.savez(tmp_path / "a.npz", images=nchw)  # last axis 6: read as NCHW
+    np.savez(tmp_path / "b.npz", images=nchw.transpose(0, 2, 3, 1))  # last axis 3: read as NHWC
+    pp = PreprocessConfig(scale=1.0)
+    for name in ("a.npz", "b.npz"):
+        x, y = open_dataset(DatasetConfig(path=str(tmp_path / name), preprocess=pp)).get([0, 2])
+        assert np.array_equal(x, nchw[[0, 2]].astype(np.float32)) and y is None
+    # a 3x3 image is ambiguous: image_layout says which
+    sq = rng.integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
+    np.savez(tmp_path / "c.npz", images=sq)
+    x, _ = open_dataset(DatasetConfig(path=str(tmp_path / "c.npz"), image_layout="nchw", preprocess=pp)).get([1])
+    assert np.array_equal(x[0], sq[1].astype(np.float32))
