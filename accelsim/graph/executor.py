@@ -10,7 +10,7 @@ How the arithmetic is laid out (numpy only; Numba did not pay, see ``benchmarks/
 - ``conv``: im2col by a loop over the ``kh*kw`` kernel positions (each a strided slice of an NHWC
   copy of the padded input, vectorised over batch, channels and pixels) into a reused buffer of
   about ``COLS_BYTES`` (a chunk of images at a time), then one matmul per group batched by
-  ``np.matmul``. Depthwise convs (one input channel per group) skip im2col: they accumulate
+  ``np.matmul``. Depthwise convs (groups = input channels > 1) skip im2col: they accumulate
   ``kh*kw`` shifted slices times a per-channel weight, vectorised over channels.
 - pools: the same kernel-position loop with ``max`` / ``+``; the average divisor is obtained by
   pooling a mask of ones, so ``count_include_pad`` and ``ceil_mode`` edge windows match ONNX.

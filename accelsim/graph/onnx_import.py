@@ -469,7 +469,7 @@ class _Importer:
 
     def h_binary(self, onode, a):
         x, y = onode.input[0], onode.input[1]
-        cx, cy = self.const(x), self.const(y)
+        cy = self.const(y)
         op = onode.op_type
         if op in ("Add", "Mul"):
             self.emit(op.lower(), onode.name, [x, y], onode.output[0])
@@ -480,8 +480,6 @@ class _Importer:
         else:  # Div
             self.emit("mul", onode.name, [x, self.new_param(onode.name + ".recip", 1.0 / cy.astype(np.float64))],
                       onode.output[0])
-        if cx is not None and op in ("Sub", "Div"):
-            pass  # both constant is folded before reaching here
 
     def h_concat(self, onode, a):
         rank = len(self.shape(onode.input[0]))

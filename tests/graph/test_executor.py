@@ -9,7 +9,7 @@ from PIL import Image
 
 from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.executor import execute_node, infer_shapes, pool_output_size, run_graph
-from accelsim.graph.ir import Graph, Node
+from accelsim.graph.ir import Node
 from accelsim.graph.onnx_import import import_model, load_onnx
 
 from .conftest import DATA, MODELS, close_to, ort_run
