@@ -194,10 +194,15 @@ class _Importer:
             if imp.domain in ("", "ai.onnx"):
                 self.opset = int(imp.version)
         if self.opset < MIN_OPSET:
-            raise UnsupportedOpError(
-                f"{self.source}: default-domain opset {self.opset} is older than {MIN_OPSET}; convert it with "
-                f"onnx.version_converter.convert_version(model, 13) first"
-            )
+            try:  # old files: let onnx's version converter lift them to opset 11 first
+                self.model = model = onnx.version_converter.convert_version(model, 11)
+                self.opset = 11
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UnsupportedOpError(
+                    f"{self.source}: default-domain opset {self.opset} is older than {MIN_OPSET} and "
+                    f"onnx.version_converter could not lift it to 11 ({first}); re-export at opset 11 or later"
+                ) from None
         g = model.graph
         for init in g.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)

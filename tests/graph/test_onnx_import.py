@@ -172,10 +172,25 @@ def test_checker_failure_is_input_file_error(tmp_path):
         load_onnx(bad)
 
 
-def test_old_opset_rejected_with_advice():
-    model = build_model([H("Relu", ["x"], ["y"])], (1, 3, 4, 4), opset=7)
-    model.opset_import[0].version = 6
-    with pytest.raises(UnsupportedOpError, match=r"opset 6 is older than 7; convert it with onnx.version_converter"):
+def test_old_opset_lifted_by_version_converter_or_refused(monkeypatch):
+    import onnx
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
+    inits = [onnx.numpy_helper.from_array(np.full(3, v, np.float32), n) for n, v in zip("sbmv", (2, 1, 0.5, 3))]
+    bn = H("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], is_test=1, epsilon=1.0)  # opset-6 form
+    model = helper.make_model(helper.make_graph([bn], "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 6)])
+    graph = import_model(model)
+    assert _ops(graph) == ["batchnorm"]
+    assert graph.params[graph.nodes[0].inputs[1]].tolist() == [1.0, 1.0, 1.0]  # 2 / sqrt(3 + 1)
+    assert graph.params[graph.nodes[0].inputs[2]].tolist() == [0.5, 0.5, 0.5]  # 1 - 0.5 * 1
+
+    def refuse(*args):
+        raise RuntimeError("no adapter for op Foo")
+
+    monkeypatch.setattr(onnx.version_converter, "convert_version", refuse)
+    with pytest.raises(UnsupportedOpError, match=r"opset 6 is older than 7 and onnx.version_converter could not "
+                                                 r"lift it to 11 \(no adapter for op Foo\); re-export"):
         import_model(model)
 
 
