@@ -77,6 +77,10 @@ def detect_form(header: str) -> str | None:
     return None
 
 
+def _plural(n: int) -> str:
+    return f"{n} field" if n == 1 else f"{n} fields"
+
+
 class _Row:
     """One data row with its location, for error messages."""
 
@@ -218,7 +222,7 @@ def _extra_columns(row: _Row, header_cols: list[str], start: int, batch_ok: bool
             out["batch"] = row.positive_int(i, col)
         elif col is None:
             raise row.fail(
-                f"wrong field count: {len(row.fields)} fields but the header has {len(header_cols)} "
+                f"wrong field count: {_plural(len(row.fields))} but the header has {len(header_cols)} "
                 f"columns (expected Layer name, {start - 1} integers and optionally Sparsity N:M)")
         else:
             out[f"csv_{col}" if col else f"csv_column_{i + 1}"] = value
@@ -228,7 +232,7 @@ def _extra_columns(row: _Row, header_cols: list[str], start: int, batch_ok: bool
 def _conv_row(row: _Row, header_cols: list[str], batch: int) -> LayerDescriptor:
     if len(row.fields) < 8:
         raise row.fail(
-            f"wrong field count: {len(row.fields)} fields, expected 8 (Layer name, "
+            f"wrong field count: {_plural(len(row.fields))}, expected 8 (Layer name, "
             f"{', '.join(CONV_COLUMNS)}) and optionally Sparsity N:M")
     name = row.fields[0]
     if name == "":
@@ -253,7 +257,7 @@ def _conv_row(row: _Row, header_cols: list[str], batch: int) -> LayerDescriptor:
 
 def _gemm_row(row: _Row, header_cols: list[str], batch: int) -> LayerDescriptor:
     if len(row.fields) < 4:
-        raise row.fail(f"wrong field count: {len(row.fields)} fields, expected 4 (Layer, M, N, K) "
+        raise row.fail(f"wrong field count: {_plural(len(row.fields))}, expected 4 (Layer, M, N, K) "
                        "and optionally Sparsity N:M")
     name = row.fields[0]
     if name == "":
