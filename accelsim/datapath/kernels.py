@@ -217,6 +217,77 @@ def im2col_t(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, di
 
 
 @njit(cache=True, parallel=True)
+def im2col_rows(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
+                out_h, out_w):
+    """Fill *out* [rows, cg*kh*kw] with the patches of group *group*, one output pixel per row.
+
+    Row ``(n - n0) * out_h * out_w + oy * out_w + ox``, columns in im2col order (c, kh, kw);
+    padded positions are 0. The row-major twin of :func:`im2col_t`.
+    """
+    h = x.shape[2]
+    wd = x.shape[3]
+    per_img = out_h * out_w
+    for r in prange(out.shape[0]):
+        n = n0 + r // per_img
+        pix = r % per_img
+        oy = pix // out_w
+        ox = pix % out_w
+        col = 0
+        for ci in range(cg):
+            c = group * cg + ci
+            for ky in range(kh):
+                iy = oy * stride_h - pad_t + ky * dil_h
+                for kx in range(kw):
+                    ix = ox * stride_w - pad_l + kx * dil_w
+                    if iy < 0 or iy >= h or ix < 0 or ix >= wd:
+                        out[r, col] = 0
+                    else:
+                        out[r, col] = x[n, c, iy, ix]
+                    col += 1
+
+
+@njit(cache=True, parallel=True)
+def gemm_acc_faithful(cols, w2, bias, acc_bits, wrap, screen):
+    """Faithful accumulators of ``bias[j] + sum_k cols[r, k] * w2[j, k]`` -> int64 [rows, ng].
+
+    Steps in k order (the im2col order), saturating or wrapping after the bias load and after
+    every add, as :func:`conv_acc_faithful`. With *screen*, each output first gets its exact sum
+    and the bound ``|bias| + sum_k |cols[r,k] * w2[j,k]|``; when that bound is inside the
+    accumulator range no partial sum can overflow and the exact sum is the faithful result, so the
+    sequential per-step pass runs only for outputs that might overflow (identical bits).
+
+    Returns ``(acc, events)``, events int64 [ng] overflow events per output channel.
+    """
+    rows, kk = cols.shape
+    ng = w2.shape[0]
+    lo = -(np.int64(1) << (acc_bits - 1))
+    hi = (np.int64(1) << (acc_bits - 1)) - 1
+    acc = np.empty((rows, ng), dtype=np.int64)
+    ev = np.zeros((rows, ng), dtype=np.int64)
+    for r in prange(rows):
+        for j in range(ng):
+            b = np.int64(bias[j])
+            if screen:
+                s = np.int64(0)
+                sa = np.int64(0)
+                for k in range(kk):
+                    p = np.int64(cols[r, k]) * np.int64(w2[j, k])
+                    s += p
+                    sa += abs(p)
+                if abs(b) + sa <= hi:
+                    acc[r, j] = b + s
+                    continue
+            a, o = _acc_step(b, lo, hi, wrap)
+            cnt = o
+            for k in range(kk):
+                a, o = _acc_step(a + np.int64(cols[r, k]) * np.int64(w2[j, k]), lo, hi, wrap)
+                cnt += o
+            acc[r, j] = a
+            ev[r, j] = cnt
+    return acc, ev.sum(axis=0)
+
+
+@njit(cache=True, parallel=True)
 def gemm_cols_to_nchw(res, bias, pre, scale, post, lo, hi, out, n0, c0):
     """Requantize ``res`` [ng, cols] (exact integer sums, any numeric dtype) into NCHW codes.
 
@@ -415,7 +486,7 @@ def max_abs(x):
 
 
 __all__ = [
-    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "im2col_t",
+    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "im2col_t", "im2col_rows", "gemm_acc_faithful",
     "gemm_cols_to_nchw", "requant_nchw", "maxpool", "avgpool", "requant_channels_noclip",
     "add_requant", "mul_requant", "lut_apply", "max_abs",
 ]

@@ -8,7 +8,11 @@ array is broadcast).
 Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` for the proof of exactness):
 
 ``faithful``  per-step saturate/wrap, overflow events counted — used whenever the bound
-              ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails;
+              ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails. Chosen by
+              ``auto``, each output is first screened with its own bound
+              ``|bias| + sum_k |x_k w_k|`` and stepped only if that bound fails
+              (:func:`~accelsim.datapath.kernels.gemm_acc_faithful`); forced with
+              ``path="faithful"``, every output is stepped (the reference the tests compare with);
 ``float32``   im2col + float32 BLAS GEMM when additionally ``max|x| * max_c sum|w_c| < 2**24``;
 ``float64``   the same in float64 when that product is below 2**53 (always, if acc_bits <= 48);
 ``int64``     direct int64 loops (depthwise and tiny layers, where a GEMM does not pay).
@@ -122,6 +126,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     safe = choose_path(max_x, l1, bias, acc_bits)
     if path not in PATHS:
         raise ValueError(f"conv: path must be one of {PATHS}, got {path!r}")
+    forced = path == "faithful"
     if path == "auto":
         path = safe
         ng = c_out // groups
@@ -131,9 +136,29 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         if safe == "faithful" or (path == "float32" and safe != "float32"):
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r})")
     args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
-    if path == "faithful":
+    if path == "faithful" and forced:
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), int(ev.sum()), path)
+    if path == "faithful":  # chosen by the bound: screen each output, step only where needed
+        out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+        ng = c_out // groups
+        kk = cg * kh * kw
+        per_img = oh * ow
+        imgs = max(1, _IM2COL_ROWS // max(per_img, 1))
+        w2 = w.reshape(groups, ng, kk)
+        zero = np.zeros(c_out, dtype=np.int64)
+        events = 0
+        for n0 in range(0, n, imgs):
+            nb = min(imgs, n - n0)
+            cols = np.empty((nb * per_img, kk), dtype=np.int32)
+            for g in range(groups):
+                K.im2col_rows(x, cols, n0, g, cg, kh, kw, stride[0], stride[1], padding[0], padding[1],
+                              dilation[0], dilation[1], oh, ow)
+                acc, ev = K.gemm_acc_faithful(cols, np.ascontiguousarray(w2[g]), bias[g * ng:(g + 1) * ng],
+                                              acc_bits, overflow == "wrap", True)
+                events += int(ev.sum())
+                K.gemm_cols_to_nchw(acc.T, zero, pre, scale, post, lo, hi, out, n0, g * ng)
+        return MacResult(out, events, path)
     if path == "int64":
         acc = K.conv_acc_exact(x, w, bias, *args)
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), 0, path)

@@ -244,3 +244,15 @@ def test_gemm(n, k, nout, acc_bits, wrap, seed):
     want = np.clip(ref_round_shift(want * 3, 4), -2 ** 20, 2 ** 20)
     np.testing.assert_array_equal(got.out.reshape(n, nout), want)
     assert got.overflow_events == events
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_case(max_acc_bits=20))
+def test_auto_path_with_narrow_accumulator_matches_stepwise_reference(case):
+    """``auto`` screens outputs by their own bound and steps only those that may overflow."""
+    acc, events = ref_conv_faithful(case["x"], case["w"], case["bias"], case["stride"], case["pad"],
+                                    case["dil"], case["groups"], case["acc_bits"], case["wrap"])
+    want = ref_requant(acc, case["pre"], case["scale"], case["post"], case["lo"], case["hi"])
+    got = _run(case, "auto")
+    np.testing.assert_array_equal(got.out, want)
+    assert got.overflow_events == events
