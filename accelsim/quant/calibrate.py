@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 
 from accelsim.config.quant import QuantConfig
-from accelsim.errors import ConfigError, InputFileError
+from accelsim.errors import InputFileError
 from accelsim.graph.executor import execute_node
 from accelsim.graph.ir import Graph, Node
 from accelsim.layers.arith import qmax, quantize_tensor, step_from_threshold
@@ -59,7 +59,6 @@ from accelsim.quant.lower import (
 )
 from accelsim.quant.observers import HistogramObserver
 from accelsim.quant.requant import (
-    int_dtype,
     multiplier_error,
     quantize_bias,
     quantize_weights,

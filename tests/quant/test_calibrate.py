@@ -5,7 +5,6 @@ descriptor docstring); float references come from the graph executor.
 """
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,6 @@ from accelsim.layers.arith import qmax
 from accelsim.quant.calibrate import calibrate
 from tests.quant.intref import run_int
 
-SHARED = Path("/work/shared")
-MODELS = SHARED / "models"
 RNG = np.random.default_rng(1234)
 
 
