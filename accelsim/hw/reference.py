@@ -101,6 +101,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
     for f in range(nf):
         need_total += folds[f, 3] * folds[f, 4]
     total_written = 0
+    window = max(R, C) + 4
     nxt = 0
     last_write = -1
     bound = 0
@@ -138,7 +139,8 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
         in_b_ok = np.zeros(C, np.bool_)
         in_b_f = np.zeros(C, np.int64)
         in_b_k = np.zeros(C, np.int64)
-        for f in range(max(0, nxt - 3), nxt):
+        # folds start >= T cycles apart and feed for T + skew cycles: at most `window` feed at once
+        for f in range(max(0, nxt - window), nxt):
             g = folds[f, 0]
             m0 = folds[f, 1]
             n0 = folds[f, 2]
@@ -282,7 +284,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
                         ch_j[i, j] = ch_j[i, j - 1]
                     ch_ok[i, 0] = False
                 ch_left -= 1
-            for f in range(max(0, nxt - 3), nxt):
+            for f in range(max(0, nxt - window), nxt):
                 if copy_at[f] < 0 and fin_count[f] == folds[f, 3] * folds[f, 4]:
                     if ch_left > 0:
                         return -1  # the chain still holds results: a collision
@@ -394,6 +396,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
         need_total += T * folds[f, 4]
         bound += T + R * (a + 2) + C + m + 8
     total_written = 0
+    window = R * a + 4
     nxt_p = 0
     nxt_s = 0
     last_write = -1
@@ -430,7 +433,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
         in_ok = np.zeros(R, np.bool_)
         in_f = np.zeros(R, np.int64)
         in_u = np.zeros(R, np.int64)
-        for f in range(max(0, nxt_s - 3), nxt_s):
+        for f in range(max(0, nxt_s - window), nxt_s):
             g = folds[f, 0]
             k0 = folds[f, 1]
             r = folds[f, 3]

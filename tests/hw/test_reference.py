@@ -84,3 +84,17 @@ def test_reference_rejects_big_arrays_and_bad_options():
         reference_gemm(a, a, "os", 17, 4)
     with pytest.raises(ConfigError, match="unknown dataflow 'rs'"):
         reference_gemm(a, a, "rs", 4, 4)
+
+
+@pytest.mark.parametrize("df", ["os", "ws", "is"])
+@pytest.mark.parametrize("drain", ["shift", "parallel"])
+def test_many_short_folds_in_flight(df, drain):
+    """T = 1 with overlap: a new fold starts every cycle while earlier ones still skew through."""
+    rng = np.random.default_rng(3)
+    m, n, k = {"os": (9, 7, 1), "ws": (1, 7, 9), "is": (7, 1, 9)}[df]
+    a = rng.integers(-50, 50, (2, m, k))
+    b = rng.integers(-50, 50, (2, k, n))
+    opts = {"mult_stages": 1, "acc_stages": 2, "skew": "feeder", "drain": drain, "overlap": True}
+    out, cycles = reference_gemm(a, b, df, 4, 2, 1, 2, "feeder", drain, True)
+    np.testing.assert_array_equal(out, np.einsum("gmk,gkn->gmn", a, b))
+    assert cycles == _closed_form(m, n, k, 2, df, 4, 2, opts)
