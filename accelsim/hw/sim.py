@@ -30,12 +30,12 @@ from math import ceil
 
 import numpy as np
 import simpy
-from accelsim.hw.jit import lazy_njit
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
 from accelsim.errors import MappingError
 from accelsim.hw.counts import BUFFERS, LayerCounts
+from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import KIB, check_buffers, map_layer
 from accelsim.hw.timing import MicroArch, layer_schedule, scalesim_schedule
 from accelsim.hw.traffic import layer_traffic, off_array_traffic

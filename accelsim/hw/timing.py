@@ -51,9 +51,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from accelsim.hw.jit import lazy_njit
 
 from accelsim.config.hardware import HardwareConfig
+from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import LayerMapping
 
 _DF_CODE = {"os": 0, "ws": 1, "is": 2}
