@@ -125,13 +125,14 @@ def test_mismatched_counts_and_layers_are_a_wiring_bug(table):
 # --- properties ----------------------------------------------------------------------------------
 
 widths = st.integers(min_value=1, max_value=32)
+TABLES = {tech: shipped_table(tech) for tech in ("45nm", "28nm", "16nm", "7nm")}
 
 
 @settings(max_examples=60, deadline=None)
 @given(w=widths, a=widths, acc=widths, dw=st.integers(0, 8), da=st.integers(0, 8), dacc=st.integers(0, 8),
        tech=st.sampled_from(["45nm", "28nm", "16nm", "7nm"]))
 def test_fewer_bits_never_cost_more_mac_energy(w, a, acc, dw, da, dacc, tech):
-    t = shipped_table(tech)
+    t = TABLES[tech]
     narrow = mac_energy_pj(t, w, a, acc)
     wide = mac_energy_pj(t, w + dw, a + da, acc + dacc)
     assert narrow <= wide
@@ -154,7 +155,7 @@ def test_mac_energy_is_the_horowitz_law():
 @given(rd=st.floats(0, 1e9), wr=st.floats(0, 1e9), extra=st.floats(0, 1e9),
        kind=st.sampled_from(["lpddr4", "ddr3", "ddr4", "gddr5", "hbm2"]))
 def test_more_dram_traffic_never_costs_less(rd, wr, extra, kind):
-    t = shipped_table("45nm")
+    t = TABLES["45nm"]
     hw = HW.model_copy(update={"dram": HW.dram.model_copy(update={"kind": kind})})
     base = dataclasses.replace(CONV_COUNTS, dram_read_bytes=rd, dram_write_bytes=wr)
     more = dataclasses.replace(CONV_COUNTS, dram_read_bytes=rd + extra, dram_write_bytes=wr)
