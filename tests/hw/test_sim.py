@@ -128,3 +128,21 @@ def test_empty_network_and_tiny_buffer_raise():
     with pytest.raises(MappingError, match=r"buffers.ifmap_kb: layer 'g' needs at least 2 KiB"):
         simulate_network(net_of(gemm_layer(8, 8, 8)), hw_config(32, 32, "is", buffers__ifmap_kb=1.0),
                          SimulationConfig())
+
+
+def test_pe_traffic_by_hand():
+    """One 2x2 os fold, K = 3, 8-bit operands, 32-bit accumulators, shift drain on a 2x2 array.
+
+    Forwards: each of the 2 rows' 3 activations hops 1 column (2*3*1*8 = 48 bits), each of the 2
+    columns' 3 weights hops 1 row (48 bits), the output chain moves column 0's results one column
+    before they exit (2 rows * 1 hop * 32 = 64 bits): 160 bits.
+    Register writes: 3 steps * 4 PEs * (8 + 8 operand + 32 accumulator) = 576, the copy into the
+    output chain 4 * 32 = 128, the chain hop 64: 768 bits.
+    ws, same GEMM (K = 3 rows used of a 3x2 array, M = 2 steps): preload hops 2*(0+1+2)*8 = 48,
+    activations 2 steps * 3 rows * 1 hop * 8 = 48, partial sums 2 steps * 2 columns * 2 hops * 32
+    = 256: 352 bits."""
+    hw = hw_config(2, 2, "os")
+    t = simulate_network(net_of(gemm_layer(2, 2, 3)), hw, SimulationConfig(stall_free=True))
+    assert (t.total.pe_forward_bits, t.total.pe_reg_write_bits) == (160, 768)
+    t = simulate_network(net_of(gemm_layer(2, 2, 3)), hw_config(3, 2, "ws"), SimulationConfig(stall_free=True))
+    assert t.total.pe_forward_bits == 352
