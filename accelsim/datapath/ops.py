@@ -29,8 +29,8 @@ from accelsim.datapath import kernels as K
 PATHS = ("auto", "faithful", "int64", "float32", "float64")
 """Accepted values of ``path`` for :func:`conv`; ``auto`` chooses the fastest exact one."""
 
-_IM2COL_ROWS = 1 << 13
-"""Rows of one im2col block (bounds the scratch matrix; whole images per block)."""
+_SCRATCH_BYTES = 1 << 24
+"""Size bound of one im2col block, bytes (whole images per block, at least one)."""
 
 
 def per_channel(values, c: int, name: str = "parameter") -> np.ndarray:
@@ -144,7 +144,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         ng = c_out // groups
         kk = cg * kh * kw
         per_img = oh * ow
-        imgs = max(1, _IM2COL_ROWS // max(per_img, 1))
+        imgs = max(1, _SCRATCH_BYTES // (per_img * kk * 4))
         w2 = w.reshape(groups, ng, kk)
         zero = np.zeros(c_out, dtype=np.int64)
         events = 0
@@ -167,7 +167,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     ng = c_out // groups
     kk = cg * kh * kw
     per_img = oh * ow
-    imgs = max(1, _IM2COL_ROWS // max(per_img, 1))
+    imgs = max(1, _SCRATCH_BYTES // (per_img * kk * np.dtype(dtype).itemsize))
     wmat = np.ascontiguousarray(w.reshape(groups, ng, kk).astype(dtype))
     for n0 in range(0, n, imgs):
         nb = min(imgs, n - n0)
