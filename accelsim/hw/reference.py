@@ -49,8 +49,11 @@ def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool) 
 
 
 @njit(cache=True)
-def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
-    """Output stationary. A [G, M, T, P], B [G, T, N, P] (T = packed K). Returns cycles or -1."""
+def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
+    """Output stationary. A [G, M, T, P], B [G, T, N, P] (T = packed K). Returns cycles or -1.
+
+    *stats* counts PE-to-PE hops: [activations, weights, partial sums, output chain].
+    """
     nf = folds.shape[0]
     T = A.shape[2]
     P = A.shape[3]
@@ -278,6 +281,8 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
                         last_write = t
                 for i in range(R):
                     for j in range(C - 1, 0, -1):
+                        if ch_ok[i, j - 1]:
+                            stats[3] += 1
                         ch_v[i, j] = ch_v[i, j - 1]
                         ch_ok[i, j] = ch_ok[i, j - 1]
                         ch_f[i, j] = ch_f[i, j - 1]
@@ -329,6 +334,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
                 ok = a_ok[i, j - 1] and j < folds[a_f[i, j - 1], 4]
                 a_ok[i, j] = ok
                 if ok:
+                    stats[0] += 1
                     a_v[i, j] = a_v[i, j - 1]
                     a_f[i, j] = a_f[i, j - 1]
                     a_k[i, j] = a_k[i, j - 1]
@@ -341,6 +347,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
                 ok = b_ok[i - 1, j] and i < folds[b_f[i - 1, j], 3]
                 b_ok[i, j] = ok
                 if ok:
+                    stats[1] += 1
                     b_v[i, j] = b_v[i - 1, j]
                     b_f[i, j] = b_f[i - 1, j]
                     b_k[i, j] = b_k[i - 1, j]
@@ -353,12 +360,13 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out):
 
 
 @njit(cache=True)
-def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
+def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
     """Weight or input stationary (the same engine).
 
     ws: S = B [G, T_k, N, P] stationary source, X = A [G, M, T_k, P] streamed; out [G, M, N].
     is: S = A [G, M, T_k, P] stationary source, X = B [G, T_k, N, P] streamed; out [G, M, N].
     Fold rows (r) run over the packed reduction, fold columns (c) over N (ws) or M (is).
+    *stats* counts PE-to-PE hops: [streamed operands, stationary preload, partial sums, unused].
     """
     nf = folds.shape[0]
     P = S.shape[3]
@@ -367,6 +375,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
     else:
         T = X.shape[1]
     w = np.zeros((2, R, C, P), np.int64)  # two banks of stationary registers
+    w_ok = np.zeros((2, R, C), np.bool_)  # which hold a value of the fold being preloaded
     x_v = np.zeros((R, C, P), np.int64)
     x_ok = np.zeros((R, C), np.bool_)
     x_f = np.zeros((R, C), np.int64)
@@ -528,6 +537,8 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
                 above_ok = False
                 if i > 0:
                     above_ok = ps_ok[a - 1, i - 1, j]
+                if above_ok:
+                    stats[2] += 1
                 if ad_ok[i, j]:
                     if above_ok:
                         if ps_f[a - 1, i - 1, j] != ad_f[i, j] or ps_u[a - 1, i - 1, j] != ad_u[i, j]:
@@ -564,12 +575,18 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
                 k0 = folds[f, 1]
                 c0 = folds[f, 2]
                 c = folds[f, 4]
+                if q == 0:
+                    w_ok[bank, :, :] = False
                 for i in range(R - 1, 0, -1):
                     for j in range(C):
+                        if w_ok[bank, i - 1, j]:
+                            stats[1] += 1
+                        w_ok[bank, i, j] = w_ok[bank, i - 1, j]
                         for z in range(P):
                             w[bank, i, j, z] = w[bank, i - 1, j, z]
                 kk = r - 1 - q
                 for j in range(C):
+                    w_ok[bank, 0, j] = j < c
                     for z in range(P):
                         if j < c:
                             if is_is:
@@ -584,6 +601,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out):
                 ok = x_ok[i, j - 1] and j < folds[x_f[i, j - 1], 4]
                 x_ok[i, j] = ok
                 if ok:
+                    stats[0] += 1
                     x_v[i, j] = x_v[i, j - 1]
                     x_f[i, j] = x_f[i, j - 1]
                     x_u[i, j] = x_u[i, j - 1]
@@ -607,6 +625,7 @@ def reference_gemm(
     drain: str = "shift",
     overlap_folds: bool = False,
     macs_per_pe: int = 1,
+    hops: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Run ``groups`` GEMMs ``a[g] @ b[g]`` through the register-level array.
 
@@ -618,6 +637,10 @@ def reference_gemm(
     rows, cols : array shape, 1..16.
     mult_stages, acc_stages, skew, drain, overlap_folds : as in ``hardware.pe`` / ``hardware.array``.
     macs_per_pe : 1, 2 or 4: each PE multiplies that many consecutive-k pairs per cycle.
+    hops : optional int64 array of 4, incremented with the PE-to-PE hops of values: os
+        [activations, weights, partial sums (0), output chain]; ws/is [streamed operand,
+        stationary preload, partial sums, 0]. Each hop moves one operand register (p elements)
+        or one partial sum.
 
     Returns
     -------
@@ -653,15 +676,18 @@ def reference_gemm(
     B = np.ascontiguousarray(bp.reshape(g, kt, p, n).transpose(0, 1, 3, 2))
     out = np.zeros((g, m_, n), np.int64)
     e = 1 if skew == "array" else 0
+    stats = np.zeros(4, np.int64)
     if dataflow == "os":
         folds = _fold_table(m_, n, rows, cols, g, True)
-        cycles = _run_os(A, B, folds, rows, cols, mult_stages, acc_stages, e, drain == "shift", overlap_folds, out)
+        cycles = _run_os(A, B, folds, rows, cols, mult_stages, acc_stages, e, drain == "shift", overlap_folds, out, stats)
     elif dataflow == "ws":
         folds = _fold_table(kt, n, rows, cols, g, False)
-        cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, e, overlap_folds, out)
+        cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, e, overlap_folds, out, stats)
     else:
         folds = _fold_table(kt, m_, rows, cols, g, False)
-        cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, e, overlap_folds, out)
+        cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, e, overlap_folds, out, stats)
+    if hops is not None:
+        hops += stats
     if cycles < 0:
         raise RuntimeError("reference model: operands misaligned or results collided")
     return (out[0] if squeeze else out), int(cycles)

@@ -11,7 +11,14 @@ from accelsim.errors import ConfigError
 from accelsim.hw.mapping import map_layer
 from accelsim.hw.reference import reference_gemm
 from accelsim.hw.timing import MicroArch, layer_compute_cycles
+from accelsim.config.simulation import SimulationConfig
+from accelsim.hw.sim import simulate_network
+from accelsim.layers import Network
 from tests.hw.conftest import gemm_layer, hw_config
+
+
+def _net(layer):
+    return Network(name="n", layers=(layer,), inputs=("x",), outputs=(layer.output,))
 
 SETTINGS = st.fixed_dictionaries({
     "mult_stages": st.integers(0, 2),
@@ -43,10 +50,17 @@ def test_reference_matches_numpy_and_closed_form(df, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16), "seed"))
     a = rng.integers(-128, 128, (groups, m, k))
     b = rng.integers(-128, 128, (groups, k, n))
+    hops = np.zeros(4, np.int64)
     out, cycles = reference_gemm(a, b, df, rows, cols, opts["mult_stages"], opts["acc_stages"], opts["skew"],
-                                 opts["drain"], opts["overlap"])
+                                 opts["drain"], opts["overlap"], hops=hops)
     np.testing.assert_array_equal(out, np.einsum("gmk,gkn->gmn", a, b))
     assert cycles == _closed_form(m, n, k, groups, df, rows, cols, opts)
+    # the PE-to-PE bits the energy model is given equal the hops the registers really made
+    hw = hw_config(rows, cols, df, opts["mult_stages"], opts["acc_stages"], opts["skew"], opts["drain"], opts["overlap"])
+    counts = simulate_network(_net(gemm_layer(m, n, k, groups, weight_bits=6, act_bits=5, acc_bits=20)), hw,
+                              SimulationConfig(stall_free=True)).total
+    stream_bits, stat_bits = {"os": (5, 6), "ws": (5, 6), "is": (6, 5)}[df]
+    assert counts.pe_forward_bits == hops[0] * stream_bits + hops[1] * stat_bits + (hops[2] + hops[3]) * 20
 
 
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
