@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         executor.close()
     print(f"sweep {sweep.name}: {outcome.total} points: {outcome.skipped} already stored, "
           f"{outcome.ok} ran ok, {outcome.failed} failed, {outcome.remaining} left; results in {results}")
+    if outcome.warned:
+        print(f"  {outcome.warned} points raised warnings (kept in their records: "
+              f"{results}/results.jsonl, 'warnings')", file=sys.stderr)
     for line in outcome.errors[:20]:
         print(f"  failed {line}", file=sys.stderr)
     if len(outcome.errors) > 20:

@@ -58,13 +58,13 @@ def table_rows(points: list[ReportPoint]) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the points table (plain values, for CSV)."""
     axes = axis_keys(points)
     front = {p.key for p in pareto_front(points)}
-    header = ["index", "status", *axes, *(c[0] for c in COLUMNS), "pareto", "key", "error"]
+    header = ["index", "status", *axes, *(c[0] for c in COLUMNS), "pareto", "key", "error", "warnings"]
     rows = []
     for p in points:
         vals = [p.metric(key) for _, key, _, _ in COLUMNS]
         rows.append([p.index, p.status, *(p.overrides.get(a) for a in axes),
                      *(None if v is None else v * c[3] for v, c in zip(vals, COLUMNS)),
-                     p.key in front, p.key, p.error or ""])
+                     p.key in front, p.key, p.error or "", " | ".join(p.warnings)])
     return header, rows
 
 
@@ -77,7 +77,7 @@ def write_tables(points: list[ReportPoint], out_dir: Path) -> None:
         for r in rows:
             w.writerow(["" if v is None else v for v in r])
     records = [{"index": p.index, "key": p.key, "status": p.status, "overrides": p.overrides,
-                "error": p.error, "result": p.result} for p in points]
+                "error": p.error, "warnings": list(p.warnings), "result": p.result} for p in points]
     (out_dir / "points.json").write_text(json.dumps(records, indent=1, allow_nan=False, default=str) + "\n",
                                          encoding="utf-8")
 
@@ -171,7 +171,7 @@ def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: s
                    "</figcaption></figure>")
     out.append("<h2>Points</h2><p class='meta'>Click a column header to sort. Shaded rows: Pareto front.</p>")
     out.append("<table class='sortable'><thead><tr>")
-    headers = ["#", "status", *axes, *(c[0] for c in COLUMNS), "key", "error"]
+    headers = ["#", "status", *axes, *(c[0] for c in COLUMNS), "key", "error / warnings"]
     out.append("".join(f"<th>{esc(h)}</th>" for h in headers))
     out.append("</tr></thead><tbody>")
     for p in points:
@@ -184,7 +184,9 @@ def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: s
             text, sort = _cell(p.metric(key), fmt, scale)
             cells.append((text, sort, ""))
         cells.append((p.key[:12], p.key, "text"))
-        cells.append((p.error or "", p.error or "", "text"))
+        note = p.error or (f"{len(p.warnings)} warning{'s' if len(p.warnings) != 1 else ''}: "
+                           + " | ".join(p.warnings) if p.warnings else "")
+        cells.append((note if len(note) <= 120 else note[:119] + "…", note, "text"))
         out.append(f"<tr class='{cls}'>" + "".join(
             f"<td class='{c}' data-v='{esc(s, quote=True)}'>{esc(t)}</td>" for t, s, c in cells) + "</tr>")
     out.append("</tbody></table>")

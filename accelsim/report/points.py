@@ -37,6 +37,7 @@ class ReportPoint:
     config: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -103,7 +104,7 @@ def _from_store(directory: Path) -> list[ReportPoint]:
     for rec in ResultStore(directory).latest().values():
         points.append(ReportPoint(
             key=rec.key, index=rec.index, status=rec.status, overrides=rec.overrides,
-            config=rec.config, result=rec.result or {}, error=rec.error,
+            config=rec.config, result=rec.result or {}, error=rec.error, warnings=rec.warnings,
         ))
     points.sort(key=lambda p: p.index)
     return points

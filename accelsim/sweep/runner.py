@@ -32,6 +32,8 @@ class SweepOutcome:
     errors: list[str] = field(default_factory=list)
     """``"point <i> (<axis values>): <error>"`` per failed point, in completion order."""
     results_dir: str = ""
+    warned: int = 0
+    """Points that finished with warnings (kept in their records)."""
 
     @property
     def remaining(self) -> int:
@@ -138,6 +140,8 @@ def run_sweep(
                 )
                 store.append(record)
                 outcome.ran += 1
+                if record.warnings:
+                    outcome.warned += 1
                 if record.status == "ok":
                     outcome.ok += 1
                 else:

@@ -106,6 +106,8 @@ class PointRecord:
     error: str | None
     elapsed_s: float
     finished_utc: str
+    warnings: tuple[str, ...] = ()
+    """Distinct warnings the point raised, one line each (e.g. accumulator overflow risk)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class PointRecord:
             "error": self.error,
             "elapsed_s": self.elapsed_s,
             "finished_utc": self.finished_utc,
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -135,6 +138,7 @@ class PointRecord:
                 error=d.get("error"),
                 elapsed_s=float(d.get("elapsed_s") or 0.0),
                 finished_utc=str(d.get("finished_utc", "")),
+                warnings=tuple(str(w) for w in (d.get("warnings") or ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputFileError(f"{where}: not a point record ({exc})") from None
@@ -364,4 +368,5 @@ def make_record(
         error=outcome.get("error"),
         elapsed_s=float(outcome.get("elapsed_s", 0.0)),
         finished_utc=_utc_now(),
+        warnings=tuple(outcome.get("warnings") or ()),
     )

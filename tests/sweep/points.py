@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 from accelsim.sweep.cache import quant_key
 
@@ -18,6 +19,9 @@ BREAKDOWN = ("mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight"
 
 def fake_point(cfg, *, cache=None, progress=False) -> dict:
     hw, q = cfg.hardware, cfg.quant
+    if q.act_bits == 16:
+        for _ in range(3):  # repeated: the record keeps it once
+            warnings.warn("layer 'conv0': accumulator may overflow\nsecond line dropped", UserWarning)
     rows, cols, wb, ab = hw.array.rows, hw.array.cols, q.weight_bits, q.act_bits
     macs = 1_000_000
     compute = -(-macs // (rows * cols))

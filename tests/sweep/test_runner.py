@@ -159,3 +159,12 @@ def test_sigkill_mid_sweep_loses_nothing_and_resume_completes(tmp_path):
     got = {(r["config"]["quant"]["weight_bits"], r["config"]["hardware"]["array"]["rows"]) for r in recs}
     assert got == {(w, r) for w in (4, 5, 6, 7, 8) for r in (16, 32, 64)}
     assert all(r["status"] == "ok" for r in recs)
+
+
+def test_warnings_of_a_point_are_kept_in_its_record_once(tmp_path):
+    sw = sweep_from_dict({"name": "w", "axes": {"quant.act_bits": [8, 16]}})
+    out = run_sweep(sw, tmp_path, SerialExecutor(), point_fn=FAKE, progress=False)
+    assert (out.ok, out.warned) == (2, 1)
+    recs = {r.config["quant"]["act_bits"]: r for r in ResultStore(tmp_path).records()}
+    assert recs[16].warnings == ("UserWarning: layer 'conv0': accumulator may overflow",)
+    assert recs[8].warnings == ()
