@@ -30,9 +30,13 @@ Network (every conv has no bias and is followed by BatchNorm)::
     global average pool -> flatten -> fully connected 96->10 (logits)
 
 Determinism: fixed seeds (torch, numpy), ``torch.use_deterministic_algorithms(True)``, a fixed
-thread count (``--threads``, default 2), data order and augmentation (random horizontal flip)
-drawn from a seeded ``torch.Generator``. Rerunning on the same machine with the same arguments
-gives the same weights; the script prints their SHA-256 so two runs can be compared.
+thread count (``--threads``, default 1: on 2 cores shared with other jobs, 2 OpenMP threads ran
+5-7x slower per step than 1), data order and augmentation (random horizontal flip) drawn from a
+seeded ``torch.Generator``. Rerunning on the same machine with the same arguments gives the same
+weights; the script prints their SHA-256 (also stored as ``training.weights_sha256``) so two runs
+can be compared. Another CPU or thread count may round differently and give other weights.
+
+Training takes 8 epochs of ~2-5 minutes each on 2 shared cores (~106 s on a quiet machine).
 
 The ONNX graph is written with ``onnx.helper`` from the trained weights (no exporter package
 needed), then checked against torch with onnxruntime (max abs diff of the logits < 1e-4).
