@@ -57,7 +57,8 @@ def _digest_memo(path: Path) -> str:
 def _model_identity(cfg: Any) -> str:
     """A model's identity for keys: the digest of its file bytes (not its path or mtime).
 
-    The bundled model is identified by the digests of the ONNX files shipped in the package;
+    The bundled model is identified by the digests of the files shipped with it in the package
+    (ONNX model, its JSON metadata, the bundled calibration/test ``.npz`` sets);
     a topology (shapes only, no calibration) by its zoo name or CSV digest.
     """
     wl = cfg.workload
@@ -69,8 +70,8 @@ def _model_identity(cfg: Any) -> str:
         from importlib.resources import files
 
         data = Path(str(files("accelsim") / "data"))
-        onnx = sorted(data.glob("*.onnx")) if data.is_dir() else []
-        return "bundled:" + ",".join(f"{p.name}={_digest_memo(p)}" for p in onnx)
+        shipped = sorted(p for p in data.iterdir() if p.suffix in (".onnx", ".npz", ".json")) if data.is_dir() else []
+        return "bundled:" + ",".join(f"{p.name}={_digest_memo(p)}" for p in shipped)
     path = Path(model)
     if path.is_file():
         return "sha256:" + _digest_memo(path)
