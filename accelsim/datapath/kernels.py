@@ -201,6 +201,10 @@ def im2col_t(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, di
         kx = r % kw
         c = group * cg + ci
         base = i * per_img
+        # output columns whose input column ix = ox * stride_w + t lies inside [0, wd)
+        t = kx * dil_w - pad_l
+        ox_lo = min(max(0, -(t // stride_w)), out_w)
+        ox_hi = max(min(out_w, (wd - 1 - t) // stride_w + 1), ox_lo)
         for oy in range(out_h):
             iy = oy * stride_h - pad_t + ky * dil_h
             col = base + oy * out_w
@@ -208,12 +212,13 @@ def im2col_t(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, di
                 for ox in range(out_w):
                     out[r, col + ox] = 0
                 continue
-            for ox in range(out_w):
-                ix = ox * stride_w - pad_l + kx * dil_w
-                if ix < 0 or ix >= wd:
-                    out[r, col + ox] = 0
-                else:
-                    out[r, col + ox] = x[n, c, iy, ix]
+            row = x[n, c, iy]
+            for ox in range(ox_lo):
+                out[r, col + ox] = 0
+            for ox in range(ox_lo, ox_hi):
+                out[r, col + ox] = row[ox * stride_w + t]
+            for ox in range(ox_hi, out_w):
+                out[r, col + ox] = 0
 
 
 @njit(cache=True, parallel=True)

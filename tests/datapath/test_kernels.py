@@ -256,3 +256,17 @@ def test_auto_path_with_narrow_accumulator_matches_stepwise_reference(case):
     got = _run(case, "auto")
     np.testing.assert_array_equal(got.out, want)
     assert got.overflow_events == events
+
+
+@pytest.mark.parametrize("stride,pad,dil,groups", [((1, 1), (1, 1, 1, 1), (1, 1), 1), ((2, 2), (0, 1, 2, 0), (1, 1), 2),
+                                                   ((1, 2), (3, 2, 3, 2), (2, 3), 1), ((3, 1), (0, 0, 0, 0), (2, 1), 4)])
+def test_blas_path_on_wider_layers(stride, pad, dil, groups):
+    """Layers wide enough for ``auto`` to take the im2col + GEMM path, odd geometry included."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-127, 128, (3, 8 * groups, 11, 9))
+    w = rng.integers(-127, 128, (8 * groups, 8, 3, 3))
+    b = rng.integers(-5000, 5000, 8 * groups)
+    got = ops.conv(x, w, b, 1, 90, 12, lo=-127, hi=127, stride=stride, padding=pad, dilation=dil, groups=groups)
+    assert got.path == "float32"
+    want = ref_requant(ref_conv_acc(x, w, b, stride, pad, dil, groups), [1], [90], [12], -127, 127)
+    np.testing.assert_array_equal(got.out, want)
