@@ -145,3 +145,12 @@ def test_descriptors_with_calibration_flags_is_refused(files, capsys):
     rc, _ = _eval(files, "--descriptors", str(files[0]), "--bits", "4")
     assert rc == 2
     assert "--bits calibrates; it cannot be combined with --descriptors" in capsys.readouterr().err
+
+
+def test_two_worker_processes_give_the_same_numbers(files):
+    d = files[0]
+    rc1, a = _eval(files, "--calib", str(d / "calib.npz"), "--eval-batch", "32")
+    rc2, b = _eval(files, "--calib", str(d / "calib.npz"), "--eval-batch", "32", "--workers", "2")
+    assert rc1 == rc2 == 0
+    a.pop("meta"), b.pop("meta")
+    assert a == b
