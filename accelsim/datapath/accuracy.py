@@ -133,6 +133,10 @@ def _batch(graph, prep: PreparedNetwork, ftens: dict[str, str], x, y, path: str)
     tot.agree = int((np.argmax(flog, 1) == np.argmax(qlog, 1)).sum())
     if y is not None:
         y = np.asarray(y, dtype=np.int64)
+        if y.size and (int(y.min()) < 0 or int(y.max()) >= qlog.shape[1]):
+            raise InputFileError(
+                f"labels hold class {int(y.max()) if int(y.max()) >= qlog.shape[1] else int(y.min())}, "
+                f"outside the model's {qlog.shape[1]} output classes 0-{qlog.shape[1] - 1}")
         tot.correct[:] = (_topk_hits(flog, y, 1), _topk_hits(qlog, y, 1),
                           _topk_hits(flog, y, 5), _topk_hits(qlog, y, 5))
     for name, tname in ftens.items():

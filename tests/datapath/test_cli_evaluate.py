@@ -154,3 +154,11 @@ def test_two_worker_processes_give_the_same_numbers(files):
     assert rc1 == rc2 == 0
     a.pop("meta"), b.pop("meta")
     assert a == b
+
+
+def test_labels_outside_the_classes_are_refused(files, capsys):
+    d, model, x, y, _ = files
+    np.savez(d / "badlab.npz", x=x[:8], labels=np.full(8, 7))
+    rc = main(["evaluate", str(model), "--data", str(d / "badlab.npz"), "--calib", str(d / "calib.npz"), "-q"])
+    assert rc == 2
+    assert "labels hold class 7, outside the model's 3 output classes 0-2" in capsys.readouterr().err
