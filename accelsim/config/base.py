@@ -8,6 +8,7 @@ one :class:`~accelsim.errors.ConfigError` whose single line names the file and e
 from __future__ import annotations
 
 from pathlib import Path
+import typing
 from typing import Any, TypeVar
 
 import pydantic
@@ -125,20 +126,40 @@ def parse_model(cls: type[M], data: Any, source: str = "<config>", prefix: str =
         raise ConfigError(_with_valid_keys(format_validation_error(exc, source, prefix), cls, exc)) from None
 
 
+def _model_in(annotation: Any) -> Any:
+    """The config model an annotation holds: ``Model``, ``Model | None`` or ``dict[str, Model]``.
+
+    Returns the model class, ``("dict", Model)`` for a mapping of models, or None.
+    """
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict and len(args) == 2:
+        inner = _model_in(args[1])
+        return ("dict", inner) if isinstance(inner, type) else None
+    for arg in args:  # Optional / Union: the first model member
+        inner = _model_in(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
 def _with_valid_keys(message: str, cls: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> str:
     """Append the valid keys for each unknown key, read from the model's fields."""
     out = message
     for err in exc.errors(include_url=False):
         if err["type"] != "extra_forbidden":
             continue
-        model = cls
+        model: Any = cls
         for part in err["loc"][:-1]:
-            field = model.model_fields.get(str(part)) if isinstance(model, type) else None
-            ann = getattr(field, "annotation", None)
-            model = ann if isinstance(ann, type) and issubclass(ann, pydantic.BaseModel) else None
+            if isinstance(model, tuple):  # a user key of a dict[str, Model]
+                model = model[1]
+                continue
+            field = model.model_fields.get(str(part))
+            model = _model_in(getattr(field, "annotation", None))
             if model is None:
                 break
-        if model is not None:
+        if isinstance(model, type):
             bad = str(err["loc"][-1])
             valid = ", ".join(model.model_fields)
             out = out.replace(f"{bad}: unknown key", f"{bad}: unknown key (valid keys: {valid})", 1)
