@@ -74,6 +74,14 @@ class BuffersConfig(ConfigModel):
     double_buffered: bool = Field(
         True, description="Each buffer is split in two halves: the next tile loads while the current one computes."
     )
+    keep_activations: bool = Field(
+        True,
+        description="Keep a layer's output on chip when it fits: the output buffer holds it (at out_bits) "
+        "and becomes the next consumer's ifmap by a buffer swap, so its DRAM write and its consumers' DRAM "
+        "reads are skipped. Resident tensors live until their last consumer ran and together must fit "
+        "ofmap_kb KiB at every layer of their lifetime (greedy in production order; a tensor that does "
+        "not fit goes through DRAM). The network input and outputs always go through DRAM.",
+    )
 
 
 class DramConfig(ConfigModel):
@@ -92,6 +100,13 @@ class HardwareConfig(ConfigModel):
     clock_hz: float = Field(200e6, gt=0, description="Clock frequency, Hz.")
     buffers: BuffersConfig = Field(default_factory=BuffersConfig)
     dram: DramConfig = Field(default_factory=DramConfig)
+    loop_order: Literal["auto", "dataflow"] = Field(
+        "auto",
+        description="Tile loop order per array layer: 'auto' picks, per layer, whether the row folds (Sr) or "
+        "the column folds (Sc) form the outer loop, whichever moves fewer DRAM bytes with the buffer sizes "
+        "(ties keep the dataflow's order); 'dataflow' always uses the dataflow's order (os: row folds "
+        "outer; ws, is: column folds outer). Fold cycles are the same either way.",
+    )
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> "HardwareConfig":

@@ -37,8 +37,9 @@ from accelsim.errors import MappingError
 from accelsim.hw.counts import BUFFERS, LayerCounts
 from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import KIB, check_buffers, map_layer
-from accelsim.hw.timing import MicroArch, layer_schedule, scalesim_schedule
-from accelsim.hw.traffic import layer_traffic, off_array_traffic
+from accelsim.hw.residency import Residency, plan_residency
+from accelsim.hw.timing import MicroArch, layer_schedule, scalesim_schedule, single_fold_cycles
+from accelsim.hw.traffic import canonical_order, layer_traffic, off_array_traffic
 from accelsim.layers import LayerDescriptor, Network
 
 PHASES = ("dma", "compute", "writeback")
@@ -87,10 +88,18 @@ class LayerPlan:
     tile_read: np.ndarray
     tile_write: np.ndarray
     counts: LayerCounts
+    order: str = ""
+    """Tile loop order of an array layer (``rows``/``cols``, :mod:`accelsim.hw.traffic`); "" off the array."""
 
 
-def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig) -> LayerPlan:
+def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig, *,
+               resident_inputs: frozenset[str] = frozenset(), output_resident: bool = False,
+               input_elems: dict[str, int] | None = None) -> LayerPlan:
     """Map *layer*, time it in closed form and count its data movement (no SimPy yet).
+
+    *resident_inputs* (tensor names) are read from SRAM, a resident output is not written to
+    DRAM (:mod:`accelsim.hw.residency`). The tile loop order follows ``hardware.loop_order``
+    (:func:`accelsim.hw.traffic.layer_traffic`); the compute cycles never depend on it.
 
     Raises
     ------
@@ -99,7 +108,7 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
     """
     arch = MicroArch.from_config(hw)
     if not layer.on_array:
-        ops, rd, wr = off_array_traffic(layer)
+        ops, rd, wr = off_array_traffic(layer, resident_inputs, output_resident, input_elems)
         counts = LayerCounts(
             name=layer.name, vector_ops=ops, dram_read_bytes=rd, dram_write_bytes=wr,
             sram_read_bytes=dict.fromkeys(BUFFERS, 0.0), sram_write_bytes=dict.fromkeys(BUFFERS, 0.0),
@@ -111,7 +120,10 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
         total, spans = scalesim_schedule(mp)
     else:
         total, spans = layer_schedule(mp, arch)
-    tr = layer_traffic(layer, mp, hw, arch)
+    tr = layer_traffic(layer, mp, hw, arch, input_resident=bool(layer.inputs) and layer.inputs[0] in resident_inputs,
+                       output_resident=output_resident)
+    if tr.order != canonical_order(mp.dataflow):
+        spans = _reordered_spans(mp, arch, sim, total, tr.order)
     counts = LayerCounts(
         name=layer.name, macs=mp.macs, compute_cycles=total, folds=mp.folds,
         mac_slots=hw.pes * mp.macs_per_pe * total,
@@ -119,7 +131,28 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
         sram_read_bytes=tr.sram_read_bytes, sram_write_bytes=tr.sram_write_bytes,
         pe_forward_bits=tr.pe_forward_bits, pe_reg_write_bits=tr.pe_reg_write_bits,
     )
-    return LayerPlan(layer, total, spans, tr.tile_read_bytes, tr.tile_write_bytes, counts)
+    return LayerPlan(layer, total, spans, tr.tile_read_bytes, tr.tile_write_bytes, counts, tr.order)
+
+
+def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, order: str) -> np.ndarray:
+    """Split *total* compute cycles over the tiles of the non-canonical loop order.
+
+    Each tile gets its share in proportion to the single-fold cycles of the folds it holds
+    (SCALE-Sim convention: equal per fold); integer split by rounding the running sum, so the
+    spans add up to *total* exactly.
+    """
+    r = np.array([mp.fold_rows(i) for i in range(mp.row_folds)])
+    c = np.array([mp.fold_cols(j) for j in range(mp.col_folds)])
+    if sim.convention == "scalesim":
+        cyc = np.ones((len(r), len(c)))
+    else:
+        cyc = np.array([[single_fold_cycles(mp.dataflow, mp.t, int(ri), int(cj), arch) for cj in c] for ri in r],
+                       dtype=np.float64)
+    per_tile = cyc.sum(axis=1) if order == "rows" else cyc.sum(axis=0)
+    w = np.tile(per_tile, mp.groups)
+    ends = np.floor(total * np.cumsum(w) / w.sum() + 1e-9).astype(np.int64)
+    ends[-1] = total
+    return np.diff(ends, prepend=0)
 
 
 class AcceleratorModel:
@@ -320,6 +353,10 @@ class NetworkTiming:
     convention: str
     stall_free: bool
     timeline: Timeline | None = None
+    loop_orders: list[str] = field(default_factory=list)
+    """Per layer: tile loop order (``rows``/``cols``) of an array layer, "" off the array."""
+    resident: list[str] = field(default_factory=list)
+    """Tensors kept on chip between layers (``hardware.buffers.keep_activations``)."""
 
     @property
     def latency_s(self) -> float:
@@ -393,7 +430,10 @@ def simulate_network(net: Network, hw: HardwareConfig, sim: SimulationConfig) ->
     """
     if not net.layers:
         raise MappingError(f"network {net.name!r} has no layers to simulate")
-    plans = [plan_layer(layer, hw, sim) for layer in net.layers]
+    res = plan_residency(net, hw)
+    plans = [plan_layer(layer, hw, sim, resident_inputs=res.inputs_resident(layer.inputs),
+                        output_resident=res.output_resident(layer.output), input_elems=res.elems)
+             for layer in net.layers]
     timeline = None
     if sim.stall_free:
         ends = list(np.cumsum([p.compute_cycles for p in plans]))
@@ -420,4 +460,5 @@ def simulate_network(net: Network, hw: HardwareConfig, sim: SimulationConfig) ->
         batch=int(net.layers[0].in_shape[0]), peak_macs_per_cycle=peak,
         ops=[l.op for l in net.layers], dataflow=hw.dataflow, array=(hw.array.rows, hw.array.cols),
         convention=sim.convention, stall_free=sim.stall_free, timeline=timeline,
+        loop_orders=[p.order for p in plans], resident=sorted(res.resident),
     )

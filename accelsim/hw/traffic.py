@@ -64,6 +64,8 @@ class LayerTraffic:
     sram_write_bytes: dict[str, float]
     pe_forward_bits: float
     pe_reg_write_bits: float
+    order: str = "rows"
+    """Loop order of the tiles: ``rows`` (outer loop over row folds) or ``cols``."""
 
     @property
     def dram_read_bytes(self) -> float:
@@ -78,56 +80,134 @@ def _half_bytes(kb: float, hw: HardwareConfig) -> float:
     return kb * KIB / (2 if hw.buffers.double_buffered else 1)
 
 
-def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, arch: MicroArch) -> LayerTraffic:
-    """DRAM bytes per tile, SRAM bytes per buffer and PE register bits of array layer *layer*."""
-    g, nfr, nfc = mp.groups, mp.row_folds, mp.col_folds
-    r = np.array([mp.fold_rows(i) for i in range(nfr)], dtype=np.float64)
-    c = np.array([mp.fold_cols(j) for j in range(nfc)], dtype=np.float64)
-    frac = r / mp.sr  # share of the row dimension each tile covers
-    n, ch, h, w_ = layer.in_shape
-    ifmap_unique = n * ch * h * w_ * mp.act_bits / 8 / g  # bytes per group
-    ifm, wgt, ofm, psum = mp.ifmap_bytes, mp.weight_bytes, mp.ofmap_bytes, mp.psum_bytes
+ORDERS = ("rows", "cols")
+"""Tile loop orders: the outer loop runs over the row folds (Sr) or the column folds (Sc)."""
+
+
+def canonical_order(dataflow: str) -> str:
+    """The dataflow's own outer loop: os ``rows`` (ifmap rows stay), ws/is ``cols``."""
+    return "rows" if dataflow == "os" else "cols"
+
+
+def _order_bytes(order: str, mp: LayerMapping, hw: HardwareConfig, ifmap_unique: float,
+                 r: np.ndarray, c: np.ndarray, input_resident: bool,
+                 output_resident: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(reads [tiles, 3], writes [tiles]) of one group's tiles in loop order *order*.
+
+    The operand whose blocks the outer loop walks is read block by block (kept across the inner
+    loop when a block fits its buffer half, else re-read per inner fold); the other operand is
+    needed whole by every tile (read once per layer when it fits its half, else once per tile).
+    """
+    ifm_dram = 0.0 if input_resident else ifmap_unique
+    wgt = mp.weight_bytes
     half_i = _half_bytes(hw.buffers.ifmap_kb, hw)
     half_w = _half_bytes(hw.buffers.weight_kb, hw)
     half_o = _half_bytes(hw.buffers.ofmap_kb, hw)
-    rd = np.zeros((nfr, 3))
-    wr = np.zeros(nfr)
+    nfr, nfc = len(r), len(c)
+    out = 0.0 if output_resident else mp.ofmap_bytes
     df = mp.dataflow
     if df == "os":
-        slice_i = ifmap_unique * frac
-        rd[:, 0] = np.where(slice_i <= half_i, slice_i, slice_i * nfc)
-        if wgt <= half_w:
-            rd[0, 1] = wgt
+        # Sr = M (ifmap rows), Sc = N (weight columns); outputs finish in every fold
+        if order == "rows":
+            share, n_inner = r / mp.sr, nfc
+            blk_total, blk_half, blk_col = ifm_dram, half_i, 0
+            whole, whole_half, whole_col = wgt, half_w, 1
         else:
-            rd[:, 1] = wgt
-        wr[:] = ofm * frac
+            share, n_inner = c / mp.sc, nfr
+            blk_total, blk_half, blk_col = wgt, half_w, 1
+            whole, whole_half, whole_col = ifm_dram, half_i, 0
+        rd = np.zeros((len(share), 3))
+        blk = blk_total * share
+        rd[:, blk_col] = np.where(blk <= blk_half, blk, blk * n_inner)
+        if whole <= whole_half:
+            rd[0, whole_col] += whole
+        else:
+            rd[:, whole_col] += whole
+        return rd, out * share
+    # ws: Sr = K, Sc = N, stationary weights, streamed ifmap; is: Sr = K, Sc = M, stationary
+    # ifmap, streamed weights. Every fold's stationary block is read once.
+    if df == "ws":
+        stream, stream_half, stream_col, stat, stat_col = ifm_dram, half_i, 0, wgt, 1
+    else:
+        stream, stream_half, stream_col, stat, stat_col = wgt, half_w, 1, ifm_dram, 0
+    if order == "cols":
+        # tile = column fold j with the reduction (row folds) inside: the whole streamed operand
+        # per tile; partial sums of the tile (M x c or c x N at acc_bits) stay in the output
+        # buffer over the row folds or spill between them
+        share = c / mp.sc
+        rd = np.zeros((nfc, 3))
+        if stream <= stream_half:
+            rd[0, stream_col] = stream
+        else:
+            rd[:, stream_col] = stream
+        rd[:, stat_col] += stat * share
+        wr = out * share
+        other = mp.gemm.M if df == "ws" else mp.gemm.N
+        psum = other * c * mp.acc_bits / 8
+    else:
+        # tile = row fold i (a block of the reduction) with all column folds inside: its slice of
+        # the streamed operand is kept across the column folds when it fits; the partial sums of
+        # the whole output (M x N at acc_bits) stay on chip across row folds or spill between them
+        share = r / mp.sr
+        rd = np.zeros((nfr, 3))
+        blk = stream * share
+        rd[:, stream_col] = np.where(blk <= stream_half, blk, blk * nfc)
+        rd[:, stat_col] += stat * share
+        wr = np.zeros(nfr)
+        wr[-1] = out
+        psum = np.full(nfr, mp.psum_bytes)
+    if nfr > 1:
+        spill = np.where(psum > half_o, psum * (nfr - 1), 0.0)
+        if order == "cols":
+            wr = wr + spill
+            rd[:, 2] = spill
+        elif spill[0] > 0:
+            wr[:-1] += mp.psum_bytes
+            rd[1:, 2] = mp.psum_bytes
+    return rd, wr
+
+
+def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, arch: MicroArch, *,
+                  input_resident: bool = False, output_resident: bool = False,
+                  order: str | None = None) -> LayerTraffic:
+    """DRAM bytes per tile, SRAM bytes per buffer and PE register bits of array layer *layer*.
+
+    Parameters
+    ----------
+    input_resident : the input tensor is already in SRAM (kept on chip): no DRAM reads of it.
+    output_resident : the output stays in SRAM for its consumers: no DRAM write of it (partial-sum
+        spills still go to DRAM).
+    order : ``rows`` or ``cols`` (outer loop over row or column folds); ``None`` picks by
+        ``hardware.loop_order``: ``auto`` takes the order with fewer DRAM bytes (read + write,
+        ties keep :func:`canonical_order`), ``dataflow`` the canonical one.
+    """
+    g, nfr, nfc = mp.groups, mp.row_folds, mp.col_folds
+    r = np.array([mp.fold_rows(i) for i in range(nfr)], dtype=np.float64)
+    c = np.array([mp.fold_cols(j) for j in range(nfc)], dtype=np.float64)
+    n, ch, h, w_ = layer.in_shape
+    ifmap_unique = n * ch * h * w_ * mp.act_bits / 8 / g  # bytes per group
+    canon = canonical_order(mp.dataflow)
+    args = (mp, hw, ifmap_unique, r, c, input_resident, output_resident)
+    if order is None and hw.loop_order == "auto":
+        best = None
+        for o in (canon,) + tuple(x for x in ORDERS if x != canon):
+            rd_o, wr_o = _order_bytes(o, *args)
+            tot = rd_o.sum() + wr_o.sum()
+            if best is None or tot < best[0] * (1 - 1e-12):
+                best = (tot, o, rd_o, wr_o)
+        _, order, rd, wr = best
+    else:
+        order = canon if order is None else order
+        rd, wr = _order_bytes(order, *args)
+    ifm, wgt, ofm, psum = mp.ifmap_bytes, mp.weight_bytes, mp.ofmap_bytes, mp.psum_bytes
+    if mp.dataflow == "os":
         s_rd = {"ifmap": ifm * nfc, "weight": wgt * nfr, "ofmap": 0.0}
         s_wr = {"ofmap": ofm}
     else:
-        # tiles are column folds j; the row folds i (the reduction) run inside each tile
-        fc = c / mp.sc  # share of the column dimension each tile covers
-        rd = np.zeros((nfc, 3))
-        wr = np.zeros(nfc)
-        if df == "ws":
-            whole, whole_half, whole_col, per_fold, per_col = ifmap_unique, half_i, 0, wgt, 1
-            psum_j = mp.gemm.M * c * mp.acc_bits / 8
-        else:
-            whole, whole_half, whole_col, per_fold, per_col = wgt, half_w, 1, ifmap_unique, 0
-            psum_j = c * mp.gemm.N * mp.acc_bits / 8
-        if whole <= whole_half:
-            rd[0, whole_col] = whole
-        else:
-            rd[:, whole_col] = whole
-        rd[:, per_col] += per_fold * fc
-        wr[:] = ofm * fc
-        if nfr > 1:
-            spill = psum_j > half_o
-            wr += np.where(spill, psum_j * (nfr - 1), 0.0)
-            rd[:, 2] = np.where(spill, psum_j * (nfr - 1), 0.0)
-        stream_sram = (ifm if df == "ws" else wgt) * nfc
-        stat_sram = wgt if df == "ws" else ifm
-        s_rd = {"ifmap": stream_sram if df == "ws" else stat_sram,
-                "weight": stat_sram if df == "ws" else stream_sram,
+        stream_sram = (ifm if mp.dataflow == "ws" else wgt) * nfc
+        stat_sram = wgt if mp.dataflow == "ws" else ifm
+        s_rd = {"ifmap": stream_sram if mp.dataflow == "ws" else stat_sram,
+                "weight": stat_sram if mp.dataflow == "ws" else stream_sram,
                 "ofmap": psum * (nfr - 1)}
         s_wr = {"ofmap": psum * (nfr - 1) + ofm}
     tiles_rd = np.tile(rd, (g, 1))
@@ -138,7 +218,7 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
     sram_write = {"ifmap": float(tiles_rd[:, 0].sum()), "weight": float(tiles_rd[:, 1].sum()),
                   "ofmap": s_wr["ofmap"] * g + float(tiles_rd[:, 2].sum())}
     fwd, regs = pe_traffic(mp, arch, r, c)
-    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g)
+    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g, order)
 
 
 def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) -> tuple[float, float]:
@@ -179,13 +259,16 @@ VECTOR_OPS_PER_OUTPUT = {"maxpool": "window", "avgpool": "window", "add": 1, "mu
 """Element operations per output element of layers off the array ('window' = kernel area)."""
 
 
-def off_array_traffic(layer: LayerDescriptor) -> tuple[int, float, float]:
+def off_array_traffic(layer: LayerDescriptor, resident_inputs: frozenset[str] = frozenset(),
+                      output_resident: bool = False,
+                      input_elems: dict[str, int] | None = None) -> tuple[int, float, float]:
     """(vector ops, DRAM read bytes, DRAM write bytes) of a layer beside the array.
 
     Pooling: kernel-area compares/adds per output; add, mul, lut: one op per output; concat and
-    reshape: none. Reads: each input once (``add``/``mul`` read ``len(inputs)`` tensors of
-    in_shape; concat reads its output's worth); writes: the output once. ``reshape`` moves nothing
-    (layout only).
+    reshape: none. Reads: each input once at act_bits (``add``/``mul``: every input has in_shape;
+    ``concat``: each input's own element count from *input_elems*, else an equal share of the
+    output); writes: the output once at out_bits. Inputs in *resident_inputs* are read from SRAM
+    (no DRAM bytes), a resident output is not written. ``reshape`` moves nothing (layout only).
     """
     out_elems = int(np.prod(layer.out_shape))
     in_elems = int(np.prod(layer.in_shape))
@@ -195,10 +278,14 @@ def off_array_traffic(layer: LayerDescriptor) -> tuple[int, float, float]:
     if layer.op == "reshape":
         return 0, 0.0, 0.0
     if layer.op == "concat":
-        reads = out_elems * layer.act_bits / 8
+        sizes = [(input_elems or {}).get(t, out_elems / max(1, len(layer.inputs))) for t in layer.inputs]
+    elif layer.op in ("add", "mul"):
+        sizes = [in_elems] * max(1, len(layer.inputs))
     else:
-        reads = in_elems * max(1, len(layer.inputs) if layer.op in ("add", "mul") else 1) * layer.act_bits / 8
-    writes = out_elems * layer.out_bits / 8
+        sizes = [in_elems]
+    names = layer.inputs if len(layer.inputs) == len(sizes) else (None,) * len(sizes)
+    reads = sum(e for t, e in zip(names, sizes) if t not in resident_inputs) * layer.act_bits / 8
+    writes = 0.0 if output_resident else out_elems * layer.out_bits / 8
     return ops, float(reads), float(writes)
 
 

@@ -68,12 +68,20 @@ def test_bandwidth_sweep_falls_to_the_compute_bound():
 
 
 def test_weights_reread_per_tile_when_they_do_not_fit():
-    """os: 3 row folds; weights (K*N = 64*64 = 4 KiB) exceed a 1 KiB half -> read once per tile."""
+    """os: 3 row folds; weights (K*N = 64*64 = 4 KiB) exceed a 1 KiB half. In the dataflow's loop
+    order (row folds outer) they are read once per tile: 1536 B ifmap + 3 * 4096 B. With
+    ``loop_order: auto`` the column folds go outer instead: each 64x8 weight block (512 B) fits a
+    half and is read once, the whole ifmap (1536 B) fits its half and is read once: 1536 + 4096."""
+    layer = gemm_layer(24, 64, 64)
+    hw = hw_config(8, 8, "os", buffers__weight_kb=2.0, loop_order="dataflow")
+    t = simulate_network(net_of(layer), hw, SimulationConfig(stall_free=True))
+    assert t.total.dram_read_bytes == 24 * 64 + 3 * 64 * 64 and t.loop_orders == ["rows"]
     hw = hw_config(8, 8, "os", buffers__weight_kb=2.0)
-    t = simulate_network(net_of(gemm_layer(24, 64, 64)), hw, SimulationConfig(stall_free=True))
-    assert t.total.dram_read_bytes == 24 * 64 + 3 * 64 * 64
+    t2 = simulate_network(net_of(layer), hw, SimulationConfig(stall_free=True))
+    assert t2.total.dram_read_bytes == 24 * 64 + 64 * 64 and t2.loop_orders == ["cols"]
+    assert t2.total.compute_cycles == t.total.compute_cycles
     hw_big = hw_config(8, 8, "os", buffers__weight_kb=16.0)
-    t = simulate_network(net_of(gemm_layer(24, 64, 64)), hw_big, SimulationConfig(stall_free=True))
+    t = simulate_network(net_of(layer), hw_big, SimulationConfig(stall_free=True))
     assert t.total.dram_read_bytes == 24 * 64 + 64 * 64
 
 
