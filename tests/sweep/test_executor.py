@@ -13,7 +13,7 @@ FAKE = "tests.sweep.points:fake_point"
 
 
 def _sweep():
-    return sweep_from_dict({"name": "d", "axes": {"quant.act_bits": [4, 16], "hardware.array.rows": [8, 64]}})
+    return sweep_from_dict({"name": "d", "axes": {"quant.act_bits": [4, 8], "hardware.array.rows": [8, 64]}})
 
 
 def test_dask_cluster_gives_the_same_numbers_as_serial(tmp_path):
