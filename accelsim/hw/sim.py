@@ -15,7 +15,9 @@ a tile is one (group, row fold) of a layer, see :mod:`accelsim.hw.traffic`), nev
 The DRAM channel is one :class:`simpy.Resource` shared by reads and write-back. Layers run one
 after another: a layer's first load waits until the previous layer's last write-back is done
 (its input is that output). Layers off the array (pooling, add, ...) do no array cycles: their
-DRAM reads and writes go through the same channel. A layer's total cycles are from its start to
+DRAM reads and writes go through the same channel. Tensors kept on chip
+(:mod:`accelsim.hw.residency`) have no DMA or write-back events at all: a chunk with no bytes to
+move skips the channel (a layer whose output is resident ends when its last chunk is computed). A layer's total cycles are from its start to
 its last write-back; stalls are total minus compute. With ``simulation.stall_free`` the model is
 skipped and total = compute (SCALE-Sim's CALC mode); byte counts are reported all the same.
 

@@ -1,28 +1,41 @@
 """Data movement of one layer: DRAM traffic per tile, SRAM accesses, PE register traffic.
 
 Tile/reuse policy (what is reloaded from DRAM when). A *tile* is the inner loop of folds under
-one outer index (:attr:`LayerMapping.tiles`). os: tile = row fold i (a block of output pixels)
-with all its column folds; ws/is: tile = column fold j (a block of output channels (ws) or output
-pixels (is)) with all its row folds (the reduction).
+one outer index. Two loop orders (``hardware.loop_order``): ``rows`` (outer loop over the row
+folds i, over Sr) and ``cols`` (outer over the column folds j, over Sc). The dataflow's own order
+(:func:`canonical_order`) is os ``rows`` (a block of output pixels with all its column folds),
+ws/is ``cols`` (a block of output channels (ws) or pixels (is) with the reduction inside). With
+``loop_order: auto`` each array layer takes the order whose DRAM bytes (reads + writes, formulas
+below) are smaller, ties keeping the dataflow's; the folds, their cycles and the SRAM/PE counts
+are the same in both orders (only which operand the buffers keep across the inner loop changes).
 
-- os: the ifmap rows of tile i are read from DRAM once at the start of the tile and kept across
-  its column folds when they fit in half the ifmap buffer (the whole buffer if not
-  double-buffered), else re-read for every column fold. The weights are read once per layer when
-  the whole weight matrix of a group fits in half the weight buffer, else once per tile. Each
-  fold's finished outputs (out_bits) are written back.
-- ws: every tile needs the whole ifmap (streamed once per row fold): read once per layer when it
-  fits in half the ifmap buffer, else once per tile. The weights of a fold are read once. The
-  partial sums of the tile (M x c at acc_bits) accumulate in the output buffer over the row
-  folds; when they do not fit in half of it, each row fold but the last spills them to DRAM and
-  the next reads them back. The final outputs (out_bits) are written at the end of the tile.
-- is: the same with the roles swapped: the whole weight matrix is needed by every tile, the ifmap
-  block of a fold is read once, the partial sums are c x N.
-- DRAM reads of the ifmap count the input tensor's unique bytes (``in_shape`` x act_bits, split
-  over the tiles in proportion to the rows or columns they cover; window halos between tiles are
-  ignored), not the im2col copy; SRAM reads count what the array consumes (the im2col stream):
-  os ifmap ``M*K*nfc``, weights ``K*N*nfr``; ws ifmap ``M*K*nfc``, weights once; is weights
-  ``K*N*nfc``, ifmap once; ws/is partial sums ``M*N*acc*(nfr-1)`` read and written, plus the final
-  outputs. SRAM writes include the DRAM fills, SRAM reads the write-back.
+Notation (one group): I = unique ifmap bytes (``in_shape`` x act_bits / groups; 0 when the input
+is resident on chip, :mod:`accelsim.hw.residency`), W = weight bytes, O = output bytes at out_bits
+(0 when resident), P = M*N*acc_bits/8, h_i/h_w/h_o = half of each buffer (the whole buffer when
+not double-buffered), nfr/nfc = row/column folds, f_i = r_i/Sr, g_j = c_j/Sc the shares of the
+folds. ``keep(x, h, n) = x if x <= h else n*x`` (kept across n inner folds, or re-read per fold),
+``once(x, h, n) = x if x <= h else n*x`` for an operand every one of n tiles needs whole.
+
+- os ``rows``: ifmap ``sum_i keep(I f_i, h_i, nfc)`` + weights ``once(W, h_w, nfr)``;
+  os ``cols``: weights ``sum_j keep(W g_j, h_w, nfr)`` + ifmap ``once(I, h_i, nfc)``. Writes O
+  (each fold's finished outputs).
+- ws ``cols``: ifmap ``once(I, h_i, nfc)``, each fold's weights once (W); the partial sums of a
+  tile (M x c_j at acc_bits) stay in the output buffer over its nfr row folds when they fit h_o,
+  else each row fold but the last spills them and the next reads them back
+  (``(nfr-1) * M*c_j*acc/8`` each way); writes O.
+  ws ``rows``: ifmap ``sum_i keep(I f_i, h_i, nfc)`` (a K block of the input is kept across the
+  column folds), weights W; the partial sums of the whole output (P) stay over the row folds when
+  P <= h_o, else ``(nfr-1) * P`` spill each way; O written after the last row fold.
+- is: the same as ws with weights and ifmap swapped (stationary ifmap read once, I; the streamed
+  weights ``once(W, h_w, nfc)`` in ``cols``, ``sum_i keep(W f_i, h_w, nfc)`` in ``rows``; tile
+  partial sums c_j x N).
+- DRAM reads of the ifmap count the input tensor's unique bytes (split over the tiles in
+  proportion to the rows or columns they cover; window halos between tiles are ignored), not the
+  im2col copy; SRAM reads count what the array consumes (the im2col stream): os ifmap
+  ``M*K*nfc``, weights ``K*N*nfr``; ws ifmap ``M*K*nfc``, weights once; is weights ``K*N*nfc``,
+  ifmap once; ws/is partial sums ``M*N*acc*(nfr-1)`` read and written, plus the final outputs.
+  SRAM writes include the DRAM fills, SRAM reads the write-back (neither exists for a resident
+  tensor: it is produced into and consumed from the buffer it sits in).
 
 PE traffic (bits; per fold with r rows, c columns, T steps, p = MACs per PE per cycle, operand
 registers p elements wide, m/a the multiplier/adder stages, R/C the physical array):
