@@ -320,6 +320,36 @@ def gemm_cols_to_nchw(res, bias, pre, scale, post, lo, hi, out, n0, c0):
 
 
 @njit(cache=True, parallel=True)
+def tap_sum_to_nchw(y, c_out, kh, kw, dil_h, dil_w, wp, bias, pre, scale, post, lo, hi, out, n):
+    """Finish a stride-1 convolution computed as one GEMM over the zero-padded input plane.
+
+    ``y`` [kh*kw*c_out, Hp*Wp] holds, for tap ``t = ky*kw + kx`` and output channel ``o`` at row
+    ``t*c_out + o``, ``sum_c w[o, c, ky, kx] * xpad[c, p]`` for every padded position ``p``
+    (exact integers in float). Output ``(o, oy, ox)`` is the sum over taps of
+    ``y[t*c_out + o, (oy + ky*dil_h) * wp + ox + kx*dil_w]``, plus bias, requantized and clipped
+    into ``out[n, o]``. Every partial sum is bounded like the full sum, so it stays exact.
+    """
+    out_h = out.shape[2]
+    out_w = out.shape[3]
+    for job in prange(c_out * out_h):
+        o = job // out_h
+        oy = job % out_h
+        buf = np.zeros(out_w, dtype=np.float64)
+        for ky in range(kh):
+            for kx in range(kw):
+                row = (ky * kw + kx) * c_out + o
+                base = (oy + ky * dil_h) * wp + kx * dil_w
+                for ox in range(out_w):
+                    buf[ox] += y[row, base + ox]
+        b = np.int64(bias[o])
+        p0 = np.int64(pre[o])
+        sc = np.int64(scale[o])
+        p1 = np.int64(post[o])
+        for ox in range(out_w):
+            out[n, o, oy, ox] = _requant(np.int64(buf[ox]) + b, p0, sc, p1, lo, hi)
+
+
+@njit(cache=True, parallel=True)
 def requant_nchw(acc, pre, scale, post, lo, hi):
     """``clip(requant(acc[n, c], pre[c], scale[c], post[c]), lo, hi)`` as int32 [N, C, H, W]."""
     n_img, c_out, oh, ow = acc.shape
@@ -491,7 +521,7 @@ def max_abs(x):
 
 
 __all__ = [
-    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "im2col_t", "im2col_rows", "gemm_acc_faithful",
+    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "im2col_t", "im2col_rows", "tap_sum_to_nchw", "gemm_acc_faithful",
     "gemm_cols_to_nchw", "requant_nchw", "maxpool", "avgpool", "requant_channels_noclip",
     "add_requant", "mul_requant", "lut_apply", "max_abs",
 ]
