@@ -334,7 +334,7 @@ def tap_sum_to_nchw(y, c_out, kh, kw, dil_h, dil_w, wp, bias, pre, scale, post, 
     for job in prange(c_out * out_h):
         o = job // out_h
         oy = job % out_h
-        buf = np.zeros(out_w, dtype=np.float64)
+        buf = np.zeros(out_w, dtype=y.dtype)
         for ky in range(kh):
             for kx in range(kw):
                 row = (ky * kw + kx) * c_out + o
