@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"sweep {sweep.name}: {outcome.total} points: {outcome.skipped} already stored, "
           f"{outcome.ok} ran ok, {outcome.failed} failed, {outcome.remaining} left; results in {results}")
     if outcome.warned:
-        print(f"  {outcome.warned} points raised warnings (kept in their records: "
+        print(f"  {outcome.warned} point{'s' if outcome.warned != 1 else ''} raised warnings (kept in their records: "
               f"{results}/results.jsonl, 'warnings')", file=sys.stderr)
     for line in outcome.errors[:20]:
         print(f"  failed {line}", file=sys.stderr)
