@@ -143,13 +143,21 @@ def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, ord
     (SCALE-Sim convention: equal per fold); integer split by rounding the running sum, so the
     spans add up to *total* exactly.
     """
-    r = np.array([mp.fold_rows(i) for i in range(mp.row_folds)])
-    c = np.array([mp.fold_cols(j) for j in range(mp.col_folds)])
+    r = np.full(mp.row_folds, mp.rows, dtype=np.float64)
+    r[-1] = mp.edge_rows
+    c = np.full(mp.col_folds, mp.cols, dtype=np.float64)
+    c[-1] = mp.edge_cols
     if sim.convention == "scalesim":
         cyc = np.ones((len(r), len(c)))
     else:
-        cyc = np.array([[single_fold_cycles(mp.dataflow, mp.t, int(ri), int(cj), arch) for cj in c] for ri in r],
-                       dtype=np.float64)
+        # single_fold_cycles separates into a row part plus a column part (plus a constant)
+        base = single_fold_cycles(mp.dataflow, mp.t, 1, 1, arch)
+        if mp.dataflow == "os":
+            row_part = r - 1
+        else:
+            e = arch.skew_latency
+            row_part = np.maximum(0, r - 1 - e) - max(0, 1 - 1 - e)
+        cyc = base + row_part[:, None] + (c - 1)[None, :]
     per_tile = cyc.sum(axis=1) if order == "rows" else cyc.sum(axis=0)
     w = np.tile(per_tile, mp.groups)
     ends = np.floor(total * np.cumsum(w) / w.sum() + 1e-9).astype(np.int64)
