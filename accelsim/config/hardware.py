@@ -79,7 +79,7 @@ class BuffersConfig(ConfigModel):
         description="Keep a layer's output on chip when it fits: the output buffer holds it (at out_bits) "
         "and becomes the next consumer's ifmap by a buffer swap, so its DRAM write and its consumers' DRAM "
         "reads are skipped. Resident tensors live until their last consumer ran and together must fit "
-        "ofmap_kb KiB at every layer of their lifetime (greedy in production order; a tensor that does "
+        "min(ifmap_kb, ofmap_kb) KiB at every layer of their lifetime (greedy in production order; a tensor that does "
         "not fit goes through DRAM). The network input and outputs always go through DRAM.",
     )
 

@@ -7,7 +7,8 @@ counted as before). Liveness comes from the descriptors' ``inputs``/``output`` n
 produced by layer ``p`` and last read by layer ``q`` occupies ``size = elements x out_bits / 8``
 bytes during layers ``p..q`` (both included). Tensors are considered in production order
 (greedy): a tensor becomes resident when, at every layer of its lifetime, it fits beside the
-resident tensors already live there within ``hardware.buffers.ofmap_kb`` KiB; otherwise it is
+resident tensors already live there within ``min(ifmap_kb, ofmap_kb)`` KiB (the buffer swap puts
+it in the output buffer, then makes that the input buffer, so both must hold it); otherwise it is
 spilled (written to DRAM and read back by each consumer, as without residency). A tensor read by
 several layers (a residual skip, a concat input) is therefore held until its last consumer ran.
 
@@ -15,8 +16,8 @@ Never resident: the network inputs (they come from DRAM), the network outputs (t
 and tensors nobody reads. A ``reshape`` only relabels its input (it moves no bytes): its output is
 the same tensor, so its consumers extend the input's lifetime and read it from wherever it lives.
 
-Simplification (documented): the budget is the whole output buffer, and the working halves a
-layer streams through (partial sums of ws/is, tiles of spilled tensors) are not subtracted from it.
+Simplification (documented): the budget is the whole buffer (both halves), and the working halves
+a layer streams through (partial sums of ws/is, tiles of spilled tensors) are not subtracted from it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def plan_residency(net: Network, hw: HardwareConfig) -> Residency:
         for t in layer.inputs:
             last[canon.get(t, t)] = idx
     pinned = {canon.get(t, t) for t in net.outputs} | {canon.get(t, t) for t in net.inputs}
-    budget = hw.buffers.ofmap_kb * KIB
+    budget = min(hw.buffers.ifmap_kb, hw.buffers.ofmap_kb) * KIB
     used = np.zeros(len(layers))
     resident: set[str] = set()
     for t, p in sorted(producer.items(), key=lambda kv: kv[1]):

@@ -43,12 +43,14 @@ def test_intermediate_that_fits_never_touches_dram():
 
 def test_intermediate_that_does_not_fit_is_spilled():
     """The same network with a 64-byte output buffer (two 32 B halves, enough for one 4x4 tile):
-    a (128 B) does not fit, so it is written to DRAM and read back by b."""
+    a (128 B) does not fit, so it is written to DRAM and read back by b. The same with a 64-byte
+    input buffer: after the swap a would have to sit in the input buffer, so it spills too."""
     a, b = fc("a", "x", 16, 8, 4), fc("b", "a", 16, 4, 8)
-    t = simulate_network(net(a, b), hw_config(4, 4, "os", buffers__ofmap_kb=64 / 1024), FREE)
-    la, lb = t.layers
-    assert (la.dram_write_bytes, lb.dram_read_bytes) == (128, 128 + 32)
-    assert t.resident == []
+    for key in ("buffers__ofmap_kb", "buffers__ifmap_kb"):
+        t = simulate_network(net(a, b), hw_config(4, 4, "os", **{key: 64 / 1024}), FREE)
+        la, lb = t.layers
+        assert (la.dram_write_bytes, lb.dram_read_bytes) == (128, 128 + 32)
+        assert t.resident == []
 
 
 def residual(ofmap_bytes: float):
