@@ -389,8 +389,10 @@ class NetworkTiming:
         return 2.0 * self.total.macs / self.latency_s / 1e12 if self.latency_s else 0.0
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready data: ``meta``, ``layers`` (one dict per layer) and ``total``."""
-        rows = [_counts_dict(c) | {"op": op} for c, op in zip(self.layers, self.ops)]
+        """Plain JSON-ready data: ``meta`` (incl. ``resident_tensors``), ``layers`` (one dict per
+        layer, incl. ``loop_order``: ``rows``/``cols``, "" off the array) and ``total``."""
+        orders = self.loop_orders or [""] * len(self.layers)
+        rows = [_counts_dict(c) | {"op": op, "loop_order": o} for c, op, o in zip(self.layers, self.ops, orders)]
         total = _counts_dict(self.total) | {
             "latency_s": self.latency_s,
             "inferences_per_s": self.inferences_per_s,
@@ -400,7 +402,7 @@ class NetworkTiming:
         meta = {
             "network": self.network, "array_rows": self.array[0], "array_cols": self.array[1],
             "dataflow": self.dataflow, "convention": self.convention, "stall_free": self.stall_free,
-            "clock_hz": self.clock_hz, "batch": self.batch,
+            "clock_hz": self.clock_hz, "batch": self.batch, "resident_tensors": list(self.resident),
         }
         return {"meta": meta, "layers": rows, "total": total}
 

@@ -21,6 +21,7 @@ def test_defaults_and_derived_values():
     assert (sc.macs_per_pe(8, 8), sc.macs_per_pe(4, 4), sc.macs_per_pe(2, 2), sc.macs_per_pe(2, 8)) == (1, 2, 4, 1)
     assert sc.peak_macs_per_cycle(2, 2) == 4096
     assert SimulationConfig().convention == "accelsim" and not SimulationConfig().stall_free
+    assert hw.buffers.keep_activations is True and hw.loop_order == "auto"
 
 
 @pytest.mark.parametrize("data,match", [
@@ -32,6 +33,8 @@ def test_defaults_and_derived_values():
     ({"pe": {"acc_stages": 0}}, r"hardware.pe.acc_stages: Input should be greater than or equal to 1"),
     ({"array": {"colls": 3}}, r"hardware.array.colls: unknown key \(valid keys: rows, cols, skew"),
     ({"pe": {"precision_scalable": True, "native_bits": 6}}, r"native_bits must be a multiple of 4"),
+    ({"loop_order": "best"}, r"hardware.loop_order: Input should be 'auto' or 'dataflow' \(got 'best'\)"),
+    ({"buffers": {"keep_activations": "maybe"}}, r"hardware.buffers.keep_activations: Input should be a valid boolean"),
 ])
 def test_bad_hardware_values_fail_in_one_line(data, match):
     with pytest.raises(ConfigError, match=match) as err:

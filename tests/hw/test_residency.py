@@ -32,6 +32,8 @@ def test_intermediate_that_fits_never_touches_dram():
     assert (la.dram_read_bytes, la.dram_write_bytes) == (64 + 32, 0)
     assert (lb.dram_read_bytes, lb.dram_write_bytes) == (32, 64)
     assert t.resident == ["a"]
+    d = t.to_dict()
+    assert d["meta"]["resident_tensors"] == ["a"] and [r["loop_order"] for r in d["layers"]] == ["rows", "rows"]
     # the array still reads a from SRAM (im2col stream, one pass per column fold) but nothing fills it
     assert lb.sram_read_bytes["ifmap"] == 16 * 8 and lb.sram_write_bytes["ifmap"] == 0
     off = simulate_network(net(a, b), hw_config(4, 4, "os", buffers__keep_activations=False), FREE)
