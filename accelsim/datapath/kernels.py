@@ -17,7 +17,8 @@ Padded positions contribute a zero product; adding zero to an in-range accumulat
 nothing, so they are skipped. An *overflow event* is one step (the bias load or one add) whose
 exact result lies outside ``[-2**(acc_bits-1), 2**(acc_bits-1) - 1]``; events are counted.
 
-*Exact* (:func:`conv_acc_exact`, :func:`conv_acc_blas`): when the bound
+*Exact* (:func:`conv_acc_exact`; the GEMM helpers :func:`im2col_t`, :func:`gemm_cols_to_nchw`,
+:func:`tap_sum_to_nchw` driven by :func:`accelsim.datapath.ops.conv`): when the bound
 
     max_c ( |bias_c| + max|x| * sum_k |w_{c,k}| ) < 2**(acc_bits-1)
 
@@ -32,7 +33,6 @@ is added afterwards in int64).
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 from numba import njit, prange
 
@@ -525,4 +525,3 @@ __all__ = [
     "gemm_cols_to_nchw", "requant_nchw", "maxpool", "avgpool", "requant_channels_noclip",
     "add_requant", "mul_requant", "lut_apply", "max_abs",
 ]
-_ = nb  # numba re-exported for callers that set threads
