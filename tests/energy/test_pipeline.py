@@ -1,4 +1,4 @@
-"""The energy model on the hardware model's real count records (skipped until accelsim.hw.sim exists)."""
+"""The energy model on the hardware model's real count records."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
 from accelsim.energy import EnergyBreakdown, mac_energy_pj, price_network, shipped_table
 from accelsim.graph.workload import load_topology
+from accelsim.hw import sim as sim_mod
 
-sim_mod = pytest.importorskip("accelsim.hw.sim", reason="hardware model not built yet")
 
 
 @pytest.fixture(scope="module")

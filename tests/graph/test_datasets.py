@@ -215,8 +215,6 @@ def test_bundled_sets_take_the_bundled_model_preprocessing():
     from importlib.resources import files
 
     data = files("accelsim") / "data"
-    if not (data / "fashion_mnist_calib_512.npz").is_file():
-        pytest.skip("bundled data not built yet")
     meta = json.loads((data / "default_model.json").read_text())["preprocessing"]
     ds = open_dataset(DatasetConfig(path="bundled"), model_input_shape=(1, 1, 28, 28), split="calib")
     raw = np.load(str(data / "fashion_mnist_calib_512.npz"), allow_pickle=False)

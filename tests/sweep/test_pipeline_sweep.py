@@ -2,9 +2,9 @@
 
 import pytest
 
+from accelsim import pipeline
 from accelsim.sweep import DEFAULT_POINT_FN, ResultStore, SerialExecutor, run_sweep, sweep_from_dict
 
-pipeline = pytest.importorskip("accelsim.pipeline")
 
 CSV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
        "c1, 16, 16, 3, 3, 8, 16, 1,\n"
@@ -40,7 +40,7 @@ def test_real_points_store_what_run_point_returns(sweep, tmp_path):
 
 
 def test_real_points_equal_on_dask(sweep, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     from accelsim.sweep import DaskExecutor
 
     run_sweep(sweep, tmp_path / "s", SerialExecutor(), point_fn=DEFAULT_POINT_FN, progress=False)
