@@ -21,9 +21,8 @@ from accelsim.errors import ConfigError
 
 
 def add_parser(subparsers) -> None:
-    from accelsim.config.quant import QuantConfig
+    from accelsim.cli.quantize import add_quant_arguments
 
-    f = QuantConfig.model_fields
     p = subparsers.add_parser(
         "evaluate",
         help="accuracy of the integer datapath against the float model on labelled data",
@@ -38,13 +37,7 @@ def add_parser(subparsers) -> None:
     src.add_argument("--calib", metavar="CALIB", help="calibration data (as for 'accelsim quantize --data')")
     src.add_argument("--descriptors", metavar="DIR", help="descriptor folder written by 'accelsim quantize' "
                      "(instead of calibrating)")
-    p.add_argument("--batch", type=int, metavar="N", help=f"calibration images (default {f['calib_batch'].default})")
-    p.add_argument("--bits", type=int, metavar="B", help="weight and activation width, bits (2-16)")
-    p.add_argument("--weight-bits", type=int, metavar="W", help=f"weight width, bits (default {f['weight_bits'].default})")
-    p.add_argument("--act-bits", type=int, metavar="A", help=f"activation width, bits (default {f['act_bits'].default})")
-    p.add_argument("--method", choices=("kl-j", "max", "percentile", "entropy", "mse"),
-                   help=f"activation threshold method (default {f['method'].default})")
-    p.add_argument("--per-tensor", action="store_true", help="one weight threshold per layer (default per channel)")
+    add_quant_arguments(p)
     p.add_argument("--config", metavar="YAML", help="run config whose quant: and data: sections to use")
     p.add_argument("--seed", type=int, help="seed of the calibration batch draw (default: the config's seed, 0)")
     p.add_argument("--eval-batch", type=int, metavar="N", help="images per evaluation batch (default: the "

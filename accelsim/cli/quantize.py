@@ -20,10 +20,23 @@ from pathlib import Path
 from accelsim.errors import ConfigError
 
 
-def add_parser(subparsers) -> None:
-    from accelsim.config.quant import QuantConfig
+def add_quant_arguments(p: argparse.ArgumentParser) -> None:
+    """The calibration flags ``quantize`` and ``evaluate`` share; defaults read from :class:`QuantConfig`."""
+    import typing
+
+    from accelsim.config.quant import QuantConfig, ThresholdMethod
 
     f = QuantConfig.model_fields
+    p.add_argument("--batch", type=int, metavar="N", help=f"calibration images (default {f['calib_batch'].default})")
+    p.add_argument("--bits", type=int, metavar="B", help="weight and activation width, bits (2-16)")
+    p.add_argument("--weight-bits", type=int, metavar="W", help=f"weight width, bits (default {f['weight_bits'].default})")
+    p.add_argument("--act-bits", type=int, metavar="A", help=f"activation width, bits (default {f['act_bits'].default})")
+    p.add_argument("--method", choices=typing.get_args(ThresholdMethod),
+                   help=f"activation threshold method (default {f['method'].default})")
+    p.add_argument("--per-tensor", action="store_true", help="one weight threshold per layer (default per channel)")
+
+
+def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "quantize",
         help="calibrate a float ONNX model on one batch and write quantized layer descriptors",
@@ -34,13 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("model", metavar="MODEL.onnx", help="float ONNX model, or 'bundled'")
     p.add_argument("--data", metavar="CALIB", help="calibration data: .npz (x float32 N×C×H×W preprocessed, "
                    "or raw images), IDX file, image folder, or 'bundled' (default: the config's data.calib)")
-    p.add_argument("--batch", type=int, metavar="N", help=f"calibration images (default {f['calib_batch'].default})")
-    p.add_argument("--bits", type=int, metavar="B", help="weight and activation width, bits (2-16)")
-    p.add_argument("--weight-bits", type=int, metavar="W", help=f"weight width, bits (default {f['weight_bits'].default})")
-    p.add_argument("--act-bits", type=int, metavar="A", help=f"activation width, bits (default {f['act_bits'].default})")
-    p.add_argument("--method", choices=("kl-j", "max", "percentile", "entropy", "mse"),
-                   help=f"activation threshold method (default {f['method'].default})")
-    p.add_argument("--per-tensor", action="store_true", help="one weight threshold per layer (default per channel)")
+    add_quant_arguments(p)
     p.add_argument("--config", metavar="YAML", help="run config whose quant: (and data.calib) sections to use")
     p.add_argument("--seed", type=int, help="seed of the calibration batch draw (default: the config's seed, 0)")
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="output folder")
