@@ -30,11 +30,15 @@ PATHS = ("auto", "faithful", "int64", "float32", "float64")
 """Accepted values of ``path`` for :func:`conv`; ``auto`` chooses the fastest exact one."""
 
 _SCRATCH_BYTES = 1 << 24
+"""Size bound of one im2col block, bytes (whole images per block, at least one)."""
 _TAP_GEMM = True
 """Stride-1 single-group layers: one GEMM of all kernel taps over the padded input plane and a
 shifted sum (:func:`~accelsim.datapath.kernels.tap_sum_to_nchw`) instead of im2col (measured
 10-30 % faster on the ResNet-style 3x3 layer; same integers)."""
-"""Size bound of one im2col block, bytes (whole images per block, at least one)."""
+_TAP_MIN_PLANE = 2048
+"""Padded input plane (Hp x Wp elements) from which the tap GEMM pays: it runs image by image,
+so on small planes its per-image GEMM and kernel launches cost more than batched im2col (the
+bundled model's 30x30 planes: 24 s against 0.7 s per 256 images on a loaded 2-core machine)."""
 
 
 def per_channel(values, c: int, name: str = "parameter") -> np.ndarray:
@@ -168,10 +172,10 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), 0, path)
     dtype = np.float32 if path == "float32" else np.float64
     out = np.empty((n, c_out, oh, ow), dtype=np.int32)
-    if _TAP_GEMM and groups == 1 and tuple(stride) == (1, 1) and kh * kw > 1:
+    pt, pl, pb, pr = padding
+    hp, wp = h + pt + pb, wd + pl + pr
+    if _TAP_GEMM and groups == 1 and tuple(stride) == (1, 1) and kh * kw > 1 and hp * wp >= _TAP_MIN_PLANE:
         # one GEMM of all taps over the zero-padded plane, then a shifted sum (no im2col copy)
-        pt, pl, pb, pr = padding
-        hp, wp = h + pt + pb, wd + pl + pr
         wst = np.ascontiguousarray(w.transpose(2, 3, 0, 1).reshape(kh * kw * c_out, c).astype(dtype))
         plane = np.zeros((c, hp, wp), dtype=dtype)
         for i in range(n):

@@ -261,9 +261,12 @@ def test_auto_path_with_narrow_accumulator_matches_stepwise_reference(case):
 @pytest.mark.parametrize("stride,pad,dil,groups", [((1, 1), (1, 1, 1, 1), (1, 1), 1), ((2, 2), (0, 1, 2, 0), (1, 1), 2),
                                                    ((1, 2), (3, 2, 3, 2), (2, 3), 1), ((3, 1), (0, 0, 0, 0), (2, 1), 4),
                                                    ((1, 1), (0, 2, 1, 0), (2, 2), 1), ((1, 1), (2, 0, 0, 3), (1, 2), 1)])
-def test_blas_path_on_wider_layers(stride, pad, dil, groups):
+@pytest.mark.parametrize("tap_min_plane", [0, 1 << 30])
+def test_blas_path_on_wider_layers(stride, pad, dil, groups, tap_min_plane, monkeypatch):
     """Layers wide enough for ``auto`` to take a GEMM path (stride 1, one group: the tap GEMM over
-    the padded plane; otherwise im2col), odd geometry included."""
+    the padded plane, or im2col when the plane is below the tap threshold; otherwise im2col), odd
+    geometry included."""
+    monkeypatch.setattr(ops, "_TAP_MIN_PLANE", tap_min_plane)
     rng = np.random.default_rng(7)
     x = rng.integers(-127, 128, (3, 8 * groups, 11, 9))
     w = rng.integers(-127, 128, (8 * groups, 8, 3, 3))
