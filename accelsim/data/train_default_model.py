@@ -60,7 +60,7 @@ CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
-DEFAULT_DATA_DIR = "/work/shared/data/fashion-mnist"
+DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fashion-mnist")  # ../shared beside the checkout
 TEST_SUBSET_SIZE = 2000
 CALIB_SUBSET_SIZE = 512
 OPSET = 17
