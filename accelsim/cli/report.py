@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from accelsim.report.points import DEFAULT_MAX_ACCURACY_DROP
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--point", metavar="INDEX|KEY", default=None,
                    help="point whose per-layer figure is drawn (default: lowest energy x latency)")
     p.add_argument("--title", default=None, help="page title (default: 'accelsim report: <name>')")
+    p.add_argument("--max-accuracy-drop", type=float, default=DEFAULT_MAX_ACCURACY_DROP, metavar="POINTS",
+                   help="points of top-1 a point may lose against the float model and stay on the Pareto "
+                   f"front (default {DEFAULT_MAX_ACCURACY_DROP:g}; a negative value: no accuracy floor)")
     p.set_defaults(func=run)
 
 
@@ -31,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     name = source.resolve().name if source.is_dir() else source.resolve().parent.name
     out = Path(args.output) if args.output else Path("reports") / name
     detail = find_point(points, args.point) if args.point else None
+    floor = args.max_accuracy_drop if args.max_accuracy_drop >= 0 else None
     page = build_report(points, out, title=args.title or f"accelsim report: {name}", detail=detail,
-                        source=str(source))
+                        source=str(source), max_accuracy_drop=floor)
     n_ok = sum(p.ok for p in points)
     print(f"report: {len(points)} points ({n_ok} ok) -> {page}")
     return 0

@@ -14,7 +14,13 @@ from typing import Iterable
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from accelsim.report.points import BREAKDOWN_KINDS, ReportPoint, pareto_front
+from accelsim.report.points import (
+    BREAKDOWN_KINDS,
+    DEFAULT_MAX_ACCURACY_DROP,
+    ReportPoint,
+    meets_accuracy,
+    pareto_front,
+)
 
 LOG_SPAN = 10.0
 """An axis goes logarithmic when max/min of its (positive) data exceeds this ratio."""
@@ -58,11 +64,12 @@ def _bit_styles(points: list[ReportPoint]) -> tuple[dict, dict]:
     return colours, markers
 
 
-def pareto_figure(points: list[ReportPoint]) -> Figure:
+def pareto_figure(points: list[ReportPoint], max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> Figure:
     """Energy per inference (µJ) against throughput (inferences/s), the Pareto front highlighted.
 
-    Colour = weight bits, marker = activation bits; front points are joined by a step line and
-    labelled with their axis values.
+    Colour = weight bits, marker = activation bits; front points are joined by a line and
+    labelled with their axis values. Points losing more than *max_accuracy_drop* points of top-1
+    against the float model are drawn faded and cannot be on the front.
     """
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     pts = [p for p in points if p.ok and p.metric("inferences_per_s") and p.metric("energy_per_inference_uj")]
@@ -70,11 +77,14 @@ def pareto_figure(points: list[ReportPoint]) -> Figure:
         return _empty(fig, "no finished point has throughput and energy")
     ax = fig.add_subplot()
     colours, markers = _bit_styles(pts)
+    excluded = 0
     for p in pts:
+        ok = meets_accuracy(p, max_accuracy_drop)
+        excluded += not ok
         ax.scatter(p.metric("inferences_per_s"), p.metric("energy_per_inference_uj"), s=42,
                    color=colours.get(p.weight_bits, "tab:blue"), marker=markers.get(p.act_bits, "o"),
-                   edgecolors="black", linewidths=0.4, zorder=3)
-    front = pareto_front(pts)
+                   edgecolors="black", linewidths=0.4, zorder=3, alpha=1.0 if ok else 0.2)
+    front = pareto_front(pts, max_accuracy_drop)
     fx = [p.metric("inferences_per_s") for p in front]
     fy = [p.metric("energy_per_inference_uj") for p in front]
     ax.plot(fx, fy, "-", color="crimson", lw=1.6, zorder=2, label="Pareto front")
@@ -89,8 +99,10 @@ def pareto_figure(points: list[ReportPoint]) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("throughput (inferences/s)")
     ax.set_ylabel("energy per inference (µJ)")
+    floor = (f"\nfaded: {excluded} points losing more than {max_accuracy_drop:g} points of top-1 "
+             "against the float model (not eligible for the front)" if excluded else "")
     ax.set_title(f"Energy vs throughput: {len(front)} of {len(pts)} points on the Pareto front "
-                 "(lower right is better)", fontsize=10)
+                 f"(lower right is better){floor}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     handles = [Line2D([], [], color="crimson", lw=1.6, marker="o", mfc="none", ms=10, label="Pareto front")]
     handles += _bits_legend_handles(colours, markers)
@@ -223,10 +235,11 @@ def layers_figure(point: ReportPoint) -> Figure:
     return fig
 
 
-def all_figures(points: list[ReportPoint], detail: ReportPoint | None) -> dict[str, Figure]:
+def all_figures(points: list[ReportPoint], detail: ReportPoint | None,
+                max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> dict[str, Figure]:
     """The report's figures by file stem, in page order."""
     figs = {
-        "pareto": pareto_figure(points),
+        "pareto": pareto_figure(points, max_accuracy_drop),
         "accuracy": accuracy_figure(points),
         "breakdown": breakdown_figure(points),
     }

@@ -19,7 +19,7 @@ from typing import Any
 
 from accelsim import __version__
 from accelsim.report.figures import all_figures
-from accelsim.report.points import ReportPoint, best_point, pareto_front
+from accelsim.report.points import DEFAULT_MAX_ACCURACY_DROP, ReportPoint, best_point, pareto_front
 
 COLUMNS: tuple[tuple[str, str, str, float], ...] = (
     # (header with unit, result key, number format, scale)
@@ -54,10 +54,11 @@ def _cell(value: float | None, fmt: str, scale: float) -> tuple[str, str]:
     return fmt.format(value * scale), repr(value * scale)
 
 
-def table_rows(points: list[ReportPoint]) -> tuple[list[str], list[list[Any]]]:
+def table_rows(points: list[ReportPoint], max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP
+               ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the points table (plain values, for CSV)."""
     axes = axis_keys(points)
-    front = {p.key for p in pareto_front(points)}
+    front = {p.key for p in pareto_front(points, max_accuracy_drop)}
     header = ["index", "status", *axes, *(c[0] for c in COLUMNS), "pareto", "key", "error", "warnings"]
     rows = []
     for p in points:
@@ -68,9 +69,10 @@ def table_rows(points: list[ReportPoint]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def write_tables(points: list[ReportPoint], out_dir: Path) -> None:
+def write_tables(points: list[ReportPoint], out_dir: Path,
+                 max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> None:
     """``points.csv`` (the table) and ``points.json`` (full records) in *out_dir*."""
-    header, rows = table_rows(points)
+    header, rows = table_rows(points, max_accuracy_drop)
     with open(out_dir / "points.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
@@ -131,7 +133,9 @@ TITLES = {
 CAPTIONS = {
     "pareto": "Energy per inference against throughput for every finished point. Colour: weight width; "
               "marker: activation width. Red: the Pareto front - points no other point beats on both "
-              "axes; anything off the front costs more energy for the same speed or less.",
+              "axes, among the points that lose at most the report's accuracy floor against the float "
+              "model (faded points lose more); anything off the front costs more energy for the same "
+              "speed or less.",
     "accuracy": "Top-1 accuracy of the integer datapath (calibrated on one batch) against weight width, "
                 "one line per activation width; dashed: the float model.",
     "breakdown": "Where each point's energy goes, by event kind (MACs, PE registers and forwarding, "
@@ -148,11 +152,12 @@ def _png_bytes(fig) -> bytes:
 
 
 def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: str,
-                detail: ReportPoint | None, source: str) -> str:
+                detail: ReportPoint | None, source: str,
+                max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> str:
     """The whole page as one string."""
     esc = html.escape
     axes = axis_keys(points)
-    front = {p.key for p in pareto_front(points)}
+    front = {p.key for p in pareto_front(points, max_accuracy_drop)}
     n_ok = sum(p.ok for p in points)
     out = [
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
@@ -195,7 +200,8 @@ def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: s
 
 
 def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str = "accelsim report",
-                 detail: ReportPoint | None = None, source: str = "") -> Path:
+                 detail: ReportPoint | None = None, source: str = "",
+                 max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> Path:
     """Write figures (PNG), ``points.csv``, ``points.json`` and ``index.html`` into *out_dir*.
 
     Parameters
@@ -203,6 +209,8 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
     points : the points (:func:`~accelsim.report.points.load_points`).
     out_dir : report folder (created).
     detail : the point whose layers are drawn; default :func:`~accelsim.report.points.best_point`.
+    max_accuracy_drop : points of top-1 a point may lose against float and stay eligible for the
+        Pareto front (None: every point is eligible).
 
     Returns
     -------
@@ -213,13 +221,13 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
     out_dir.mkdir(parents=True, exist_ok=True)
     if detail is None:
         detail = best_point(points)
-    figs = all_figures(points, detail)
+    figs = all_figures(points, detail, max_accuracy_drop)
     b64 = {}
     for stem, fig in figs.items():
         data = _png_bytes(fig)
         (out_dir / f"{stem}.png").write_bytes(data)
         b64[stem] = base64.b64encode(data).decode("ascii")
-    write_tables(points, out_dir)
+    write_tables(points, out_dir, max_accuracy_drop)
     page = out_dir / "index.html"
-    page.write_text(render_html(points, b64, title, detail, source), encoding="utf-8")
+    page.write_text(render_html(points, b64, title, detail, source, max_accuracy_drop), encoding="utf-8")
     return page

@@ -154,16 +154,37 @@ def load_points(source: str | Path) -> list[ReportPoint]:
     )
 
 
-def pareto_front(points: list[ReportPoint]) -> list[ReportPoint]:
+DEFAULT_MAX_ACCURACY_DROP = 1.0
+"""Points of top-1 a point may lose against the float model and still stand on the Pareto front."""
+
+
+def accuracy_drop(point: ReportPoint) -> float | None:
+    """Points of top-1 lost against the float model (``100 x (float - quantized)``), or None."""
+    f, q = point.metric("float_top1"), point.metric("quant_top1")
+    return None if f is None or q is None else 100.0 * (f - q)
+
+
+def meets_accuracy(point: ReportPoint, max_drop: float | None) -> bool:
+    """True when *point* loses at most *max_drop* points of top-1 (always, when either is None).
+
+    Shapes-only points (accuracy not measured) are never excluded: there is nothing to judge.
+    """
+    drop = accuracy_drop(point)
+    return max_drop is None or drop is None or drop <= max_drop
+
+
+def pareto_front(points: list[ReportPoint], max_accuracy_drop: float | None = None) -> list[ReportPoint]:
     """Points no other point beats on both throughput (higher) and energy per inference (lower).
 
     A point is dominated when another has ``inferences_per_s >=`` and ``energy_per_inference_uj <=``
-    with at least one strict. Points missing either metric are left out. Returned in order of
-    rising throughput. O(n log n): sort by throughput descending (energy ascending on ties) and
+    with at least one strict. Points missing either metric are left out, and so are points losing
+    more than *max_accuracy_drop* points of top-1 against the float model (None: no accuracy
+    floor) — a cheap configuration that no longer classifies is not a trade-off. Returned in order
+    of rising throughput. O(n log n): sort by throughput descending (energy ascending on ties) and
     keep each point whose energy is below every energy seen so far.
     """
     usable = [p for p in points if p.ok and p.metric("inferences_per_s") is not None
-              and p.metric("energy_per_inference_uj") is not None]
+              and p.metric("energy_per_inference_uj") is not None and meets_accuracy(p, max_accuracy_drop)]
     usable.sort(key=lambda p: (-p.metric("inferences_per_s"), p.metric("energy_per_inference_uj")))
     front = []
     best_energy = math.inf

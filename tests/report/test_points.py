@@ -80,3 +80,19 @@ def test_load_rejects_a_folder_that_is_neither(tmp_path):
         load_points(tmp_path)
     with pytest.raises(InputFileError, match=r"not found"):
         load_points(tmp_path / "nope")
+
+
+def test_accuracy_floor_keeps_points_that_no_longer_classify_off_the_front():
+    def acc_pt(i, thr, energy, quant_top1):
+        p = _pt(i, thr, energy)
+        p.result.update(float_top1=0.92, quant_top1=quant_top1)
+        return p
+
+    pts = [acc_pt(0, 100, 1.0, 0.73),    # cheapest and fastest, but 19 points worse than float
+           acc_pt(1, 90, 2.0, 0.915),    # 0.5 points worse: eligible
+           acc_pt(2, 80, 3.0, 0.905),    # 1.5 points worse
+           _pt(3, 50, 1.5)]              # shapes only: accuracy not measured, never excluded
+    assert [p.index for p in pareto_front(pts)] == [0]  # no floor: the useless point wins alone
+    assert [p.index for p in pareto_front(pts, max_accuracy_drop=1.0)] == [3, 1]
+    assert [p.index for p in pareto_front(pts, max_accuracy_drop=2.0)] == [3, 1]
+    assert [p.index for p in pareto_front(pts, max_accuracy_drop=20.0)] == [0]
