@@ -5,18 +5,27 @@
 - :mod:`~accelsim.report.figures` - the trade-off figures;
 - :mod:`~accelsim.report.html` - :func:`build_report` writes PNGs, CSV/JSON and ``index.html``;
 - :mod:`~accelsim.report.trace` - :func:`write_trace`, Chrome trace-event JSON of one inference.
+
+Names are imported on first use, so that commands which only need :mod:`points` (or nothing
+here) do not pay for importing matplotlib.
 """
 
-from accelsim.report.html import build_report
-from accelsim.report.points import ReportPoint, best_point, find_point, load_points, pareto_front
-from accelsim.report.trace import write_trace
+import importlib
 
-__all__ = [
-    "ReportPoint",
-    "best_point",
-    "build_report",
-    "find_point",
-    "load_points",
-    "pareto_front",
-    "write_trace",
-]
+_WHERE = {
+    "build_report": "accelsim.report.html",
+    "ReportPoint": "accelsim.report.points",
+    "best_point": "accelsim.report.points",
+    "find_point": "accelsim.report.points",
+    "load_points": "accelsim.report.points",
+    "pareto_front": "accelsim.report.points",
+    "write_trace": "accelsim.report.trace",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'accelsim.report' has no attribute {name!r}")
