@@ -125,7 +125,7 @@ def test_inline_sort_script_orders_numbers_numerically_and_blanks_last(tmp_path)
 
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node not installed")
+        pytest.skip("Node.js is not installed, so the page's inline sort script cannot be run outside a browser")
     values = ["10", "9", "", "100", "-1"]
     harness = """
 var rows = %s.map(function (v) { return {cells: [{getAttribute: function () { return v; }}], v: v}; });
