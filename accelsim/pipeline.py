@@ -186,11 +186,9 @@ def build_network(cfg: RunConfig, cache=None, progress: bool = False
     path = bundled_model_path() if model == BUNDLED else Path(model)
     graph = load_onnx(path, wl.input_shape)
 
-    if cache is not None:
-        from accelsim.sweep.cache import quant_key
-
-        net = cache.quantized(quant_key(cfg, "network"), lambda: _quantize(cfg, graph, model, progress))
-        accuracy = cache.json(quant_key(cfg, "accuracy"), lambda: _accuracy(cfg, graph, net, model, progress))
+    if cache is not None:  # a sweep's cache: it keys values by what they depend on
+        net = cache.network_for(cfg, lambda: _quantize(cfg, graph, model, progress))
+        accuracy = cache.accuracy_for(cfg, lambda: _accuracy(cfg, graph, net, model, progress))
     else:
         net = _quantize(cfg, graph, model, progress)
         accuracy = _accuracy(cfg, graph, net, model, progress)

@@ -232,6 +232,14 @@ class ResultCache:
         except OSError:  # another process published first (a non-empty folder cannot be replaced)
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def network_for(self, cfg: Any, builder: Callable[[], Any]):
+        """The quantized network of run config *cfg* (keyed by :func:`quant_key`), built once."""
+        return self.quantized(quant_key(cfg, "network"), builder)
+
+    def accuracy_for(self, cfg: Any, builder: Callable[[], Any]) -> Any:
+        """The accuracy (JSON) of run config *cfg* (keyed by :func:`quant_key`), measured once."""
+        return self.json(quant_key(cfg, "accuracy"), builder)
+
     def quantized(self, key: str, builder: Callable[[], Any]):
         """The network under *key*; on a miss call ``builder()`` (returning a Network) and store it."""
         hit = self.get_quantized(key)
