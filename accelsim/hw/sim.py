@@ -197,19 +197,22 @@ class AcceleratorModel:
         return self._layer_done[layer]
 
     def _dma(self, chunks: list[_Chunk]):
-        env = self.env
         for ch in chunks:
             if ch.first and ch.layer > 0:
                 yield self._done_event(ch.layer - 1)
             yield self.in_space.get(1)
             if ch.read > 0:
-                with self.dram.request() as req:
-                    yield req
-                    t0 = env.now
-                    yield env.timeout(self._transfer_cycles(ch.read))
-                    if self.timeline is not None:
-                        self.timeline.add(ch.layer, "dma", t0, env.now)
+                yield from self._dram_transfer(ch.layer, ch.read, "dma")
             yield self.loaded.put(ch)
+
+    def _dram_transfer(self, layer: int, nbytes: float, phase: str):
+        """Hold the shared DRAM channel while *nbytes* move; record the span as *phase*."""
+        with self.dram.request() as req:
+            yield req
+            t0 = self.env.now
+            yield self.env.timeout(self._transfer_cycles(nbytes))
+            if self.timeline is not None:
+                self.timeline.add(layer, phase, t0, self.env.now)
 
     def _array(self, n: int):
         env = self.env
@@ -229,12 +232,7 @@ class AcceleratorModel:
         for _ in range(n):
             ch = yield self.computed.get()
             if ch.write > 0:
-                with self.dram.request() as req:
-                    yield req
-                    t0 = env.now
-                    yield env.timeout(self._transfer_cycles(ch.write))
-                    if self.timeline is not None:
-                        self.timeline.add(ch.layer, "writeback", t0, env.now)
+                yield from self._dram_transfer(ch.layer, ch.write, "writeback")
             yield self.out_space.put(1)
             if ch.last:
                 self.layer_end[ch.layer] = env.now
