@@ -133,7 +133,7 @@ def _status(progress: bool, message: str) -> None:
 
 
 def _quantize(cfg: RunConfig, graph, model: str, progress: bool) -> Network:
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
     from accelsim.quant.calibrate import calibrate
 
     calib_cfg = _dataset_config(cfg, "calib", model)
@@ -151,7 +151,7 @@ def _quantize(cfg: RunConfig, graph, model: str, progress: bool) -> Network:
 
 def _accuracy(cfg: RunConfig, graph, net: Network, model: str, progress: bool) -> dict[str, Any] | None:
     from accelsim.datapath.accuracy import evaluate
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
 
     test_cfg = _dataset_config(cfg, "test", model)
     if test_cfg is None:
@@ -173,7 +173,7 @@ def build_network(cfg: RunConfig, cache=None, progress: bool = False
     """
     wl, q = cfg.workload, cfg.quant
     if wl.topology is not None:
-        from accelsim.graph.workload import load_topology
+        from accelsim.workloads.load import load_topology
 
         net = load_topology(wl.topology, form=wl.topology_form, batch=wl.batch)
         net = net.with_bits(weight_bits=q.weight_bits, act_bits=q.act_bits, out_bits=q.act_bits,

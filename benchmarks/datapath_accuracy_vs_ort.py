@@ -39,7 +39,7 @@ SVHN_MODEL = SHARED / "models" / "ccexam_svhn_cnn.onnx"
 
 def mnist_data(limit):
     from accelsim.config.data import DatasetConfig, PreprocessConfig
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
 
     cfg = DatasetConfig(path=str(SHARED / "data" / "mnist_train_subset_10k.npz"), limit=limit,
                         preprocess=PreprocessConfig(mean=(0.1307,), std=(0.3081,)))

@@ -35,8 +35,8 @@ def main():
     from accelsim.config.data import DatasetConfig
     from accelsim.config.quant import QuantConfig
     from accelsim.datapath import evaluate, prepare, run_network
-    from accelsim.graph.bundled import model_path
-    from accelsim.graph.datasets import _bundled_preprocess, open_dataset
+    from accelsim.workloads.bundled import model_path
+    from accelsim.datasets.readers import _bundled_preprocess, open_dataset
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.calibrate import calibrate
 

@@ -29,7 +29,7 @@ SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared", Path(
 def child(images: int, workers: int) -> dict:
     from accelsim.config.data import DatasetConfig, PreprocessConfig
     from accelsim.datapath import evaluate, prepare
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.calibrate import calibrate
 

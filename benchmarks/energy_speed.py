@@ -14,7 +14,7 @@ import time
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
 from accelsim.energy import available_technologies, price_network, shipped_table
-from accelsim.graph.workload import load_topology
+from accelsim.workloads.load import load_topology
 from accelsim.hw.sim import simulate_network
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
-from accelsim.graph.workload import load_topology
+from accelsim.workloads.load import load_topology
 from accelsim.hw.sim import simulate_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def main() -> None:
         simulate_network(net18, hw, SimulationConfig())
         t2 = time.perf_counter()
         t_import = subprocess.run([sys.executable, "-c", "import time; t=time.perf_counter(); "
-                                   "import accelsim.cli.simulate, accelsim.hw.sim, accelsim.graph.workload; "
+                                   "import accelsim.cli.simulate, accelsim.hw.sim, accelsim.workloads.load; "
                                    "print(time.perf_counter()-t)"], capture_output=True, text=True).stdout.strip()
         print(f"  imports alone in a child process: {float(t_import):.2f} s")
         print(f"  in-process: {1e3 * (t1 - t0):.1f} ms (scalesim, stall-free), {1e3 * (t2 - t1):.1f} ms "

@@ -28,8 +28,8 @@ def main() -> None:
     from accelsim.config.data import DatasetConfig
     from accelsim.config.quant import QuantConfig
     from accelsim.datapath import evaluate
-    from accelsim.graph.bundled import model_path, preprocess_config
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.workloads.bundled import model_path, preprocess_config
+    from accelsim.datasets.readers import open_dataset
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.calibrate import calibrate
 

@@ -205,7 +205,7 @@ def run_accelsim(topo: Path | str, form: str, rows: int, cols: int, dataflow: st
 
 def csv_plan(topo: Path, form: str) -> list[tuple[str, int, int]]:
     """(layer name, SCALE-Sim report rows, MACs) per descriptor of a topology CSV."""
-    from accelsim.graph.topology import read_topology
+    from accelsim.workloads.topology import read_topology
 
     return [(l.name, int(l.extra.get("scalesim_expanded_layers", 1)), l.macs)
             for l in read_topology(topo, form=form).layers]
@@ -215,8 +215,8 @@ def zoo_plan(name: str, dst: Path, n_layers: int | None) -> list[tuple[str, int,
     """Export zoo network *name* (its first *n_layers* array layers) as a SCALE-Sim CSV at *dst*."""
     from dataclasses import replace
 
-    from accelsim.graph.topology import write_topology
-    from accelsim.graph.workload import load_topology
+    from accelsim.workloads.topology import write_topology
+    from accelsim.workloads.load import load_topology
 
     net = load_topology(name)
     layers = [l for l in net.layers if l.on_array][:n_layers]
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="scalesim_peer_"))
     work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO))
-    from accelsim.graph.workload import ZOO_NAMES
+    from accelsim.workloads.load import ZOO_NAMES
 
     spec = str(args.topology)
     if not args.topology.is_file() and spec in ZOO_NAMES:
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             topo = truncated_topology(topo, args.layers, work / f"{args.topology.stem}.csv")
         form = args.form
         if form == "auto":
-            from accelsim.graph.topology import read_topology
+            from accelsim.workloads.topology import read_topology
             form = read_topology(topo).meta["form"]
         plan, acc_topology, tag = csv_plan(topo, form), str(topo), args.topology.stem.lower()
     RESULTS.mkdir(parents=True, exist_ok=True)

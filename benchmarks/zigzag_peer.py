@@ -37,7 +37,7 @@ import yaml
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.energy import EnergyBreakdown, mac_energy_pj, price_network, shipped_table
-from accelsim.graph.workload import load_topology
+from accelsim.workloads.load import load_topology
 from accelsim.layers import Network
 
 REPO = Path(__file__).resolve().parents[1]

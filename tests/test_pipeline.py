@@ -58,7 +58,7 @@ def bundled_result():
 
 def test_bundled_float_accuracy_equals_onnxruntime(bundled_result):
     ort = pytest.importorskip("onnxruntime")
-    from accelsim.graph.bundled import load_dataset, model_path, preprocess_config
+    from accelsim.workloads.bundled import load_dataset, model_path, preprocess_config
 
     images, labels = load_dataset("test")
     pp = preprocess_config()
@@ -93,7 +93,7 @@ def test_outputs_written_and_readable(bundled_result, tmp_path):
 def test_user_model_without_calibration_data_is_a_clear_error():
     from accelsim.errors import ConfigError
 
-    import accelsim.graph.bundled as bundled
+    import accelsim.workloads.bundled as bundled
 
     cfg = config_from_dict({"workload": {"model": str(bundled.model_path())}})
     with pytest.raises(ConfigError, match=r"data.calib: required to calibrate model .*default_model.onnx"):

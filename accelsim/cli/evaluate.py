@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from accelsim.cli.quantize import quant_config_from_args
     from accelsim.config.run import load_config
     from accelsim.datapath import evaluate, prepare
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.layers import read_network
 
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config) if args.config else None
     model = args.model
     if model == "bundled":
-        from accelsim.graph.bundled import model_path
+        from accelsim.workloads.bundled import model_path
 
         model = str(model_path())
     graph = load_onnx(model)

@@ -146,7 +146,7 @@ def format_summary(net) -> str:
 def run(args: argparse.Namespace) -> int:
     from accelsim.config.data import DatasetConfig
     from accelsim.config.run import load_config
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.layers import write_network
     from accelsim.quant.calibrate import calibrate
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = args.model
     if model == "bundled":
-        from accelsim.graph.bundled import model_path
+        from accelsim.workloads.bundled import model_path
 
         model = str(model_path())
     graph = load_onnx(model)

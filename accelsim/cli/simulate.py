@@ -148,7 +148,7 @@ def format_table(result: dict, quiet: bool = False) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from accelsim.config.run import load_config
-    from accelsim.graph.workload import load_topology
+    from accelsim.workloads.load import load_topology
     from accelsim.hw.sim import simulate_network
 
     path = _config_path(args.config)

@@ -10,7 +10,7 @@
         preprocess: {scale: 0.00392156862745098, mean: [0.2860], std: [0.3530]}
       batch_size: 256
 
-Preprocessing order (see :mod:`accelsim.graph.datasets`): raw pixels -> channel count (grey <-> RGB)
+Preprocessing order (see :mod:`accelsim.datasets.readers`): raw pixels -> channel count (grey <-> RGB)
 -> resize -> centre crop -> ``x * scale`` -> channel order -> ``(x - mean) / std`` -> layout.
 An ``.npz`` holding ``x`` (already preprocessed float32) skips all of it.
 """

@@ -181,7 +181,7 @@ def evaluate(graph, net: Network | PreparedNetwork, dataset, batch_size: int = 2
     ----------
     graph : the float IR graph the network was calibrated from.
     net : the quantized network (or a :func:`~accelsim.datapath.executor.prepare` d one).
-    dataset : an :class:`accelsim.graph.datasets.Dataset` (``len``, ``get(indices)``, ``labels``).
+    dataset : an :class:`accelsim.datasets.readers.Dataset` (``len``, ``get(indices)``, ``labels``).
     batch_size : images per batch (bounds memory).
     progress : show a tqdm progress bar on stderr.
     path : accumulation path for MAC layers (:data:`accelsim.datapath.ops.PATHS`).

@@ -1,2 +1,2 @@
-"""Float network IR, ONNX import, the built-in shape zoo, topology readers, datasets and the
-float reference executor. Knows nothing about bit widths or hardware."""
+"""Float network IR, ONNX import and its graph passes, and the float reference executor.
+Knows nothing about bit widths or hardware."""

@@ -7,7 +7,7 @@ import pytest
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
 from accelsim.energy import EnergyBreakdown, mac_energy_pj, price_network, shipped_table
-from accelsim.graph.workload import load_topology
+from accelsim.workloads.load import load_topology
 from accelsim.hw import sim as sim_mod
 
 

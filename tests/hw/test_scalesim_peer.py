@@ -11,7 +11,7 @@ import pytest
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.simulation import SimulationConfig
-from accelsim.graph.workload import load_topology
+from accelsim.workloads.load import load_topology
 from accelsim.hw.sim import simulate_network
 
 REPO = Path(__file__).resolve().parents[2]

@@ -74,7 +74,7 @@ def test_scalesim_fold_formulas():
 def test_scalesim_convention_matches_published_resnet18_totals(size, df, published):
     """SCALE-Sim 3.0.0 totals for ResNet-18 (CALC mode, 64 KB SRAMs), measured by a peer run."""
     from accelsim.config.simulation import SimulationConfig
-    from accelsim.graph.workload import load_topology
+    from accelsim.workloads.load import load_topology
     from accelsim.hw.sim import simulate_network
 
     net = load_topology(str(RESNET18))

@@ -34,7 +34,7 @@ def _svhn_x(n):
 
 def _bundled_x(split, n):
     from accelsim.config.data import DatasetConfig
-    from accelsim.graph.datasets import open_dataset
+    from accelsim.datasets.readers import open_dataset
 
     ds = open_dataset(DatasetConfig(path="bundled"), (1, 1, 28, 28), split=split)
     return ds.get(np.arange(n))

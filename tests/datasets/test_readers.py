@@ -15,9 +15,9 @@ from PIL import Image
 from accelsim.config.base import parse_model
 from accelsim.config.data import DataConfig, DatasetConfig, PreprocessConfig
 from accelsim.errors import ConfigError, InputFileError
-from accelsim.graph.datasets import check_compatible, open_dataset, read_idx
+from accelsim.datasets.readers import check_compatible, open_dataset, read_idx
 
-from .conftest import DATA
+from tests.graph.conftest import DATA
 
 FMNIST = DATA / "fashion-mnist"
 

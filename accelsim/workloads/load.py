@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelsim.errors import ConfigError
-from accelsim.graph.topology import FORMS, read_topology
-from accelsim.graph.zoo import ZOO
+from accelsim.workloads.topology import FORMS, read_topology
+from accelsim.workloads.zoo import ZOO
 from accelsim.layers import Network
 
 ZOO_NAMES: tuple[str, ...] = tuple(ZOO)

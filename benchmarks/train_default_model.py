@@ -3,7 +3,7 @@
 A development script, never imported by the package (torch is only in the ``train`` extra)::
 
     pip install -e '.[train]'
-    python accelsim/data/train_default_model.py --out accelsim/data
+    python benchmarks/train_default_model.py --out accelsim/data
 
 It writes, into ``--out``:
 
@@ -60,7 +60,7 @@ CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
-DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fashion-mnist")  # ../shared beside the checkout
+DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-mnist")  # ../shared beside the checkout
 TEST_SUBSET_SIZE = 2000
 CALIB_SUBSET_SIZE = 512
 OPSET = 17
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_seconds": round(train_seconds, 1),
             "weights_sha256": wsha,
             "onnx_vs_torch_max_abs_diff": max_diff,
-            "command": "python accelsim/data/train_default_model.py --out accelsim/data",
+            "command": "python benchmarks/train_default_model.py --out accelsim/data",
         },
     }
     (out / "default_model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

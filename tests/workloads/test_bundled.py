@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from accelsim.errors import ConfigError, InputFileError
-from accelsim.graph import bundled
+from accelsim.workloads import bundled
 from tests.graph.conftest import DATA
 
 FMNIST = DATA / "fashion-mnist"

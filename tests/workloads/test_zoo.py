@@ -15,7 +15,7 @@ References (independent of this code):
 
 import pytest
 
-from accelsim.graph.zoo import ZOO, googlenet
+from accelsim.workloads.zoo import ZOO, googlenet
 
 
 def _params(net, with_bias=True):

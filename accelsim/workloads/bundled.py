@@ -1,7 +1,7 @@
 """The bundled default model and its data: where the shipped files are, and what the metadata says.
 
 accelsim ships one small float CNN trained on Fashion-MNIST (``accelsim/data/default_model.onnx``,
-made by ``accelsim/data/train_default_model.py``), its metadata (``default_model.json``: input and
+made by ``benchmarks/train_default_model.py`` in the source repository), its metadata (``default_model.json``: input and
 output names, preprocessing, class names, accuracies, training facts) and two data subsets as
 ``.npz`` (``images`` uint8 [N,28,28], ``labels`` uint8 [N], ``indices`` int64 [N] into the split):
 

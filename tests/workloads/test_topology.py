@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from accelsim.errors import ConfigError, InputFileError
-from accelsim.graph.topology import read_topology
-from accelsim.graph.workload import ZOO_NAMES, load_topology
+from accelsim.workloads.topology import read_topology
+from accelsim.workloads.load import ZOO_NAMES, load_topology
 
 SHARED = Path("/work/shared/topologies/scalesim")
 V3 = SHARED / "v3" / "topologies"
@@ -212,8 +212,8 @@ def test_load_topology_dispatch(tmp_path):
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v1", "alexnet", "googlenet"])
 def test_zoo_exported_for_scalesim_keeps_every_gemm(tmp_path, name):
-    from accelsim.graph.topology import write_topology
-    from accelsim.graph.zoo import ZOO
+    from accelsim.workloads.topology import write_topology
+    from accelsim.workloads.zoo import ZOO
 
     net = ZOO[name]()
     mapping = write_topology(net, tmp_path / "t.csv")
