@@ -32,3 +32,7 @@ class NotCalibratedError(AccelsimError, AttributeError):
 
 class SchemaVersionError(AccelsimError, ValueError):
     """A descriptor file or results store was written by an incompatible accelsim version."""
+
+
+class OutputFileError(AccelsimError, OSError):
+    """A file or folder accelsim must write cannot be written (no space, read-only, permission, path too long)."""

@@ -22,6 +22,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from accelsim.atomic import atomic_open, make_dirs, write_text
 from accelsim.config.data import DatasetConfig
 from accelsim.config.run import BUNDLED, RunConfig
 from accelsim.energy.model import NetworkEnergy, price_network
@@ -219,9 +220,13 @@ def output_dir(cfg: RunConfig) -> Path:
 
 
 def write_outputs(result: RunResult, directory: str | Path) -> dict[str, Path]:
-    """Write ``summary.json``, ``layers.csv`` and the descriptors folder; return their paths."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``summary.json``, ``layers.csv`` and the descriptors folder; return their paths.
+
+    Each file is replaced atomically (:mod:`accelsim.atomic`): a crash or a full disk leaves the
+    previous file or the new one. Raises :class:`~accelsim.errors.OutputFileError` naming the path
+    and the cause when the file system refuses.
+    """
+    directory = make_dirs(directory)
     summary = result.summary()
     full = dict(summary)
     full["config"] = result.config.model_dump(mode="json")
@@ -230,9 +235,9 @@ def write_outputs(result: RunResult, directory: str | Path) -> dict[str, Path]:
     full["energy"] = result.energy.to_dict()
     paths = {"summary": directory / SUMMARY_FILE, "layers": directory / LAYERS_FILE,
              "descriptors": directory / DESCRIPTORS_DIR}
-    paths["summary"].write_text(json.dumps(full, indent=1) + "\n", encoding="utf-8")
+    write_text(paths["summary"], json.dumps(full, indent=1) + "\n")
     rows = summary["layers"]
-    with open(paths["layers"], "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(paths["layers"], "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["name"])
         writer.writeheader()
         writer.writerows(rows)

@@ -2,8 +2,9 @@
 
 Each module ``accelsim.cli.<command>`` defines ``add_parser(subparsers)`` that registers its
 parser and sets ``func`` to a function ``(args) -> int`` (the exit code). :func:`main` prints any
-:class:`~accelsim.errors.AccelsimError` on one line and exits non-zero; other exceptions are bugs
-and keep their traceback.
+:class:`~accelsim.errors.AccelsimError` on one line and exits non-zero. An :class:`OSError` from the
+file system that no stage turned into an accelsim error (a full disk, a read-only folder) is printed
+the same way, naming the path and the cause; other exceptions are bugs and keep their traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 import sys
 
 from accelsim import __version__
+from accelsim.atomic import describe_os_error
 from accelsim.errors import AccelsimError
 
 COMMANDS = ("run", "simulate", "quantize", "evaluate", "sweep", "report")
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except AccelsimError as exc:
         print(f"accelsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # backstop: a file-system error no stage named (disk full, read-only, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"accelsim {args.command}: error: {where}{describe_os_error(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"accelsim {args.command}: interrupted", file=sys.stderr)

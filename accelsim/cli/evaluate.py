@@ -17,6 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from accelsim.atomic import write_text
 from accelsim.errors import ConfigError
 
 
@@ -148,10 +149,6 @@ def run(args: argparse.Namespace) -> int:
     print(format_result(res))
     if args.json:
         path = Path(args.json)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(res.to_dict(), indent=1) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"accelsim evaluate: cannot write --json {path}: {exc.strerror}") from None
+        write_text(path, json.dumps(res.to_dict(), indent=1) + "\n")
         print(f"\nwrote {path}")
     return 0

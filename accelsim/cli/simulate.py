@@ -15,6 +15,7 @@ import re
 import sys
 from pathlib import Path
 
+from accelsim.atomic import atomic_open, write_text
 from accelsim.errors import ConfigError
 
 DEFAULT_CONFIG = "edge_32x32.yaml"
@@ -106,8 +107,7 @@ def csv_rows(result: dict) -> list[dict]:
 
 
 def write_csv(result: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(csv_rows(result))
@@ -171,14 +171,12 @@ def run(args: argparse.Namespace) -> int:
     written = []
     if args.out != "-":
         out = Path(args.out) if args.out else (Path(cfg.output_dir) if cfg.output_dir else Path("out") / cfg.name)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "simulate.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        write_text(out / "simulate.json", json.dumps(result, indent=1))
         write_csv(result, out / "simulate.csv")
         written += [out / "simulate.json", out / "simulate.csv"]
     if args.json:
         p = Path(args.json)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        write_text(p, json.dumps(result, indent=1))
         written.append(p)
     if args.csv:
         write_csv(result, Path(args.csv))

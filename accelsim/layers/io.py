@@ -1,12 +1,18 @@
 """Descriptor files: ``descriptors.json`` (header and layers) plus ``tensors.npz`` (arrays).
 
 Readable with nothing but :mod:`json` and :mod:`numpy` (``np.load(path, allow_pickle=False)``).
-The header carries ``schema_version``; a reader refuses files from a newer version.
+The header carries ``schema_version``; a reader refuses files from a newer version. Both files are
+written atomically (:mod:`accelsim.atomic`), ``tensors.npz`` first; the header records the SHA-256
+of the tensors it belongs to (``tensors_sha256``), so a pair torn apart by a crash between the two
+renames is refused on reading instead of pairing new arrays with old layers: both carry the same
+random ``write_id`` (the header's key, and an array of that name in ``tensors.npz``). Editing the
+arrays by loading and re-saving all of them keeps the pair valid.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -14,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim import __version__
+from accelsim.atomic import make_dirs, save_npz, write_text
 from accelsim.errors import InputFileError, SchemaVersionError
 from accelsim.layers.descriptor import LayerDescriptor, Network, QuantParams
 
@@ -22,6 +29,9 @@ SCHEMA_VERSION = 1
 
 DESCRIPTORS_FILE = "descriptors.json"
 TENSORS_FILE = "tensors.npz"
+
+WRITE_ID = "write_id"
+"""Key of the random token ``descriptors.json`` and ``tensors.npz`` share (pairs them)."""
 
 _TUPLE_FIELDS = {"inputs", "in_shape", "out_shape", "kernel", "stride", "padding", "dilation"}
 
@@ -58,8 +68,13 @@ def write_network(net: Network, directory: str | Path) -> Path:
 
     Returns the directory. Arrays are stored without pickle; float arrays keep their dtype.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = make_dirs(directory)
+    arrays = {k: np.asarray(v) for k, v in net.tensors.items()}
+    for key, arr in arrays.items():
+        if arr.dtype == object:
+            raise ValueError(f"tensor {key!r} has dtype object; only numeric arrays are stored")
+    write_id = uuid.uuid4().hex
+    save_npz(directory / TENSORS_FILE, {**arrays, WRITE_ID: np.asarray(write_id)})
     header = {
         "schema_version": SCHEMA_VERSION,
         "accelsim_version": __version__,
@@ -69,13 +84,9 @@ def write_network(net: Network, directory: str | Path) -> Path:
         "input_quant": {k: list(v) for k, v in net.input_quant.items()},
         "meta": dict(net.meta),
         "layers": [_layer_to_dict(layer) for layer in net.layers],
+        WRITE_ID: write_id,
     }
-    (directory / DESCRIPTORS_FILE).write_text(json.dumps(header, indent=1) + "\n", encoding="utf-8")
-    arrays = {k: np.asarray(v) for k, v in net.tensors.items()}
-    for key, arr in arrays.items():
-        if arr.dtype == object:
-            raise ValueError(f"tensor {key!r} has dtype object; only numeric arrays are stored")
-    np.savez(directory / TENSORS_FILE, **arrays)
+    write_text(directory / DESCRIPTORS_FILE, json.dumps(header, indent=1) + "\n")
     return directory
 
 
@@ -113,6 +124,14 @@ def read_network(directory: str | Path) -> Network:
                 tensors = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise InputFileError(f"{tens_path}: cannot read arrays ({exc})") from None
+        stored = tensors.pop(WRITE_ID, None)
+        expected = header.get(WRITE_ID)
+        if expected is not None and stored is not None and str(stored) != expected:
+            raise InputFileError(
+                f"{tens_path}: belongs to another write than {head_path.name} (write_id "
+                f"{str(stored)[:8]}... vs {expected[:8]}...; a write was interrupted between the "
+                "two files); write the folder again"
+            )
     try:
         layers = tuple(_layer_from_dict(d, str(head_path)) for d in header["layers"])
         net = Network(

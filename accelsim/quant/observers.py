@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from accelsim.atomic import save_npz
 from accelsim.errors import InputFileError, NotCalibratedError
 
 OBSERVER_VERSION = 1
@@ -223,8 +224,7 @@ class HistogramObserver:
     def save(self, path: str | Path) -> None:
         """Write the statistics to an ``.npz`` (no pickle)."""
         self._check()
-        np.savez(
-            path,
+        save_npz(path, dict(
             version=np.int64(OBSERVER_VERSION),
             counts=self.hist_,
             bin_width=np.float64(self._width),
@@ -233,7 +233,7 @@ class HistogramObserver:
             max_bins=np.int64(self.max_bins),
             fixed=np.bool_(self._counts is not None),
             zeros=np.float64(self._exact_zeros),
-        )
+        ))
 
     @classmethod
     def load(cls, path: str | Path) -> "HistogramObserver":

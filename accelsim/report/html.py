@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
+from accelsim.atomic import atomic_open, make_dirs, write_bytes, write_text
 from accelsim.report.figures import all_figures
 from accelsim.report.points import DEFAULT_MAX_ACCURACY_DROP, ReportPoint, best_point, pareto_front
 
@@ -73,15 +74,14 @@ def write_tables(points: list[ReportPoint], out_dir: Path,
                  max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> None:
     """``points.csv`` (the table) and ``points.json`` (full records) in *out_dir*."""
     header, rows = table_rows(points, max_accuracy_drop)
-    with open(out_dir / "points.csv", "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(out_dir / "points.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for r in rows:
             w.writerow(["" if v is None else v for v in r])
     records = [{"index": p.index, "key": p.key, "status": p.status, "overrides": p.overrides,
                 "error": p.error, "warnings": list(p.warnings), "result": p.result} for p in points]
-    (out_dir / "points.json").write_text(json.dumps(records, indent=1, allow_nan=False, default=str) + "\n",
-                                         encoding="utf-8")
+    write_text(out_dir / "points.json", json.dumps(records, indent=1, allow_nan=False, default=str) + "\n")
 
 
 _SORT_JS = """
@@ -217,17 +217,16 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
     Path
         The HTML page.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_dirs(out_dir)
     if detail is None:
         detail = best_point(points)
     figs = all_figures(points, detail, max_accuracy_drop)
     b64 = {}
     for stem, fig in figs.items():
         data = _png_bytes(fig)
-        (out_dir / f"{stem}.png").write_bytes(data)
+        write_bytes(out_dir / f"{stem}.png", data)
         b64[stem] = base64.b64encode(data).decode("ascii")
     write_tables(points, out_dir, max_accuracy_drop)
     page = out_dir / "index.html"
-    page.write_text(render_html(points, b64, title, detail, source, max_accuracy_drop), encoding="utf-8")
+    write_text(page, render_html(points, b64, title, detail, source, max_accuracy_drop))
     return page

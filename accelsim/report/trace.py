@@ -22,10 +22,10 @@ A timeline given as ``{layer: [events]}`` is accepted too.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from accelsim.atomic import write_text
 from accelsim.errors import InputFileError
 
 TRACK_ORDER = ("layers", "DMA in", "compute", "write-back")
@@ -179,11 +179,7 @@ def write_trace(timing: Any, path: str | Path, clock_hz: float | None = None, na
     """
     path = Path(path)
     trace = trace_events(timing, clock_hz=clock_hz, name=name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(trace, separators=(",", ":")) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps(trace, separators=(",", ":")) + "\n")
 
 
 def phases(trace: dict[str, Any]) -> Iterable[str]:

@@ -23,10 +23,10 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from accelsim.atomic import atomic_dir, make_dirs, write_text
 from accelsim.sweep.store import canonical_json
 
 CACHE_SCHEMA_VERSION = 1
@@ -124,7 +124,7 @@ class ResultCache:
     @contextlib.contextmanager
     def _locked(self, kind: str, key: str) -> Iterator[None]:
         lock_dir = self.directory / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(lock_dir)
         try:
             import fcntl
         except ImportError:  # pragma: no cover
@@ -136,9 +136,6 @@ class ResultCache:
             yield
         finally:
             os.close(fd)
-
-    def _tmp(self, final: Path) -> Path:
-        return final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
 
     def clean_temporaries(self) -> int:
         """Delete half-written values left by killed builders; returns how many.
@@ -181,13 +178,7 @@ class ResultCache:
     def put_json(self, key: str, value: Any) -> None:
         """Publish JSON-able *value* under *key* atomically."""
         path = self._path("json", key, ".json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._tmp(path)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(canonical_json({"value": value}))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_text(path, canonical_json({"value": value}))
 
     def json(self, key: str, builder: Callable[[], Any]) -> Any:
         """The value under *key*; on a miss call ``builder()``, store its result and return it.
@@ -220,17 +211,8 @@ class ResultCache:
         """Publish network *net* under *key*: written to a temporary folder, then renamed."""
         from accelsim.layers import write_network
 
-        path = self._path("quantized", key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._tmp(path)
-        write_network(net, tmp)
-        for name in os.listdir(tmp):
-            with open(tmp / name, "rb") as fh:
-                os.fsync(fh.fileno())
-        try:
-            os.replace(tmp, path)
-        except OSError:  # another process published first (a non-empty folder cannot be replaced)
-            shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(self._path("quantized", key)) as tmp:
+            write_network(net, tmp)
 
     def network_for(self, cfg: Any, builder: Callable[[], Any]):
         """The quantized network of run config *cfg* (keyed by :func:`quant_key`), built once."""

@@ -24,6 +24,7 @@ from two sweep files does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from accelsim import __version__
+from accelsim.atomic import fsync_dir, make_dirs, output_error, write_text
 from accelsim.errors import ConfigError, InputFileError, SchemaVersionError
 
 STORE_SCHEMA_VERSION = 1
@@ -146,19 +148,6 @@ class PointRecord:
 
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 class ResultStore:
@@ -278,7 +267,7 @@ class ResultStore:
                     f"{d}: folder is not empty and holds no {META_FILE}: not an accelsim results "
                     "store; give a new or empty --results folder"
                 )
-            d.mkdir(parents=True, exist_ok=True)
+            make_dirs(d)
             meta = {
                 "format": STORE_FORMAT,
                 "schema_version": STORE_SCHEMA_VERSION,
@@ -286,13 +275,7 @@ class ResultStore:
                 "created_utc": _utc_now(),
                 "sweep": sweep_name,
             }
-            tmp = d / f".{META_FILE}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(meta, indent=1) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, meta_path)
-            _fsync_dir(d)
+            write_text(meta_path, json.dumps(meta, indent=1) + "\n")
         self.check()
         self._lock()
         _, good = self._scan()
@@ -301,7 +284,7 @@ class ResultStore:
         if os.fstat(self._fd).st_size != good:
             os.ftruncate(self._fd, good)  # drop a torn last line so the next record starts clean
             os.fsync(self._fd)
-        _fsync_dir(d)
+        fsync_dir(d)
         return self
 
     def _lock(self) -> None:
@@ -327,10 +310,16 @@ class ResultStore:
         # insertion order kept (not sorted): the axis values stay in the sweep file's order
         line = json.dumps(_clean_floats(record.to_json()), default=_json_default, allow_nan=False)
         data = (line + "\n").encode("utf-8")
-        written = os.write(self._fd, data)
-        while written < len(data):  # pragma: no cover - short writes on regular files are rare
-            written += os.write(self._fd, data[written:])
-        os.fsync(self._fd)
+        before = os.fstat(self._fd).st_size
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # pragma: no cover - short writes on regular files are rare
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
+        except OSError as exc:  # disk full: cut the half line off so earlier points stay readable
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, before)
+            raise output_error(exc, self.results_path, "append to") from None
 
     def close(self) -> None:
         if self._fd is not None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from accelsim.atomic import write_text
 from accelsim.errors import ConfigError, InputFileError, UnsupportedOpError
 from accelsim.layers import LayerDescriptor, Network
 
@@ -324,5 +325,5 @@ def write_topology(net: Network, path: str | Path) -> list[tuple[str, int]]:
             for i in range(g):
                 lines.append(f"{name}.g{i}, {h}, {w}, {kh}, {kw}, {c // g}, {cout // g}, {sh},")
             mapping.append((layer.name, g))
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
     return mapping

@@ -82,3 +82,31 @@ def test_missing_folder_and_corrupt_json(tmp_path):
     (tmp_path / "descriptors.json").write_text("{not json")
     with pytest.raises(InputFileError, match="not a valid descriptor file"):
         read_network(tmp_path)
+
+
+def test_pair_torn_by_a_crash_is_refused(tmp_path):
+    """New arrays with an old header (a kill between the two renames) must not be read as one network."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    write_network(_net(), old)
+    write_network(_net(), new)
+    (old / "tensors.npz").write_bytes((new / "tensors.npz").read_bytes())
+    with pytest.raises(InputFileError, match="belongs to another write than descriptors.json"):
+        read_network(old)
+
+
+def test_failed_write_leaves_previous_files(tmp_path, monkeypatch):
+    import errno
+
+    from accelsim import atomic
+    from accelsim.errors import OutputFileError
+
+    write_network(_net(), tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full_disk)
+    with pytest.raises(OutputFileError, match="tensors.npz: No space left on device"):
+        write_network(_net(), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
