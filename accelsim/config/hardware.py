@@ -28,20 +28,44 @@ class ArrayConfig(ConfigModel):
         "feeder",
         description="Who staggers the operands of successive rows: 'feeder' (the SRAM reads are "
         "staggered, no extra latency) or 'array' (all rows read at once, then a triangular bank of "
-        "skew registers at the array edge; its input register adds 1 cycle of latency).",
+        "skew registers at the array edge: row i passes i registers, plus one input register when "
+        "array.skew_input_register is true, which adds 1 cycle of latency).",
     )
-    drain: Literal["shift", "parallel"] = Field(
+    skew_input_register: bool = Field(
+        True,
+        description="With skew 'array': whether every row's skew chain starts with an input register "
+        "(row i passes i + 1 registers, +1 cycle of latency, row 0 registered too) or not (row i passes "
+        "i registers, row 0 goes straight into the array: the same timing as skew 'feeder', but the "
+        "skew registers are still written). No effect with skew 'feeder'.",
+    )
+    drain: Literal["shift", "parallel", "wavefront"] = Field(
         "shift",
-        description="How output-stationary results leave the array: 'shift' (copied into an output "
-        "shift chain in one cycle, then shifted out column by column to the right edge, one cycle "
-        "per physical column) or 'parallel' (each PE writes its result to the output buffer the "
-        "cycle after it is final). Weight- and input-stationary results always flow out of the "
-        "bottom edge with the stream, so this key does not affect them.",
+        description="How output-stationary results leave the array: 'shift' (when a fold's last result "
+        "is final, all results are copied in one cycle into an output shift chain, which then shifts "
+        "them out column by column to the right edge: C cycles, one per physical column); 'wavefront' "
+        "(every PE has a shadow output register in that chain; each anti-diagonal of results is copied "
+        "the cycle after it is final, so the accumulators are free at once and, with overlap_folds, the "
+        "next fold streams T cycles behind; the chain drains the same C beats once the fold is complete, "
+        "and a fold whose first copy would land while the chain still holds or drains an older fold is "
+        "held back: the array idles until it can go); 'parallel' (each PE writes its result to the "
+        "output buffer the cycle after it is final). Weight- and input-stationary results always flow "
+        "out of the bottom edge with the stream, so this key does not affect them.",
+    )
+    edge_folds: Literal["trimmed", "padded"] = Field(
+        "trimmed",
+        description="Time of a partial (edge) fold that uses r < R rows or c < C columns: 'padded' (it "
+        "takes full-array time: the unused rows and columns are fed zeros, which move through the PE "
+        "registers like real operands, as in most RTL arrays) or 'trimmed' (it takes only the time of "
+        "its used r x c PEs: the array's control shortens the wavefront). Operand and result SRAM "
+        "traffic is the same either way (the zeros are made at the array edge).",
     )
     overlap_folds: bool = Field(
         False,
-        description="Whether the next fold's operands may stream in while the previous fold drains "
-        "(double-buffered stationary registers for ws/is, shadow output registers for os).",
+        description="Whether the next fold's operands may stream in while the previous fold drains. "
+        "os: with drain 'parallel' or 'wavefront' the next fold streams right behind the previous one "
+        "(T cycles later, held back by the output chain with 'wavefront'); with 'shift' it starts after "
+        "the whole-fold copy. ws/is: assumes double-buffered stationary registers (a shadow weight "
+        "register per PE).",
     )
 
 
@@ -51,6 +75,13 @@ class PeConfig(ConfigModel):
     mult_stages: int = Field(
         0, ge=0, le=8, description="Pipeline registers inside the multiplier, cycles of latency (0 = "
         "the product feeds the adder in the same cycle)."
+    )
+    mult_input: Literal["register", "wires"] = Field(
+        "register",
+        description="What the multiplier reads: 'register' (the PE's operand registers, which also "
+        "forward the operands to the next PE: the product is formed the cycle after an operand arrives) "
+        "or 'wires' (the PE's input wires, i.e. the operands the cycle they arrive, before they are "
+        "latched: 1 cycle less latency per fold).",
     )
     acc_stages: int = Field(
         1, ge=1, le=8, description="Register stages of the adder, cycles: in ws/is the partial sum "

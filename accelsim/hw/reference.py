@@ -49,8 +49,15 @@ def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool) 
 
 
 @njit(cache=True)
-def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
-    """Output stationary. A [G, M, T, P], B [G, T, N, P] (T = packed K). Returns cycles or -1.
+def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, out, stats):
+    """Output stationary. A [G, M, T, P], B [G, T, N, P] (T = packed K).
+
+    *drain*: 0 parallel, 1 shift, 2 wavefront. *skew_on*: the array's skew bank staggers the rows
+    (row i passes ``i + skew_in`` registers), else the feeder staggers them. *z*: 1 = the
+    multiplier reads the operand registers, 0 = their input wires. *hold[f]*: idle cycles the
+    sequencer inserts before fold f may start (found by :func:`reference_gemm` from collisions).
+    Returns the cycles, -1 on a misalignment, or ``-2 - f`` when a result of fold f found its
+    output register still holding or draining an older fold (a collision).
 
     *stats* counts PE-to-PE hops: [activations, weights, partial sums, output chain].
     """
@@ -66,7 +73,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
     b_ok = np.zeros((R, C), np.bool_)
     b_f = np.zeros((R, C), np.int64)
     b_k = np.zeros((R, C), np.int64)
-    # skew banks (array skew): row i has i+1 registers, column j has j+1
+    # skew banks (array skew): row i has i + skew_in registers, column j has j + skew_in
     sa_v = np.zeros((R, R + 1, P), np.int64)
     sa_ok = np.zeros((R, R + 1), np.bool_)
     sa_f = np.zeros((R, R + 1), np.int64)
@@ -89,15 +96,17 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
     rt_v = np.zeros((ap, R, C), np.int64)
     rt_fin = np.zeros((ap, R, C), np.bool_)
     rt_f = np.zeros((ap, R, C), np.int64)
-    # output shift chain
+    # output shift chain (with drain wavefront: the per-PE shadow output registers)
     ch_v = np.zeros((R, C), np.int64)
     ch_ok = np.zeros((R, C), np.bool_)
     ch_f = np.zeros((R, C), np.int64)
     ch_j = np.zeros((R, C), np.int64)
     ch_left = 0
+    ch_owner = -1  # wavefront: the fold whose results the chain holds, -1 when empty
     # sequencer state
     start = np.full(nf, -1, np.int64)
     fin_count = np.zeros(nf, np.int64)
+    copied = np.zeros(nf, np.int64)
     written = np.zeros(nf, np.int64)
     copy_at = np.full(nf, -1, np.int64)
     need_total = 0
@@ -109,7 +118,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
     last_write = -1
     bound = 0
     for f in range(nf):
-        bound += T + 3 * (R + C) + m + a + 8
+        bound += T + 3 * (R + C) + m + a + 8 + hold[f]
     t = 0
     while total_written < need_total:
         if t > bound:
@@ -123,13 +132,14 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
                 pf = nxt - 1
                 if not overlap:
                     ok = written[pf] == folds[pf, 3] * folds[pf, 4]
-                elif not shift:
-                    ok = t >= start[pf] + T
+                elif drain != 1:
+                    ok = t >= start[pf] + T + hold[nxt]
                 else:
                     rn = folds[nxt, 3]
                     cn = folds[nxt, 4]
+                    e = 1 if skew_on and skew_in == 1 else 0
                     ok = copy_at[pf] >= 0 and t >= copy_at[pf] + 1 and \
-                        t + T + rn + cn + e + m + a - 2 >= copy_at[pf] + C
+                        t + T + rn + cn + e + m + a + z - 3 >= copy_at[pf] + C
             if ok:
                 start[nxt] = t
                 nxt += 1
@@ -150,7 +160,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
             r = folds[f, 3]
             c = folds[f, 4]
             for i in range(r):
-                k = t - start[f] - (0 if e else i)
+                k = t - start[f] - (0 if skew_on else i)
                 if 0 <= k < T:
                     in_a_ok[i] = True
                     in_a_f[i] = f
@@ -158,14 +168,14 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
                     for q in range(P):
                         in_a_v[i, q] = A[g, m0 + i, k, q]
             for j in range(c):
-                k = t - start[f] - (0 if e else j)
+                k = t - start[f] - (0 if skew_on else j)
                 if 0 <= k < T:
                     in_b_ok[j] = True
                     in_b_f[j] = f
                     in_b_k[j] = k
                     for q in range(P):
                         in_b_v[j, q] = B[g, k, n0 + j, q]
-        # ---- array skew banks: feeder -> chain of i+1 registers -> PE(i, 0)
+        # ---- array skew banks: feeder -> chain of i + skew_in registers -> PE(i, 0)
         ea_v = in_a_v.copy()
         ea_ok = in_a_ok.copy()
         ea_f = in_a_f.copy()
@@ -174,56 +184,102 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
         eb_ok = in_b_ok.copy()
         eb_f = in_b_f.copy()
         eb_k = in_b_k.copy()
-        if e:
+        if skew_on:
             for i in range(R):
-                last = i  # index of the last register of row i's chain (length i + 1)
+                if i + skew_in == 0:
+                    continue  # row 0 without an input register: straight through
+                last = i + skew_in - 1  # index of the last register of row i's chain
                 ea_v[i] = sa_v[i, last]
                 ea_ok[i] = sa_ok[i, last]
                 ea_f[i] = sa_f[i, last]
                 ea_k[i] = sa_k[i, last]
-                for z in range(last, 0, -1):
-                    sa_v[i, z] = sa_v[i, z - 1]
-                    sa_ok[i, z] = sa_ok[i, z - 1]
-                    sa_f[i, z] = sa_f[i, z - 1]
-                    sa_k[i, z] = sa_k[i, z - 1]
+                for zz in range(last, 0, -1):
+                    sa_v[i, zz] = sa_v[i, zz - 1]
+                    sa_ok[i, zz] = sa_ok[i, zz - 1]
+                    sa_f[i, zz] = sa_f[i, zz - 1]
+                    sa_k[i, zz] = sa_k[i, zz - 1]
                 sa_v[i, 0] = in_a_v[i]
                 sa_ok[i, 0] = in_a_ok[i]
                 sa_f[i, 0] = in_a_f[i]
                 sa_k[i, 0] = in_a_k[i]
             for j in range(C):
-                last = j
+                if j + skew_in == 0:
+                    continue
+                last = j + skew_in - 1
                 eb_v[j] = sb_v[j, last]
                 eb_ok[j] = sb_ok[j, last]
                 eb_f[j] = sb_f[j, last]
                 eb_k[j] = sb_k[j, last]
-                for z in range(last, 0, -1):
-                    sb_v[j, z] = sb_v[j, z - 1]
-                    sb_ok[j, z] = sb_ok[j, z - 1]
-                    sb_f[j, z] = sb_f[j, z - 1]
-                    sb_k[j, z] = sb_k[j, z - 1]
+                for zz in range(last, 0, -1):
+                    sb_v[j, zz] = sb_v[j, zz - 1]
+                    sb_ok[j, zz] = sb_ok[j, zz - 1]
+                    sb_f[j, zz] = sb_f[j, zz - 1]
+                    sb_k[j, zz] = sb_k[j, zz - 1]
                 sb_v[j, 0] = in_b_v[j]
                 sb_ok[j, 0] = in_b_ok[j]
                 sb_f[j, 0] = in_b_f[j]
                 sb_k[j, 0] = in_b_k[j]
-        # ---- multiply (this cycle, from the operand registers latched last cycle)
+        # ---- operand forwarding, computed now, latched at the end of the cycle: a moves right,
+        # b moves down (only inside the fold's r x c); these are the PEs' input wires this cycle
+        na_v = np.zeros((R, C, P), np.int64)
+        na_ok = np.zeros((R, C), np.bool_)
+        na_f = np.zeros((R, C), np.int64)
+        na_k = np.zeros((R, C), np.int64)
+        nb_v = np.zeros((R, C, P), np.int64)
+        nb_ok = np.zeros((R, C), np.bool_)
+        nb_f = np.zeros((R, C), np.int64)
+        nb_k = np.zeros((R, C), np.int64)
+        for i in range(R):
+            for j in range(C - 1, 0, -1):
+                ok = a_ok[i, j - 1] and j < folds[a_f[i, j - 1], 4]
+                na_ok[i, j] = ok
+                if ok:
+                    stats[0] += 1
+                    na_v[i, j] = a_v[i, j - 1]
+                    na_f[i, j] = a_f[i, j - 1]
+                    na_k[i, j] = a_k[i, j - 1]
+            na_ok[i, 0] = ea_ok[i]
+            na_v[i, 0] = ea_v[i]
+            na_f[i, 0] = ea_f[i]
+            na_k[i, 0] = ea_k[i]
+        for j in range(C):
+            for i in range(R - 1, 0, -1):
+                ok = b_ok[i - 1, j] and i < folds[b_f[i - 1, j], 3]
+                nb_ok[i, j] = ok
+                if ok:
+                    stats[1] += 1
+                    nb_v[i, j] = b_v[i - 1, j]
+                    nb_f[i, j] = b_f[i - 1, j]
+                    nb_k[i, j] = b_k[i - 1, j]
+            nb_ok[0, j] = eb_ok[j]
+            nb_v[0, j] = eb_v[j]
+            nb_f[0, j] = eb_f[j]
+            nb_k[0, j] = eb_k[j]
+        # ---- multiply: from the operand registers (latched last cycle) or from the input wires
+        if z:
+            ma_v, ma_ok, ma_f, ma_k = a_v, a_ok, a_f, a_k
+            mb_v, mb_ok, mb_f, mb_k = b_v, b_ok, b_f, b_k
+        else:
+            ma_v, ma_ok, ma_f, ma_k = na_v, na_ok, na_f, na_k
+            mb_v, mb_ok, mb_f, mb_k = nb_v, nb_ok, nb_f, nb_k
         prod = np.zeros((R, C), np.int64)
         prod_ok = np.zeros((R, C), np.bool_)
         prod_f = np.zeros((R, C), np.int64)
         prod_k = np.zeros((R, C), np.int64)
         for i in range(R):
             for j in range(C):
-                if a_ok[i, j] != b_ok[i, j]:
+                if ma_ok[i, j] != mb_ok[i, j]:
                     return -1
-                if a_ok[i, j]:
-                    if a_f[i, j] != b_f[i, j] or a_k[i, j] != b_k[i, j]:
+                if ma_ok[i, j]:
+                    if ma_f[i, j] != mb_f[i, j] or ma_k[i, j] != mb_k[i, j]:
                         return -1
                     s_ = 0
                     for q in range(P):
-                        s_ += a_v[i, j, q] * b_v[i, j, q]
+                        s_ += ma_v[i, j, q] * mb_v[i, j, q]
                     prod[i, j] = s_
                     prod_ok[i, j] = True
-                    prod_f[i, j] = a_f[i, j]
-                    prod_k[i, j] = a_k[i, j]
+                    prod_f[i, j] = ma_f[i, j]
+                    prod_k[i, j] = ma_k[i, j]
         # adder input: the product now (m == 0) or the last multiplier stage
         if m == 0:
             ad_v = prod
@@ -235,11 +291,11 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
             ad_ok = pr_ok[m - 1].copy()
             ad_f = pr_f[m - 1].copy()
             ad_k = pr_k[m - 1].copy()
-            for z in range(m - 1, 0, -1):
-                pr_v[z] = pr_v[z - 1]
-                pr_ok[z] = pr_ok[z - 1]
-                pr_f[z] = pr_f[z - 1]
-                pr_k[z] = pr_k[z - 1]
+            for zz in range(m - 1, 0, -1):
+                pr_v[zz] = pr_v[zz - 1]
+                pr_ok[zz] = pr_ok[zz - 1]
+                pr_f[zz] = pr_f[zz - 1]
+                pr_k[zz] = pr_k[zz - 1]
             pr_v[0] = prod
             pr_ok[0] = prod_ok
             pr_f[0] = prod_f
@@ -253,15 +309,15 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
             res_v = rt_v[a - 2].copy()
             res_fin = rt_fin[a - 2].copy()
             res_f = rt_f[a - 2].copy()
-            for z in range(a - 2, 0, -1):
-                rt_v[z] = rt_v[z - 1]
-                rt_fin[z] = rt_fin[z - 1]
-                rt_f[z] = rt_f[z - 1]
+            for zz in range(a - 2, 0, -1):
+                rt_v[zz] = rt_v[zz - 1]
+                rt_fin[zz] = rt_fin[zz - 1]
+                rt_f[zz] = rt_f[zz - 1]
             rt_v[0] = acc
             rt_fin[0] = acc_fin
             rt_f[0] = acc_f
         # ---- output: parallel write port per PE, or the shift chain
-        if not shift:
+        if drain == 0:
             for i in range(R):
                 for j in range(C):
                     if res_fin[i, j]:
@@ -272,6 +328,7 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
                         last_write = t
         else:
             if ch_left > 0:
+                # one beat: the right-edge column leaves, everything else shifts right
                 for i in range(R):
                     if ch_ok[i, C - 1]:
                         f = ch_f[i, C - 1]
@@ -289,19 +346,41 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
                         ch_j[i, j] = ch_j[i, j - 1]
                     ch_ok[i, 0] = False
                 ch_left -= 1
-            for f in range(max(0, nxt - window), nxt):
-                if copy_at[f] < 0 and fin_count[f] == folds[f, 3] * folds[f, 4]:
-                    if ch_left > 0:
-                        return -1  # the chain still holds results: a collision
-                    r = folds[f, 3]
-                    c = folds[f, 4]
-                    for i in range(R):
-                        for j in range(C):
-                            ch_ok[i, j] = i < r and j < c
+                if ch_left == 0:
+                    ch_owner = -1
+            if drain == 1:
+                for f in range(max(0, nxt - window), nxt):
+                    if copy_at[f] < 0 and fin_count[f] == folds[f, 3] * folds[f, 4]:
+                        if ch_left > 0:
+                            return -1  # the chain still holds results: a collision
+                        r = folds[f, 3]
+                        c = folds[f, 4]
+                        for i in range(R):
+                            for j in range(C):
+                                ch_ok[i, j] = i < r and j < c
+                                ch_v[i, j] = res_v[i, j]
+                                ch_f[i, j] = f
+                                ch_j[i, j] = j
+                        copy_at[f] = t
+                        ch_left = C
+            else:
+                # wavefront: each result is copied into its PE's shadow register the cycle after it
+                # is final; the chain holds one fold at a time and drains once it holds all of it
+                for i in range(R):
+                    for j in range(C):
+                        if res_fin[i, j]:
+                            f = res_f[i, j]
+                            if ch_left > 0 or (ch_owner >= 0 and ch_owner != f):
+                                return -2 - f
+                            if ch_ok[i, j]:
+                                return -1
+                            ch_owner = f
+                            ch_ok[i, j] = True
                             ch_v[i, j] = res_v[i, j]
                             ch_f[i, j] = f
                             ch_j[i, j] = j
-                    copy_at[f] = t
+                            copied[f] += 1
+                if ch_owner >= 0 and ch_left == 0 and copied[ch_owner] == folds[ch_owner, 3] * folds[ch_owner, 4]:
                     ch_left = C
         # ---- accumulate (latched at the end of this cycle)
         for i in range(R):
@@ -328,39 +407,21 @@ def _run_os(A, B, folds, R, C, m, a, e, shift, overlap, out, stats):
                 for j in range(C):
                     if rt_fin[a - 2, i, j]:
                         fin_count[rt_f[a - 2, i, j]] += 1
-        # ---- operand forwarding: a moves right, b moves down (only inside the fold's r x c)
-        for i in range(R):
-            for j in range(C - 1, 0, -1):
-                ok = a_ok[i, j - 1] and j < folds[a_f[i, j - 1], 4]
-                a_ok[i, j] = ok
-                if ok:
-                    stats[0] += 1
-                    a_v[i, j] = a_v[i, j - 1]
-                    a_f[i, j] = a_f[i, j - 1]
-                    a_k[i, j] = a_k[i, j - 1]
-            a_ok[i, 0] = ea_ok[i]
-            a_v[i, 0] = ea_v[i]
-            a_f[i, 0] = ea_f[i]
-            a_k[i, 0] = ea_k[i]
-        for j in range(C):
-            for i in range(R - 1, 0, -1):
-                ok = b_ok[i - 1, j] and i < folds[b_f[i - 1, j], 3]
-                b_ok[i, j] = ok
-                if ok:
-                    stats[1] += 1
-                    b_v[i, j] = b_v[i - 1, j]
-                    b_f[i, j] = b_f[i - 1, j]
-                    b_k[i, j] = b_k[i - 1, j]
-            b_ok[0, j] = eb_ok[j]
-            b_v[0, j] = eb_v[j]
-            b_f[0, j] = eb_f[j]
-            b_k[0, j] = eb_k[j]
+        # ---- latch the forwarded operands
+        a_v[:] = na_v
+        a_ok[:] = na_ok
+        a_f[:] = na_f
+        a_k[:] = na_k
+        b_v[:] = nb_v
+        b_ok[:] = nb_ok
+        b_f[:] = nb_f
+        b_k[:] = nb_k
         t += 1
     return last_write + 1
 
 
 @njit(cache=True)
-def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
+def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap, out, stats):
     """Weight or input stationary (the same engine).
 
     ws: S = B [G, T_k, N, P] stationary source, X = A [G, M, T_k, P] streamed; out [G, M, N].
@@ -431,7 +492,8 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
                 nxt_p += 1
         if nxt_s < nxt_p:
             r = folds[nxt_s, 3]
-            ok = t >= pre_at[nxt_s] + max(0, r - 1 - e)
+            e = 1 if skew_on and skew_in == 1 else 0
+            ok = t >= pre_at[nxt_s] + max(0, r - e - z)
             if nxt_s > 0 and t < start[nxt_s - 1] + T:
                 ok = False
             if ok:
@@ -447,7 +509,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
             k0 = folds[f, 1]
             r = folds[f, 3]
             for i in range(r):
-                u = t - start[f] - (0 if e else i * a)
+                u = t - start[f] - (0 if skew_on else i * a)
                 if 0 <= u < T:
                     in_ok[i] = True
                     in_f[i] = f
@@ -461,22 +523,47 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
         ex_ok = in_ok.copy()
         ex_f = in_f.copy()
         ex_u = in_u.copy()
-        if e:
+        if skew_on:
             for i in range(R):
-                last = i * a  # row i's skew chain has i*a + 1 registers
+                if i * a + skew_in == 0:
+                    continue  # row 0 without an input register: straight through
+                last = i * a + skew_in - 1  # row i's skew chain has i*a + skew_in registers
                 ex_v[i] = sk_v[i, last]
                 ex_ok[i] = sk_ok[i, last]
                 ex_f[i] = sk_f[i, last]
                 ex_u[i] = sk_u[i, last]
-                for z in range(last, 0, -1):
-                    sk_v[i, z] = sk_v[i, z - 1]
-                    sk_ok[i, z] = sk_ok[i, z - 1]
-                    sk_f[i, z] = sk_f[i, z - 1]
-                    sk_u[i, z] = sk_u[i, z - 1]
+                for zz in range(last, 0, -1):
+                    sk_v[i, zz] = sk_v[i, zz - 1]
+                    sk_ok[i, zz] = sk_ok[i, zz - 1]
+                    sk_f[i, zz] = sk_f[i, zz - 1]
+                    sk_u[i, zz] = sk_u[i, zz - 1]
                 sk_v[i, 0] = in_v[i]
                 sk_ok[i, 0] = in_ok[i]
                 sk_f[i, 0] = in_f[i]
                 sk_u[i, 0] = in_u[i]
+        # ---- streamed operands move right inside the fold's columns (latched at the end of the
+        # cycle; these are the PEs' input wires this cycle)
+        nx_v = np.zeros((R, C, P), np.int64)
+        nx_ok = np.zeros((R, C), np.bool_)
+        nx_f = np.zeros((R, C), np.int64)
+        nx_u = np.zeros((R, C), np.int64)
+        for i in range(R):
+            for j in range(C - 1, 0, -1):
+                ok = x_ok[i, j - 1] and j < folds[x_f[i, j - 1], 4]
+                nx_ok[i, j] = ok
+                if ok:
+                    stats[0] += 1
+                    nx_v[i, j] = x_v[i, j - 1]
+                    nx_f[i, j] = x_f[i, j - 1]
+                    nx_u[i, j] = x_u[i, j - 1]
+            nx_ok[i, 0] = ex_ok[i]
+            nx_v[i, 0] = ex_v[i]
+            nx_f[i, 0] = ex_f[i]
+            nx_u[i, 0] = ex_u[i]
+        if z:
+            mx_v, mx_ok, mx_f, mx_u = x_v, x_ok, x_f, x_u
+        else:
+            mx_v, mx_ok, mx_f, mx_u = nx_v, nx_ok, nx_f, nx_u
         # ---- multiply with the bank the operand's fold uses
         prod = np.zeros((R, C), np.int64)
         prod_ok = np.zeros((R, C), np.bool_)
@@ -484,16 +571,16 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
         prod_u = np.zeros((R, C), np.int64)
         for i in range(R):
             for j in range(C):
-                if x_ok[i, j]:
-                    f = x_f[i, j]
+                if mx_ok[i, j]:
+                    f = mx_f[i, j]
                     bank = f % 2
                     s_ = 0
                     for q in range(P):
-                        s_ += x_v[i, j, q] * w[bank, i, j, q]
+                        s_ += mx_v[i, j, q] * w[bank, i, j, q]
                     prod[i, j] = s_
                     prod_ok[i, j] = True
                     prod_f[i, j] = f
-                    prod_u[i, j] = x_u[i, j]
+                    prod_u[i, j] = mx_u[i, j]
                     mult_left[f] -= 1
         if m == 0:
             ad_v = prod
@@ -505,11 +592,11 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
             ad_ok = pr_ok[m - 1].copy()
             ad_f = pr_f[m - 1].copy()
             ad_u = pr_u[m - 1].copy()
-            for z in range(m - 1, 0, -1):
-                pr_v[z] = pr_v[z - 1]
-                pr_ok[z] = pr_ok[z - 1]
-                pr_f[z] = pr_f[z - 1]
-                pr_u[z] = pr_u[z - 1]
+            for zz in range(m - 1, 0, -1):
+                pr_v[zz] = pr_v[zz - 1]
+                pr_ok[zz] = pr_ok[zz - 1]
+                pr_f[zz] = pr_f[zz - 1]
+                pr_u[zz] = pr_u[zz - 1]
             pr_v[0] = prod
             pr_ok[0] = prod_ok
             pr_f[0] = prod_f
@@ -556,11 +643,11 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
                     nps_ok[i, j] = True
                     nps_f[i, j] = ps_f[a - 1, i - 1, j]
                     nps_u[i, j] = ps_u[a - 1, i - 1, j]
-        for z in range(a - 1, 0, -1):
-            ps_v[z] = ps_v[z - 1]
-            ps_ok[z] = ps_ok[z - 1]
-            ps_f[z] = ps_f[z - 1]
-            ps_u[z] = ps_u[z - 1]
+        for zz in range(a - 1, 0, -1):
+            ps_v[zz] = ps_v[zz - 1]
+            ps_ok[zz] = ps_ok[zz - 1]
+            ps_f[zz] = ps_f[zz - 1]
+            ps_u[zz] = ps_u[zz - 1]
         ps_v[0] = nps_v
         ps_ok[0] = nps_ok
         ps_f[0] = nps_f
@@ -582,33 +669,24 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, e, overlap, out, stats):
                         if w_ok[bank, i - 1, j]:
                             stats[1] += 1
                         w_ok[bank, i, j] = w_ok[bank, i - 1, j]
-                        for z in range(P):
-                            w[bank, i, j, z] = w[bank, i - 1, j, z]
+                        for zz in range(P):
+                            w[bank, i, j, zz] = w[bank, i - 1, j, zz]
                 kk = r - 1 - q
                 for j in range(C):
                     w_ok[bank, 0, j] = j < c
-                    for z in range(P):
+                    for zz in range(P):
                         if j < c:
                             if is_is:
-                                w[bank, 0, j, z] = S[g, c0 + j, k0 + kk, z]
+                                w[bank, 0, j, zz] = S[g, c0 + j, k0 + kk, zz]
                             else:
-                                w[bank, 0, j, z] = S[g, k0 + kk, c0 + j, z]
+                                w[bank, 0, j, zz] = S[g, k0 + kk, c0 + j, zz]
                         else:
-                            w[bank, 0, j, z] = 0
-        # ---- activations move right inside the fold's columns
-        for i in range(R):
-            for j in range(C - 1, 0, -1):
-                ok = x_ok[i, j - 1] and j < folds[x_f[i, j - 1], 4]
-                x_ok[i, j] = ok
-                if ok:
-                    stats[0] += 1
-                    x_v[i, j] = x_v[i, j - 1]
-                    x_f[i, j] = x_f[i, j - 1]
-                    x_u[i, j] = x_u[i, j - 1]
-            x_ok[i, 0] = ex_ok[i]
-            x_v[i, 0] = ex_v[i]
-            x_f[i, 0] = ex_f[i]
-            x_u[i, 0] = ex_u[i]
+                            w[bank, 0, j, zz] = 0
+        # ---- latch the forwarded streamed operands
+        x_v[:] = nx_v
+        x_ok[:] = nx_ok
+        x_f[:] = nx_f
+        x_u[:] = nx_u
         t += 1
     return last_write + 1
 
@@ -626,6 +704,10 @@ def reference_gemm(
     overlap_folds: bool = False,
     macs_per_pe: int = 1,
     hops: np.ndarray | None = None,
+    *,
+    skew_input_register: bool = True,
+    mult_input: str = "register",
+    edge_folds: str = "trimmed",
 ) -> tuple[np.ndarray, int]:
     """Run ``groups`` GEMMs ``a[g] @ b[g]`` through the register-level array.
 
@@ -635,7 +717,9 @@ def reference_gemm(
     b : int array [K, N] or [G, K, N] (weights).
     dataflow : "os", "ws" or "is".
     rows, cols : array shape, 1..16.
-    mult_stages, acc_stages, skew, drain, overlap_folds : as in ``hardware.pe`` / ``hardware.array``.
+    mult_stages, acc_stages, skew, drain, overlap_folds, skew_input_register, mult_input, edge_folds :
+        as in ``hardware.pe`` / ``hardware.array``. ``edge_folds="padded"`` pads the operands with
+        zeros to whole folds (the zeros really move through the registers) and crops the result.
     macs_per_pe : 1, 2 or 4: each PE multiplies that many consecutive-k pairs per cycle.
     hops : optional int64 array of 4, incremented with the PE-to-PE hops of values: os
         [activations, weights, partial sums (0), output chain]; ws/is [streamed operand,
@@ -654,13 +738,24 @@ def reference_gemm(
         Array larger than 16 x 16, unknown dataflow or option.
     RuntimeError
         The registers misaligned or results collided (a bug in the sequencer rules).
+
+    Notes
+    -----
+    Drain ``wavefront`` with overlap: the sequencer streams each fold right behind the previous
+    one. When a result finds its shadow output register still owned by an older fold (held or
+    draining), the run is a collision; the array must instead idle before that fold, so the run is
+    replayed from cycle 0 with one more idle cycle before the colliding fold, until no result
+    collides: the earliest collision-free schedule, found by trying, not by a latency formula.
     """
     if not (1 <= rows <= MAX_DIM and 1 <= cols <= MAX_DIM):
         raise ConfigError(f"reference model: array {rows}x{cols} outside 1..{MAX_DIM} per side")
     if dataflow not in ("os", "ws", "is"):
         raise ConfigError(f"reference model: unknown dataflow {dataflow!r}; valid: os, ws, is")
-    if skew not in ("feeder", "array") or drain not in ("shift", "parallel") or macs_per_pe not in (1, 2, 4):
-        raise ConfigError(f"reference model: bad option skew={skew!r} drain={drain!r} macs_per_pe={macs_per_pe}")
+    if (skew not in ("feeder", "array") or drain not in ("shift", "parallel", "wavefront")
+            or macs_per_pe not in (1, 2, 4) or mult_input not in ("register", "wires")
+            or edge_folds not in ("trimmed", "padded")):
+        raise ConfigError(f"reference model: bad option skew={skew!r} drain={drain!r} macs_per_pe={macs_per_pe} "
+                          f"mult_input={mult_input!r} edge_folds={edge_folds!r}")
     squeeze = np.ndim(a) == 2
     a3 = np.asarray(a, dtype=np.int64).reshape((1,) + np.shape(a)) if squeeze else np.asarray(a, np.int64)
     b3 = np.asarray(b, dtype=np.int64).reshape((1,) + np.shape(b)) if squeeze else np.asarray(b, np.int64)
@@ -668,26 +763,54 @@ def reference_gemm(
     n = b3.shape[2]
     p = macs_per_pe
     kt = ceil(k / p)
-    ap = np.zeros((g, m_, kt * p), np.int64)
-    ap[:, :, :k] = a3
-    bp = np.zeros((g, kt * p, n), np.int64)
-    bp[:, :k, :] = b3
-    A = np.ascontiguousarray(ap.reshape(g, m_, kt, p))
-    B = np.ascontiguousarray(bp.reshape(g, kt, p, n).transpose(0, 1, 3, 2))
-    out = np.zeros((g, m_, n), np.int64)
-    e = 1 if skew == "array" else 0
-    stats = np.zeros(4, np.int64)
+    # padded edge folds: zero operands up to whole folds (os: M by rows, N by cols; ws: packed K
+    # by rows, N by cols; is: packed K by rows, M by cols)
+    mp_, np_, kp = m_, n, kt
+    if edge_folds == "padded":
+        if dataflow == "os":
+            mp_, np_ = ceil(m_ / rows) * rows, ceil(n / cols) * cols
+        elif dataflow == "ws":
+            kp, np_ = ceil(kt / rows) * rows, ceil(n / cols) * cols
+        else:
+            kp, mp_ = ceil(kt / rows) * rows, ceil(m_ / cols) * cols
+    ap = np.zeros((g, mp_, kp * p), np.int64)
+    ap[:, :m_, :k] = a3
+    bp = np.zeros((g, kp * p, np_), np.int64)
+    bp[:, :k, :n] = b3
+    A = np.ascontiguousarray(ap.reshape(g, mp_, kp, p))
+    B = np.ascontiguousarray(bp.reshape(g, kp, p, np_).transpose(0, 1, 3, 2))
+    skew_on = skew == "array"
+    skew_in = 1 if skew_input_register else 0
+    z = 1 if mult_input == "register" else 0
     if dataflow == "os":
-        folds = _fold_table(m_, n, rows, cols, g, True)
-        cycles = _run_os(A, B, folds, rows, cols, mult_stages, acc_stages, e, drain == "shift", overlap_folds, out, stats)
-    elif dataflow == "ws":
-        folds = _fold_table(kt, n, rows, cols, g, False)
-        cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, e, overlap_folds, out, stats)
+        folds = _fold_table(mp_, np_, rows, cols, g, True)
+        hold = np.zeros(len(folds), np.int64)
+        drain_code = {"parallel": 0, "shift": 1, "wavefront": 2}[drain]
+        while True:
+            out = np.zeros((g, mp_, np_), np.int64)
+            stats = np.zeros(4, np.int64)
+            cycles = _run_os(A, B, folds, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
+                             drain_code, overlap_folds, hold, out, stats)
+            if cycles > -2:
+                break
+            f = -2 - cycles
+            hold[f] += 1
+            if hold[f] > kt + 4 * (rows + cols) + mult_stages + acc_stages:
+                raise RuntimeError(f"reference model: fold {f} still collides after {hold[f]} idle cycles")
     else:
-        folds = _fold_table(kt, m_, rows, cols, g, False)
-        cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, e, overlap_folds, out, stats)
+        out = np.zeros((g, mp_, np_), np.int64)
+        stats = np.zeros(4, np.int64)
+        if dataflow == "ws":
+            folds = _fold_table(kp, np_, rows, cols, g, False)
+            cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
+                                     overlap_folds, out, stats)
+        else:
+            folds = _fold_table(kp, mp_, rows, cols, g, False)
+            cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
+                                     overlap_folds, out, stats)
     if hops is not None:
         hops += stats
     if cycles < 0:
         raise RuntimeError("reference model: operands misaligned or results collided")
+    out = out[:, :m_, :n]
     return (out[0] if squeeze else out), int(cycles)

@@ -150,14 +150,15 @@ def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, ord
     if sim.convention == "scalesim":
         cyc = np.ones((len(r), len(c)))
     else:
-        # single_fold_cycles separates into a row part plus a column part (plus a constant)
-        base = single_fold_cycles(mp.dataflow, mp.t, 1, 1, arch)
-        if mp.dataflow == "os":
-            row_part = r - 1
-        else:
-            e = arch.skew_latency
-            row_part = np.maximum(0, r - 1 - e) - max(0, 1 - 1 - e)
-        cyc = base + row_part[:, None] + (c - 1)[None, :]
+        # one fold's cycles depend on its rows and columns only through the edge folds: evaluate
+        # the 2 x 2 distinct (full / edge) shapes and spread them over the grid
+        full_r, full_c = mp.rows, mp.cols
+        cyc = np.empty((len(r), len(c)))
+        for ri, rv in enumerate((full_r, mp.edge_rows)):
+            for ci, cv in enumerate((full_c, mp.edge_cols)):
+                rows_sel = slice(0, len(r) - 1) if ri == 0 else slice(len(r) - 1, len(r))
+                cols_sel = slice(0, len(c) - 1) if ci == 0 else slice(len(c) - 1, len(c))
+                cyc[rows_sel, cols_sel] = single_fold_cycles(mp.dataflow, mp.t, int(rv), int(cv), arch)
     per_tile = cyc.sum(axis=1) if order == "rows" else cyc.sum(axis=0)
     w = np.tile(per_tile, mp.groups)
     ends = np.floor(total * np.cumsum(w) / w.sum() + 1e-9).astype(np.int64)

@@ -70,36 +70,59 @@ class MicroArch:
     skew: str = "feeder"
     drain: str = "shift"
     overlap_folds: bool = False
+    skew_input_register: bool = True
+    mult_input: str = "register"
+    edge_folds: str = "trimmed"
 
     @classmethod
     def from_config(cls, hw: HardwareConfig) -> "MicroArch":
         return cls(
             rows=hw.array.rows, cols=hw.array.cols, mult_stages=hw.pe.mult_stages,
             acc_stages=hw.pe.acc_stages, skew=hw.array.skew, drain=hw.array.drain,
-            overlap_folds=hw.array.overlap_folds,
+            overlap_folds=hw.array.overlap_folds, skew_input_register=hw.array.skew_input_register,
+            mult_input=hw.pe.mult_input, edge_folds=hw.array.edge_folds,
         )
 
     @property
     def skew_latency(self) -> int:
-        """e: 1 cycle for the skew bank's input register when ``skew == 'array'``."""
-        return 1 if self.skew == "array" else 0
+        """e: 1 cycle for the skew bank's input register (skew ``array`` with its input register)."""
+        return 1 if self.skew == "array" and self.skew_input_register else 0
+
+    @property
+    def mult_read_latency(self) -> int:
+        """z: 1 when the multiplier reads the operand register, 0 when it reads the input wires."""
+        return 1 if self.mult_input == "register" else 0
+
+    @property
+    def padded(self) -> bool:
+        """Edge folds take full-array time (zero operands) instead of their used rows and columns."""
+        return self.edge_folds == "padded"
+
+    def fold_shape(self, r: int, c: int) -> tuple[int, int]:
+        """(rows, cols) a fold of *r* x *c* used PEs occupies in time: (R, C) when padded."""
+        return (self.rows, self.cols) if self.padded else (r, c)
 
 
 def single_fold_cycles(dataflow: str, t: int, r: int, c: int, arch: MicroArch) -> int:
     """Cycles of one fold run alone (no overlap), from its first cycle to its last write.
 
-    os: ``T + r + c + e + m + a - 1`` (``+ C`` with drain ``shift``);
-    ws/is: ``max(0, r-1-e) + T + R*a + c + e + m``.
+    os: ``T + r + c + e + m + a + z - 2`` (``+ C`` with drain ``shift`` or ``wavefront``);
+    ws/is: ``max(0, r-e-z) + T + R*a + c + e + m + z - 1``. With padded edge folds r = R, c = C.
     """
-    e, m, a = arch.skew_latency, arch.mult_stages, arch.acc_stages
+    e, m, a, z = arch.skew_latency, arch.mult_stages, arch.acc_stages, arch.mult_read_latency
+    r, c = arch.fold_shape(r, c)
     if dataflow == "os":
-        return t + r + c + e + m + a - 1 + (arch.cols if arch.drain == "shift" else 0)
-    return max(0, r - 1 - e) + t + arch.rows * a + c + e + m
+        return t + r + c + e + m + a + z - 2 + (arch.cols if arch.drain != "parallel" else 0)
+    return max(0, r - e - z) + t + arch.rows * a + c + e + m + z - 1
+
+
+_DRAIN_CODE = {"parallel": 0, "shift": 1, "wavefront": 2}
 
 
 @lazy_njit
 def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
-              m: int, a: int, e: int, shift: bool, overlap: bool, spans: np.ndarray) -> int:
+              m: int, a: int, e: int, z: int, drain: int, overlap: bool, padded: bool,
+              spans: np.ndarray) -> int:
     """Walk the folds in order; fill *spans* (cycles per (group, row fold) tile); return total."""
     nfr = (sr + R - 1) // R
     nfc = (sc + C - 1) // C
@@ -115,6 +138,7 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
     max_done = -1
     tile = 0
     last_marker = 0
+    q_os = e + m + a + z - 2  # os: PE(i, j) final at s + T + i + j + q_os
     n_outer = nfr if df == 0 else nfc
     n_inner = nfc if df == 0 else nfr
     for g in range(groups):
@@ -124,20 +148,27 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
                 j = q if df == 0 else o
                 r = min(R, sr - i * R)
                 c = min(C, sc - j * C)
+                if padded:
+                    r = R
+                    c = C
                 if df == 0:
                     if not have_prev:
                         s = 0
                     elif not overlap:
                         s = done + 1
-                    elif not shift:
+                    elif drain == 0:
                         s = s + t
+                    elif drain == 2:
+                        # first copy (PE(0,0), cycle s + T + q_os + 1) no earlier than the cycle of
+                        # the previous fold's last drain beat (done)
+                        s = max(s + t, done - (t + q_os + 1))
                     else:
-                        s = max(L + 2, done - (t + r + c + e + m + a - 2))
-                    L = s + t + r + c + e + m + a - 3
-                    done = L + 1 + (C if shift else 0)
+                        s = max(L + 2, done - (t + r + c + q_os - 1))
+                    L = s + t + r + c + q_os - 2
+                    done = L + 1 + (C if drain != 0 else 0)
                     marker = s
                 else:
-                    lead = max(0, r - 1 - e)
+                    lead = max(0, r - e - z)
                     if not have_prev:
                         p = 0
                         s = lead
@@ -150,8 +181,8 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
                             pn = max(pn, U_prev2 + 1)
                         p = pn
                         s = max(s + t, p + lead)
-                    done = s + t + R * a + c + e + m - 1
-                    U = s + t + (r - 1) * a + c + e - 1
+                    done = s + t + R * a + c + e + m + z - 2
+                    U = s + t + (r - 1) * a + c + e + z - 2
                     U_prev2 = U_prev
                     U_prev = U
                     have_prev2 = have_prev
@@ -185,8 +216,8 @@ def layer_schedule(mapping: LayerMapping, arch: MicroArch) -> tuple[int, np.ndar
     spans = np.zeros(mapping.tiles, dtype=np.int64)
     total = _schedule(
         _DF_CODE[mapping.dataflow], mapping.t, arch.rows, arch.cols, mapping.sr, mapping.sc,
-        mapping.groups, arch.mult_stages, arch.acc_stages, arch.skew_latency,
-        arch.drain == "shift", arch.overlap_folds, spans,
+        mapping.groups, arch.mult_stages, arch.acc_stages, arch.skew_latency, arch.mult_read_latency,
+        _DRAIN_CODE[arch.drain], arch.overlap_folds, arch.padded, spans,
     )
     return int(total), spans
 

@@ -41,13 +41,16 @@ PE traffic (bits; per fold with r rows, c columns, T steps, p = MACs per PE per 
 registers p elements wide, m/a the multiplier/adder stages, R/C the physical array):
 
 - os: forwards ``T*p*(act*r*(c-1) + w*c*(r-1))``; register writes ``T*r*c*(p*(act+w)*(1+m) + acc)
-  + (a-1)*r*c*acc``; drain ``shift`` adds the copy (``r*c*acc`` writes) and
+  + (a-1)*r*c*acc``; drain ``shift`` or ``wavefront`` adds the copy (``r*c*acc`` writes) and
   ``r*sum_{j<c}(C-1-j)*acc`` bits both forwarded and written; array skew adds
-  ``T*p*(act*sum_i (i+1) + w*sum_j (j+1))`` writes.
+  ``T*p*(act*sum_i (i+s) + w*sum_j (j+s))`` writes (s = 1 with the skew input register, else 0).
 - ws/is (stationary s bits = weight/act, streamed x bits = act/weight): preload forwards
   ``c*p*s*r(r-1)/2`` and writes ``c*p*s*r(r+1)/2``; stream forwards ``T*p*x*r*(c-1)`` plus the
   partial sums ``T*c*(R-1)*acc``; writes ``T*r*c*p*x`` (operands) + ``m*T*r*c*p*(x+s)`` (multiplier
-  stages) + ``T*c*R*a*acc`` (partial-sum stages); array skew adds ``T*p*x*sum_i (i*a+1)``.
+  stages) + ``T*c*R*a*acc`` (partial-sum stages); array skew adds ``T*p*x*sum_i (i*a+s)``.
+- Edge folds ``padded``: every fold counts as R x C (the zeros fed to the unused rows and columns
+  move and are latched like operands); ``trimmed``: r x c. SRAM and DRAM bytes do not change
+  (the zeros are made at the array edge).
 
 Layers off the array move no PE bits.
 """
@@ -230,6 +233,9 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
                  "ofmap": s_rd["ofmap"] * g + float(tiles_wr.sum())}
     sram_write = {"ifmap": float(tiles_rd[:, 0].sum()), "weight": float(tiles_rd[:, 1].sum()),
                   "ofmap": s_wr["ofmap"] * g + float(tiles_rd[:, 2].sum())}
+    if arch.padded:  # padded edge folds move zeros through the unused rows and columns
+        r = np.full(nfr, float(mp.rows))
+        c = np.full(nfc, float(mp.cols))
     fwd, regs = pe_traffic(mp, arch, r, c)
     return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g, order)
 
@@ -249,12 +255,13 @@ def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) 
     if mp.dataflow == "os":
         fwd = T * p * (act * sr_ * (sc_ - nc) + wb * sc_ * (sr_ - nr))
         regs = T * pairs_rc * (p * (act + wb) * (1 + m) + acc) + (a - 1) * pairs_rc * acc
-        if arch.drain == "shift":
+        if arch.drain in ("shift", "wavefront"):
             shifts = (c * (arch.cols - 1) - c * (c - 1) / 2).sum()  # sum_j sum_{jj<c_j} (C-1-jj)
             fwd += sr_ * shifts * acc
             regs += pairs_rc * acc + sr_ * shifts * acc
         if arch.skew == "array":
-            regs += T * p * (act * nc * (r * (r + 1) / 2).sum() + wb * nr * (c * (c + 1) / 2).sum())
+            s_in = 1 if arch.skew_input_register else 0
+            regs += T * p * (act * nc * (r * (r - 1) / 2 + s_in * r).sum() + wb * nr * (c * (c - 1) / 2 + s_in * c).sum())
         return float(fwd), float(regs)
     s_bits, x_bits = (wb, act) if mp.dataflow == "ws" else (act, wb)
     tri = (r * (r - 1) / 2).sum()
@@ -264,7 +271,8 @@ def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) 
             + m * T * pairs_rc * p * (x_bits + s_bits)
             + T * sc_ * nr * arch.rows * a * acc)
     if arch.skew == "array":
-        regs += T * p * x_bits * nc * (r * (r - 1) / 2 * a + r).sum()
+        s_in = 1 if arch.skew_input_register else 0
+        regs += T * p * x_bits * nc * (r * (r - 1) / 2 * a + s_in * r).sum()
     return float(fwd), float(regs)
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError
+from accelsim.hw.foldsim import fold_pipeline_cycles
 from accelsim.hw.mapping import map_layer
 from accelsim.hw.reference import reference_gemm
 from accelsim.hw.timing import MicroArch, layer_compute_cycles
@@ -24,16 +25,27 @@ SETTINGS = st.fixed_dictionaries({
     "mult_stages": st.integers(0, 2),
     "acc_stages": st.integers(1, 3),
     "skew": st.sampled_from(["feeder", "array"]),
-    "drain": st.sampled_from(["shift", "parallel"]),
+    "drain": st.sampled_from(["shift", "parallel", "wavefront"]),
     "overlap": st.booleans(),
+    "skew_input_register": st.booleans(),
+    "mult_input": st.sampled_from(["register", "wires"]),
+    "edge_folds": st.sampled_from(["trimmed", "padded"]),
 })
+KNOBS = ("skew_input_register", "mult_input", "edge_folds")
+
+
+def _hw(rows, cols, df, opts, **extra):
+    return hw_config(rows, cols, df, opts["mult_stages"], opts["acc_stages"], opts["skew"], opts["drain"],
+                     opts["overlap"], **{k: opts[k] for k in KNOBS if k in opts}, **extra)
 
 
 def _closed_form(m, n, k, groups, df, rows, cols, opts, bits=8, scalable=False):
-    hw = hw_config(rows, cols, df, opts["mult_stages"], opts["acc_stages"], opts["skew"], opts["drain"],
-                   opts["overlap"], pe__precision_scalable=scalable)
+    hw = _hw(rows, cols, df, opts, pe__precision_scalable=scalable)
     layer = gemm_layer(m, n, k, groups, weight_bits=bits, act_bits=bits)
-    return layer_compute_cycles(map_layer(layer, hw), MicroArch.from_config(hw))
+    mp, arch = map_layer(layer, hw), MicroArch.from_config(hw)
+    cycles = layer_compute_cycles(mp, arch)
+    assert fold_pipeline_cycles(mp, arch) == cycles  # the SimPy fold model agrees
+    return cycles
 
 
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
@@ -52,11 +64,11 @@ def test_reference_matches_numpy_and_closed_form(df, data):
     b = rng.integers(-128, 128, (groups, k, n))
     hops = np.zeros(4, np.int64)
     out, cycles = reference_gemm(a, b, df, rows, cols, opts["mult_stages"], opts["acc_stages"], opts["skew"],
-                                 opts["drain"], opts["overlap"], hops=hops)
+                                 opts["drain"], opts["overlap"], hops=hops, **{k: opts[k] for k in KNOBS})
     np.testing.assert_array_equal(out, np.einsum("gmk,gkn->gmn", a, b))
     assert cycles == _closed_form(m, n, k, groups, df, rows, cols, opts)
     # the PE-to-PE bits the energy model is given equal the hops the registers really made
-    hw = hw_config(rows, cols, df, opts["mult_stages"], opts["acc_stages"], opts["skew"], opts["drain"], opts["overlap"])
+    hw = _hw(rows, cols, df, opts)
     counts = simulate_network(_net(gemm_layer(m, n, k, groups, weight_bits=6, act_bits=5, acc_bits=20)), hw,
                               SimulationConfig(stall_free=True)).total
     stream_bits, stat_bits = {"os": (5, 6), "ws": (5, 6), "is": (6, 5)}[df]
@@ -112,3 +124,57 @@ def test_many_short_folds_in_flight(df, drain):
     out, cycles = reference_gemm(a, b, df, 4, 2, 1, 2, "feeder", drain, True)
     np.testing.assert_array_equal(out, np.einsum("gmk,gkn->gmn", a, b))
     assert cycles == _closed_form(m, n, k, 2, df, 4, 2, opts)
+
+
+# Measured on an open-source output-stationary RTL array (Verilator, issue 10): GEMM 16x32x16
+# (M x K x N), LM multiplier stages, LA accumulator stages; tiles streamed back to back / serial.
+RTL = [(4, 1, 1, 524, 704), (8, 1, 1, 152, 224), (4, 2, 3, 527, 752), (8, 2, 3, 155, 236)]
+
+
+@pytest.mark.parametrize("size,lm,la,streamed,serial", RTL)
+def test_rtl_cycles_with_the_matching_knobs(size, lm, la, streamed, serial):
+    """The RTL's conventions: its skew bank has no register on row 0, its multiplier reads the input
+    wires, its LM multiplier stages are mult_stages, edge folds padded, wavefront drain. Closed form,
+    SimPy fold model and register-level reference all give the measured cycles, and the
+    formulas the issue quotes: one tile K + R + 2C + LM + LA - 2, streamed + (F - 1) K."""
+    rng = np.random.default_rng(size + lm)
+    a = rng.integers(-128, 128, (16, 32))
+    b = rng.integers(-128, 128, (32, 16))
+    tile = 32 + size + 2 * size + lm + la - 2
+    tiles = (16 // size) ** 2
+    for overlap, want in ((True, streamed), (False, serial)):
+        opts = {"mult_stages": lm, "acc_stages": la, "skew": "array", "drain": "wavefront", "overlap": overlap,
+                "skew_input_register": False, "mult_input": "wires", "edge_folds": "padded"}
+        out, cycles = reference_gemm(a, b, "os", size, size, lm, la, "array", "wavefront", overlap,
+                                     skew_input_register=False, mult_input="wires", edge_folds="padded")
+        np.testing.assert_array_equal(out, a @ b)
+        assert cycles == want == _closed_form(16, 16, 32, 1, "os", size, size, opts)
+        assert want == (tile + (tiles - 1) * 32 if overlap else tiles * tile)
+        assert _closed_form(16, 16, 32, 1, "os", size, size, opts | {"skew": "feeder"}) == want
+
+
+@pytest.mark.parametrize("k", [3, 9, 10, 11, 20])
+def test_wavefront_back_pressure_below_the_streaming_bound(k):
+    """4x4 array, K < R + 2C - 2 = 10: the next fold's first copy would land on the chain still
+    draining, so the array idles: each fold after the first costs R + 2C - 2 instead of K
+    (hand count: the chain is busy from the first copy, cycle T + 1, to the last beat,
+    T + R + C - 1 + C; the next fold's first copy comes K cycles after this one's)."""
+    rng = np.random.default_rng(k)
+    a = rng.integers(-9, 9, (8, k))
+    b = rng.integers(-9, 9, (k, 8))
+    out, cycles = reference_gemm(a, b, "os", 4, 4, 1, 1, "feeder", "wavefront", True, mult_input="wires",
+                                 edge_folds="padded")
+    np.testing.assert_array_equal(out, a @ b)
+    tile = k + 4 + 8 + 1 + 1 - 2
+    assert cycles == tile + 3 * max(k, 4 + 2 * 4 - 2)
+
+
+def test_padded_edge_folds_cost_full_array_time():
+    """One 3x5 partial fold on a 4x8 array, K = 6, parallel drain, m = 0, a = 1: trimmed takes
+    T + r + c = 14 cycles, padded T + R + C = 18: the (R - r) + (C - c) the issue measured."""
+    a = np.arange(18).reshape(3, 6)
+    b = np.arange(30).reshape(6, 5)
+    for policy, want in (("trimmed", 6 + 3 + 5), ("padded", 6 + 4 + 8)):
+        out, cycles = reference_gemm(a, b, "os", 4, 8, drain="parallel", edge_folds=policy)
+        np.testing.assert_array_equal(out, a @ b)
+        assert cycles == want
