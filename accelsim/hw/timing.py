@@ -1,39 +1,48 @@
 """Closed-form fold timing of the array (compute cycles with operands always ready).
 
 The machine (``hardware.array`` and ``hardware.pe`` keys; R x C physical PEs; a fold uses r <= R
-rows and c <= C columns and streams T steps; m = ``pe.mult_stages``, a = ``pe.acc_stages``,
-e = 1 when ``array.skew`` is ``array`` else 0). Cycle numbers below are the cycle at whose end a
-register latches; a fold "starts" at its first cycle; every operand hops one PE per cycle.
+rows and c <= C columns and streams T steps; with ``array.edge_folds: padded`` every fold counts
+as r = R, c = C (zero operands in the unused rows and columns); m = ``pe.mult_stages``,
+a = ``pe.acc_stages``, e = 1 when ``array.skew`` is ``array`` with ``array.skew_input_register``
+else 0, z = 1 when ``pe.mult_input`` is ``register`` (the multiplier reads the operand register,
+the cycle after the operand arrived) else 0 (it reads the input wires). Cycle numbers below are
+the cycle at whose end a register latches; a fold "starts" at its first cycle; every operand hops
+one PE per cycle.
 
-Output stationary (os), fold starting at cycle s:
+Output stationary (os), fold starting at cycle s, q = e + m + a + z - 2:
     operand k of row i / column j is latched in PE(i, j) at s + k + i + j + e; the product of
-    pair k is accumulated at s + k + i + j + e + 1 + m (the accumulator loop is one cycle and
+    pair k is accumulated at s + k + i + j + e + z + m (the accumulator loop is one cycle and
     restarts on the first pair of a fold); a-1 retiming registers follow, so PE(i, j)'s result is
-    final at R_ij = s + T + i + j + e + m + a - 1 and the last one at
-    ``L = s + T + r + c + e + m + a - 3``.
+    final at s + T + i + j + q and the last one at ``L = s + T + r + c + q - 2``.
     drain ``parallel``: each PE writes its result the cycle after it is final: done = L + 1.
     drain ``shift``: at L + 1 all results are copied into an output shift chain, which shifts
     right C times (the physical width): done = L + 1 + C.
-    Without overlap the next fold starts at done + 1, so one fold takes
-    ``T + r + c + e + m + a - 1`` cycles (``+ C`` with shift).
+    drain ``wavefront``: PE(i, j)'s result is copied into its shadow output register (a place in
+    the same chain) at s + T + i + j + q + 1, the last at L + 1; the chain then drains C beats:
+    done = L + 1 + C. The chain holds one fold at a time, from its first copy to its last beat.
+    Without overlap the next fold starts at done + 1, so one fold takes ``T + r + c + q`` cycles
+    (``+ C`` with shift or wavefront).
     With ``overlap_folds``: parallel -> the next fold starts at s + T (results leave per PE while
     the next fold streams); shift -> the next fold starts at
-    ``max(L + 2, done - (T + r' + c' + e + m + a - 2))``: after the copy, and late enough that
-    its own copy (at L' + 1) does not land before the chain has emptied.
+    ``max(L + 2, done - (T + r' + c' + q - 1))``: after the copy, and late enough that its own
+    copy (at L' + 1) does not land before the chain has emptied; wavefront -> at
+    ``max(s + T, done - (T + q + 1))``: its first copy (PE(0, 0)) lands no earlier than the cycle
+    of the previous fold's last beat. Full folds therefore stream T apart when T >= R + 2C - 2,
+    else R + 2C - 2 apart (the array idles: back-pressure from the output chain).
 
 Weight / input stationary (ws, is; the same engine, stationary operand r x c):
     preload from cycle p: the stationary tile shifts down the columns, one row per cycle, r
-    cycles (latched by p + r - 1). The stream starts at s = p + max(0, r - 1 - e); stream step u
+    cycles (latched by p + r - 1). The stream starts at s = p + max(0, r - e - z); stream step u
     of row i is latched in PE(i, j) at s + u + i*a + j + e (the feeder/skew staggers rows by a,
     the partial-sum hop); partial sums take a cycles per PE hop and pass through all R physical
-    rows; the bottom of column j writes step u at s + u + R*a + j + e + m + 1, so
-    ``done = s + T + R*a + c + e + m - 1``. One fold alone takes
-    ``max(0, r-1-e) + T + R*a + c + e + m`` cycles.
+    rows; the bottom of column j writes step u at s + u + R*a + j + e + m + z, so
+    ``done = s + T + R*a + c + e + m + z - 2``. One fold alone takes
+    ``max(0, r-e-z) + T + R*a + c + e + m + z - 1`` cycles.
     Without overlap the next preload starts at done + 1. With ``overlap_folds`` the stationary
     registers are double-buffered (two banks, alternating per fold; a bank tag travels with the
     stream): the next fold's preload starts at ``max(p + r, U_prev + 1)`` where U_prev is the
     last multiply of the fold before the current one (the bank is idle) ``U = s + T + (r-1)*a +
-    c + e - 1``, and its stream at ``max(s + T, p' + max(0, r'-1-e))``.
+    c + e + z - 2``, and its stream at ``max(s + T, p' + max(0, r'-e-z))``.
 
 Layer compute cycles = (largest done over the layer's folds) + 1, the first fold starting at 0.
 Fold order: os runs group, row fold i, column fold j (the ifmap rows stay while the weight
