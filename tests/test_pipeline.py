@@ -67,15 +67,15 @@ def test_bundled_float_accuracy_equals_onnxruntime(bundled_result):
     logits = sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})[0]
     ort_top1 = float(np.mean(logits.argmax(1) == labels[:200]))
     s = bundled_result.summary()
-    assert s["accuracy_images"] == 200
-    assert s["float_top1"] == pytest.approx(ort_top1, abs=1e-12)
-    assert abs(s["quant_top1"] - s["float_top1"]) <= 0.03  # 8-bit KL-J: close to float
-    assert s["method"] == "kl-j" and bundled_result.network.quantized
+    assert s.accuracy_images == 200
+    assert s.float_top1 == pytest.approx(ort_top1, abs=1e-12)
+    assert abs(s.quant_top1 - s.float_top1) <= 0.03  # 8-bit KL-J: close to float
+    assert s.method == "kl-j" and bundled_result.network.quantized
 
 
 def test_bundled_run_is_deterministic_bit_for_bit(bundled_result):
     again = run(_bundled_cfg()).summary()
-    assert json.dumps(again) == json.dumps(bundled_result.summary())
+    assert json.dumps(again.to_dict()) == json.dumps(bundled_result.summary().to_dict())
 
 
 def test_outputs_written_and_readable(bundled_result, tmp_path):

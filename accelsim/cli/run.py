@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accelsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from accelsim.pipeline.result import PointSummary
 
 
 def add_parser(subparsers) -> None:
@@ -39,33 +43,33 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return out
 
 
-def format_summary(s: dict) -> str:
+def format_summary(s: PointSummary) -> str:
     """The human-readable summary printed after a run (units on every number)."""
     def pct(v):
         return "not measured" if v is None else f"{100 * v:.2f} %"
 
     lines = [
-        f"run {s['name']}: {s['workload']} on a {s['array_rows']}x{s['array_cols']} {s['dataflow']} array "
-        f"at {s['clock_hz'] / 1e6:g} MHz, {s['weight_bits']}-bit weights / {s['act_bits']}-bit activations, "
-        f"{s['technology']} energy table",
+        f"run {s.name}: {s.workload} on a {s.array_rows}x{s.array_cols} {s.dataflow} array "
+        f"at {s.clock_hz / 1e6:g} MHz, {s.weight_bits}-bit weights / {s.act_bits}-bit activations, "
+        f"{s.technology} energy table",
         "",
-        f"  throughput           {s['inferences_per_s']:,.1f} inferences/s  (batch {s['batch']})",
-        f"  latency              {s['latency_s'] * 1e3:,.4f} ms  ({s['total_cycles']:,} cycles: "
-        f"{s['compute_cycles']:,} compute + {s['stall_cycles']:,} stall)",
-        f"  MACs per pass        {s['macs']:,}  (array utilization {100 * s['utilization']:.1f} %)",
-        f"  achieved / peak      {s['tops']:.4f} / {s['peak_tops']:.4f} TOPS",
-        f"  energy / inference   {s['energy_per_inference_uj']:,.3f} µJ",
+        f"  throughput           {s.inferences_per_s:,.1f} inferences/s  (batch {s.batch})",
+        f"  latency              {s.latency_s * 1e3:,.4f} ms  ({s.total_cycles:,} cycles: "
+        f"{s.compute_cycles:,} compute + {s.stall_cycles:,} stall)",
+        f"  MACs per pass        {s.macs:,}  (array utilization {100 * s.utilization:.1f} %)",
+        f"  achieved / peak      {s.tops:.4f} / {s.peak_tops:.4f} TOPS",
+        f"  energy / inference   {s.energy_per_inference_uj:,.3f} µJ",
     ]
-    total = s["energy_per_inference_uj"] or 1.0
-    for k, v in s["energy_breakdown_uj"].items():
+    total = s.energy_per_inference_uj or 1.0
+    for k, v in s.breakdown().items():
         lines.append(f"      {k:<16} {v:>12,.3f} µJ  {100 * v / total:5.1f} %")
     lines += [
-        f"  average power        {s['power_mw']:,.3f} mW",
-        f"  efficiency           {s['tops_per_w']:.4f} TOPS/W  (2 ops per MAC)",
-        f"  float top-1          {pct(s['float_top1'])}",
-        f"  quantized top-1      {pct(s['quant_top1'])}"
-        + (f"  (argmax agreement {pct(s['agreement'])}, {s['accuracy_images']:,} images)"
-           if s["quant_top1"] is not None else f"  ({s['accuracy_note']})" if s["accuracy_note"] else ""),
+        f"  average power        {s.power_mw:,.3f} mW",
+        f"  efficiency           {s.tops_per_w:.4f} TOPS/W  (2 ops per MAC)",
+        f"  float top-1          {pct(s.float_top1)}",
+        f"  quantized top-1      {pct(s.quant_top1)}"
+        + (f"  (argmax agreement {pct(s.agreement)}, {s.accuracy_images:,} images)"
+           if s.quant_top1 is not None else f"  ({s.accuracy_note})" if s.accuracy_note else ""),
     ]
     return "\n".join(lines)
 

@@ -78,6 +78,10 @@ class EnergyBreakdown:
         return EnergyBreakdown(**{n: getattr(self, n) + getattr(other, n) for n in self.components()})
 
 
+ENERGY_KINDS: tuple[str, ...] = EnergyBreakdown.components()
+"""The event kinds of every energy breakdown, in the order totals add them and reports draw them."""
+
+
 @dataclass(frozen=True)
 class LayerEnergy:
     """The priced layer: its name, op, MACs, cycles, seconds and breakdown."""

@@ -14,8 +14,8 @@ from typing import Iterable
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from accelsim.pipeline.result import ENERGY_KINDS
 from accelsim.report.points import (
-    BREAKDOWN_KINDS,
     DEFAULT_MAX_ACCURACY_DROP,
     ReportPoint,
     meets_accuracy,
@@ -151,10 +151,10 @@ def breakdown_kinds(points: list[ReportPoint]) -> list[str]:
     """Energy kinds present in the points, known kinds first in their fixed order."""
     seen = []
     for p in points:
-        for k in (p.result.get("energy_breakdown_uj") or {}):
+        for k in (p.result.breakdown() if p.result is not None else {}):
             if k not in seen:
                 seen.append(k)
-    return [k for k in BREAKDOWN_KINDS if k in seen] + [k for k in seen if k not in BREAKDOWN_KINDS]
+    return [k for k in ENERGY_KINDS if k in seen] + [k for k in seen if k not in ENERGY_KINDS]
 
 
 def breakdown_figure(points: list[ReportPoint], max_points: int = 64) -> Figure:
@@ -163,12 +163,12 @@ def breakdown_figure(points: list[ReportPoint], max_points: int = 64) -> Figure:
     Points are sorted by total energy; more than *max_points* keeps the cheapest and the
     costliest halves (the title says so).
     """
-    pts = [p for p in points if p.ok and p.result.get("energy_breakdown_uj")]
+    pts = [p for p in points if p.ok and p.result is not None and p.result.energy_breakdown_uj]
     width = min(16.0, max(6.0, 0.28 * len(pts) + 2.5))
     fig = Figure(figsize=(width, 5), layout="constrained")
     if not pts:
         return _empty(fig, "no energy breakdown in the results")
-    pts.sort(key=lambda p: sum(v or 0.0 for v in p.result["energy_breakdown_uj"].values()))
+    pts.sort(key=lambda p: sum(p.result.breakdown().values()))
     note = ""
     if len(pts) > max_points:
         half = max_points // 2
@@ -179,7 +179,7 @@ def breakdown_figure(points: list[ReportPoint], max_points: int = 64) -> Figure:
     bottoms = [0.0] * len(pts)
     xs = range(len(pts))
     for k in kinds:
-        vals = [float(p.result["energy_breakdown_uj"].get(k) or 0.0) for p in pts]
+        vals = [p.result.breakdown().get(k, 0.0) for p in pts]
         if not any(vals):
             continue
         ax.bar(xs, vals, bottom=bottoms, color=BREAKDOWN_COLOURS.get(k), label=k, width=0.8,
@@ -200,20 +200,20 @@ def layers_figure(point: ReportPoint) -> Figure:
     Cycles are stacked (compute + stall = total) on a linear axis; when layer totals span more
     than a decade the axis goes logarithmic and the two are drawn side by side instead.
     """
-    layers = point.result.get("layers") or []
+    layers = point.result.layers if point.result is not None else ()
     fig = Figure(figsize=(max(7.0, 0.45 * len(layers) + 3), 6.5), layout="constrained")
     if not layers:
         return _empty(fig, f"point {point.label}: no per-layer results")
-    names = [str(l.get("name", i)) for i, l in enumerate(layers)]
+    names = [str(l.name) for l in layers]
     xs = list(range(len(layers)))
     ax_u, ax_c = fig.subplots(2, 1, sharex=True)
-    util = [100 * float(l.get("utilization") or 0.0) for l in layers]
+    util = [100 * float(l.utilization or 0.0) for l in layers]
     ax_u.bar(xs, util, color="#4477AA")
     ax_u.set_ylabel("array utilization (%)")
     ax_u.set_ylim(0, 105)
     ax_u.grid(True, axis="y", alpha=0.3)
-    comp = [float(l.get("compute_cycles") or 0) for l in layers]
-    stall = [float(l.get("stall_cycles") or 0) for l in layers]
+    comp = [float(l.compute_cycles or 0) for l in layers]
+    stall = [float(l.stall_cycles or 0) for l in layers]
     totals = [c + s for c, s in zip(comp, stall)]
     if _wants_log(totals):
         # stacked segments mislead on a log axis: draw compute and stall side by side instead

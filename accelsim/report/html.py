@@ -80,7 +80,8 @@ def write_tables(points: list[ReportPoint], out_dir: Path,
         for r in rows:
             w.writerow(["" if v is None else v for v in r])
     records = [{"index": p.index, "key": p.key, "status": p.status, "overrides": p.overrides,
-                "error": p.error, "warnings": list(p.warnings), "result": p.result} for p in points]
+                "error": p.error, "warnings": list(p.warnings),
+                "result": p.result.to_dict() if p.result is not None else None} for p in points]
     write_text(out_dir / "points.json", json.dumps(records, indent=1, allow_nan=False, default=str) + "\n")
 
 

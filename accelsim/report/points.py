@@ -1,7 +1,7 @@
 """Reading what reports draw: the points of a results store, or one run's ``summary.json``.
 
-A report knows nothing of how numbers were made; it reads records whose ``result`` has the shape
-of :func:`accelsim.pipeline.run_point`'s summary (``inferences_per_s``, ``energy_per_inference_uj``,
+A report knows nothing of how numbers were made; it reads every result through one type,
+:class:`~accelsim.pipeline.result.PointSummary` (``inferences_per_s``, ``energy_per_inference_uj``,
 ``energy_breakdown_uj``, ``quant_top1``, ``layers`` ...). Missing metrics are ``None`` and the
 figures that need them say so instead of drawing a wrong number.
 """
@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import InputFileError
+from accelsim.pipeline.result import SUMMARY_FILE, PointSummary
 from accelsim.sweep.store import META_FILE, ResultStore
-
-SUMMARY_FILE = "summary.json"
-
-BREAKDOWN_KINDS = (
-    "mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight", "sram_ofmap", "dram",
-    "leakage", "vector",
-)
-"""Energy kinds in the order the stacked bars draw them (others found in results follow)."""
 
 
 @dataclass
@@ -35,9 +28,14 @@ class ReportPoint:
     status: str
     overrides: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
-    result: dict[str, Any] = field(default_factory=dict)
+    result: PointSummary | None = None
+    """What the point measured (``None`` for a failed point); a dict is read as its JSON form."""
     error: str | None = None
     warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.result, dict):
+            self.result = PointSummary.from_dict(self.result, source=f"point {self.index}") if self.result else None
 
     @property
     def ok(self) -> bool:
@@ -45,10 +43,7 @@ class ReportPoint:
 
     def metric(self, name: str) -> float | None:
         """A numeric metric of the result, or ``None`` when missing or not finite."""
-        value = self.result.get(name) if self.result else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        return float(value) if math.isfinite(value) else None
+        return self.result.metric(name) if self.result is not None else None
 
     def setting(self, dotted: str) -> Any:
         """A config value by dotted key (``quant.weight_bits``), or ``None``."""
@@ -104,7 +99,7 @@ def _from_store(directory: Path) -> list[ReportPoint]:
     for rec in ResultStore(directory).latest().values():
         points.append(ReportPoint(
             key=rec.key, index=rec.index, status=rec.status, overrides=rec.overrides,
-            config=rec.config, result=rec.result or {}, error=rec.error, warnings=rec.warnings,
+            config=rec.config, result=rec.result or None, error=rec.error, warnings=rec.warnings,
         ))
     points.sort(key=lambda p: p.index)
     return points
@@ -126,7 +121,7 @@ def _from_summary(path: Path) -> list[ReportPoint]:
             except (OSError, json.JSONDecodeError):
                 config = {}
     return [ReportPoint(key=str(summary.get("key", "run")), index=0, status="ok", config=config,
-                        result=summary)]
+                        result=PointSummary.from_dict(summary, source=str(path)))]
 
 
 def load_points(source: str | Path) -> list[ReportPoint]:

@@ -1,5 +1,6 @@
 """Reading points and the Pareto front (accelsim.report.points)."""
 
+import dataclasses
 import json
 import random
 
@@ -85,7 +86,7 @@ def test_load_rejects_a_folder_that_is_neither(tmp_path):
 def test_accuracy_floor_keeps_points_that_no_longer_classify_off_the_front():
     def acc_pt(i, thr, energy, quant_top1):
         p = _pt(i, thr, energy)
-        p.result.update(float_top1=0.92, quant_top1=quant_top1)
+        p.result = dataclasses.replace(p.result, float_top1=0.92, quant_top1=quant_top1)
         return p
 
     pts = [acc_pt(0, 100, 1.0, 0.73),    # cheapest and fastest, but 19 points worse than float

@@ -30,10 +30,8 @@ from accelsim.energy.table import table_for
 from accelsim.errors import ConfigError, InputFileError
 from accelsim.hw.sim import NetworkTiming, simulate_network
 from accelsim.layers import Network, write_network
+from accelsim.pipeline.result import DESCRIPTORS_DIR, LAYERS_FILE, SUMMARY_FILE, LayerSummary, PointSummary
 
-SUMMARY_FILE = "summary.json"
-LAYERS_FILE = "layers.csv"
-DESCRIPTORS_DIR = "descriptors"
 
 
 @dataclass
@@ -51,56 +49,57 @@ class RunResult:
     """Why accuracy is None (e.g. a topology carries no weights)."""
     notes: list[str] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
-        """Plain data with units in the keys (the schema of ``summary.json`` and sweep records)."""
+    def summary(self) -> PointSummary:
+        """The typed, versioned point result (the schema of ``summary.json`` and sweep records)."""
         t, e, cfg = self.timing, self.energy, self.config
         total = t.total
         breakdown_uj = {k: v * 1e-6 for k, v in e.to_dict()["breakdown_pj"].items()}
         acc = self.accuracy or {}
-        layers = []
-        for counts, op, le in zip(t.layers, t.ops, e.layers):
-            layers.append({
-                "name": counts.name, "op": op, "macs": counts.macs, "folds": counts.folds,
-                "compute_cycles": counts.compute_cycles, "stall_cycles": counts.stall_cycles,
-                "total_cycles": counts.total_cycles, "utilization": counts.utilization,
-                "dram_read_bytes": counts.dram_read_bytes, "dram_write_bytes": counts.dram_write_bytes,
-                "energy_uj": le.total_pj * 1e-6 / e.inferences_per_pass,
-            })
-        return {
-            "name": cfg.name,
-            "workload": _workload_label(cfg),
-            "weight_bits": cfg.quant.weight_bits,
-            "act_bits": cfg.quant.act_bits,
-            "acc_bits": cfg.quant.acc_bits,
-            "method": cfg.quant.method if self.network.quantized else None,
-            "array_rows": cfg.hardware.array.rows,
-            "array_cols": cfg.hardware.array.cols,
-            "dataflow": cfg.hardware.dataflow,
-            "clock_hz": cfg.hardware.clock_hz,
-            "batch": t.batch,
-            "technology": cfg.energy.table or cfg.energy.technology,
-            "macs": total.macs,
-            "compute_cycles": total.compute_cycles,
-            "stall_cycles": total.stall_cycles,
-            "total_cycles": total.total_cycles,
-            "utilization": total.utilization,
-            "latency_s": t.latency_s,
-            "inferences_per_s": t.inferences_per_s,
-            "tops": t.achieved_tops,
-            "peak_tops": t.peak_tops,
-            "energy_per_inference_uj": e.energy_per_inference_uj,
-            "energy_breakdown_uj": breakdown_uj,
-            "power_mw": e.power_mw,
-            "tops_per_w": e.tops_per_w,
-            "float_top1": acc.get("float_top1"),
-            "quant_top1": acc.get("quant_top1"),
-            "float_top5": acc.get("float_top5"),
-            "quant_top5": acc.get("quant_top5"),
-            "agreement": acc.get("agreement"),
-            "accuracy_images": acc.get("samples"),
-            "accuracy_note": self.accuracy_note,
-            "layers": layers,
-        }
+        layers = tuple(
+            LayerSummary(
+                name=counts.name, op=op, macs=counts.macs, folds=counts.folds,
+                compute_cycles=counts.compute_cycles, stall_cycles=counts.stall_cycles,
+                total_cycles=counts.total_cycles, utilization=counts.utilization,
+                dram_read_bytes=counts.dram_read_bytes, dram_write_bytes=counts.dram_write_bytes,
+                energy_uj=le.total_pj * 1e-6 / e.inferences_per_pass,
+            )
+            for counts, op, le in zip(t.layers, t.ops, e.layers)
+        )
+        return PointSummary(
+            name=cfg.name,
+            workload=_workload_label(cfg),
+            weight_bits=cfg.quant.weight_bits,
+            act_bits=cfg.quant.act_bits,
+            acc_bits=cfg.quant.acc_bits,
+            method=cfg.quant.method if self.network.quantized else None,
+            array_rows=cfg.hardware.array.rows,
+            array_cols=cfg.hardware.array.cols,
+            dataflow=cfg.hardware.dataflow,
+            clock_hz=cfg.hardware.clock_hz,
+            batch=t.batch,
+            technology=cfg.energy.table or cfg.energy.technology,
+            macs=total.macs,
+            compute_cycles=total.compute_cycles,
+            stall_cycles=total.stall_cycles,
+            total_cycles=total.total_cycles,
+            utilization=total.utilization,
+            latency_s=t.latency_s,
+            inferences_per_s=t.inferences_per_s,
+            tops=t.achieved_tops,
+            peak_tops=t.peak_tops,
+            energy_per_inference_uj=e.energy_per_inference_uj,
+            energy_breakdown_uj=breakdown_uj,
+            power_mw=e.power_mw,
+            tops_per_w=e.tops_per_w,
+            float_top1=acc.get("float_top1"),
+            quant_top1=acc.get("quant_top1"),
+            float_top5=acc.get("float_top5"),
+            quant_top5=acc.get("quant_top5"),
+            agreement=acc.get("agreement"),
+            accuracy_images=acc.get("samples"),
+            accuracy_note=self.accuracy_note,
+            layers=layers,
+        )
 
 
 def _workload_label(cfg: RunConfig) -> str:
@@ -210,8 +209,8 @@ def run(cfg: RunConfig, cache=None, progress: bool = False) -> RunResult:
 
 
 def run_point(cfg: RunConfig, *, cache=None, progress: bool = False) -> dict[str, Any]:
-    """One sweep point: :func:`run` reduced to its JSON-able :meth:`RunResult.summary`."""
-    return run(cfg, cache=cache, progress=progress).summary()
+    """One sweep point: :func:`run` reduced to the JSON form of its :class:`PointSummary`."""
+    return run(cfg, cache=cache, progress=progress).summary().to_dict()
 
 
 def output_dir(cfg: RunConfig) -> Path:
@@ -227,7 +226,7 @@ def write_outputs(result: RunResult, directory: str | Path) -> dict[str, Path]:
     and the cause when the file system refuses.
     """
     directory = make_dirs(directory)
-    summary = result.summary()
+    summary = result.summary().to_dict()
     full = dict(summary)
     full["config"] = result.config.model_dump(mode="json")
     if result.accuracy is not None:

@@ -1,0 +1,33 @@
+"""The end-to-end run: one config in, throughput, energy per inference and accuracy out.
+
+- :mod:`~accelsim.pipeline.point` - :func:`run` one config, :class:`RunResult`,
+  :func:`write_outputs`, :func:`run_point` (the sweep's point function);
+- :mod:`~accelsim.pipeline.result` - :class:`PointSummary`, the typed, versioned ``summary.json``.
+
+Names are imported on first use, so reading a summary (reports) does not import the simulator.
+"""
+
+import importlib
+
+_WHERE = {
+    "RunResult": "accelsim.pipeline.point",
+    "build_network": "accelsim.pipeline.point",
+    "output_dir": "accelsim.pipeline.point",
+    "run": "accelsim.pipeline.point",
+    "run_point": "accelsim.pipeline.point",
+    "write_outputs": "accelsim.pipeline.point",
+    "DESCRIPTORS_DIR": "accelsim.pipeline.result",
+    "LAYERS_FILE": "accelsim.pipeline.result",
+    "SUMMARY_FILE": "accelsim.pipeline.result",
+    "SCHEMA_VERSION": "accelsim.pipeline.result",
+    "LayerSummary": "accelsim.pipeline.result",
+    "PointSummary": "accelsim.pipeline.result",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'accelsim.pipeline' has no attribute {name!r}")
