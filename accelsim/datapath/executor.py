@@ -75,14 +75,14 @@ def _where(net: Network, layer: LayerDescriptor) -> str:
 
 def _check_bits(net: Network, layer: LayerDescriptor) -> None:
     checks = [("act_bits", layer.act_bits, ACT_BITS), ("out_bits", layer.out_bits, ACT_BITS)]
-    if layer.on_array:
+    if layer.on_array or layer.op in ("affine", "prelu"):
         checks += [("weight_bits", layer.weight_bits, WEIGHT_BITS), ("acc_bits", layer.acc_bits, ACC_BITS),
                    ("bias_bits", layer.bias_bits, ACC_BITS)]
     for name, value, (lo, hi) in checks:
         if not isinstance(value, int) or not lo <= value <= hi:
             raise InputFileError(f"{_where(net, layer)}: {name} = {value!r}; the datapath runs {lo}-{hi} bits")
     q = layer.quant
-    bits = max(layer.out_bits, layer.act_bits) if layer.op in ("maxpool", "reshape") else layer.out_bits
+    bits = max(layer.out_bits, layer.act_bits) if layer.op in ("maxpool", "reshape", "gather") else layer.out_bits
     lo, hi = _signed_range(bits)
     if not (lo <= q.out_min <= q.out_max <= hi):
         raise InputFileError(
@@ -206,7 +206,12 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
         plan.params["req"] = _requant_arrays(net, layer, "", c_out)
     elif layer.op in ("add", "concat"):
         chans = [c_out] * n_in if layer.op == "add" else [int(sh[1]) for sh in in_shapes]
-        if layer.op == "concat" and sum(chans) != c_out:
+        if layer.op == "concat" and layer.key("index") in net.tensors:
+            index = _array(net, layer, "index").reshape(-1)
+            total = sum(int(np.prod(sh[1:])) for sh in in_shapes)
+            _in_range(net, layer, "index", index, 0, total - 1, "the inputs' elements")
+            plan.arrays["index"] = index.astype(np.int64)
+        elif layer.op == "concat" and sum(chans) != c_out:
             raise InputFileError(f"{_where(net, layer)}: inputs have {chans} channels, "
                                  f"which do not add up to the output's {c_out}")
         for i in range(n_in):
@@ -219,6 +224,44 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
                                  f"{layer.act_bits}-bit inputs need {size}")
         _in_range(net, layer, "lut", table, q.out_min, q.out_max, "the output range")
         plan.arrays["lut"] = np.ascontiguousarray(table.reshape(-1), dtype=np.int32)
+    elif layer.op == "affine":
+        w = _array(net, layer, "weight")
+        b = _array(net, layer, "bias")
+        _in_range(net, layer, "weight", w, *_signed_range(layer.weight_bits), f"{layer.weight_bits}-bit weights")
+        _in_range(net, layer, "bias", b, *_signed_range(layer.bias_bits), f"{layer.bias_bits}-bit bias")
+        per_sample = tuple(layer.in_shape[1:])
+        for role, arr in (("weight", w), ("bias", b)):
+            if arr.ndim != 3 or any(d not in (1, full) for d, full in zip(arr.shape, per_sample)):
+                raise InputFileError(f"{_where(net, layer)}: {role} shape {arr.shape} does not broadcast onto "
+                                     f"{per_sample}")
+        plan.arrays["weight"], plan.arrays["bias"] = w.astype(np.int64), b.astype(np.int64)
+        plan.params["req"] = _requant_arrays(net, layer, "", c_out)
+    elif layer.op == "prelu":
+        w = _array(net, layer, "weight")
+        _in_range(net, layer, "weight", w, *_signed_range(layer.weight_bits), f"{layer.weight_bits}-bit weights")
+        if w.size not in (1, c_out):
+            raise InputFileError(f"{_where(net, layer)}: slope has {w.size} values; expected 1 or {c_out}")
+        plan.arrays["weight"] = ops.per_channel(w, c_out, layer.key("weight"))
+        plan.params["req"] = _requant_arrays(net, layer, "", c_out)
+        plan.params["pos"] = _requant_arrays(net, layer, "pos.", c_out)
+    elif layer.op == "gather":
+        index = _array(net, layer, "index").reshape(-1)
+        fill = _array(net, layer, "fill").reshape(-1)
+        per_in = int(np.prod(in_shapes[0][1:]))
+        if index.size != int(np.prod(layer.out_shape[1:])):
+            raise InputFileError(f"{_where(net, layer)}: index has {index.size} entries; the output has "
+                                 f"{int(np.prod(layer.out_shape[1:]))} per sample")
+        _in_range(net, layer, "index", index, -fill.size, per_in - 1, "the input elements and fill values")
+        plan.arrays["index"], plan.arrays["fill"] = index.astype(np.int64), fill.astype(np.int32)
+    elif layer.op == "resize":
+        for role, n_out, n_in in (("h", layer.out_shape[2], layer.in_shape[2]), ("w", layer.out_shape[3],
+                                                                                 layer.in_shape[3])):
+            idx, wt = _array(net, layer, role + "_index"), _array(net, layer, role + "_weight")
+            if idx.shape != (n_out, 2) or wt.shape != (n_out, 2):
+                raise InputFileError(f"{_where(net, layer)}: {role}_index/{role}_weight must be [{n_out}, 2]")
+            _in_range(net, layer, role + "_index", idx, 0, n_in - 1, "the input positions")
+            plan.arrays[role + "_index"], plan.arrays[role + "_weight"] = idx, wt
+        plan.params["req"] = _requant_arrays(net, layer, "", c_out)
     elif layer.op in ("maxpool", "reshape"):
         pass
     else:  # pragma: no cover - OP_KINDS is closed
@@ -254,7 +297,22 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str) -> tuple[np.nda
         return ops.mul(xs[0], xs[1], pre, scale, post, lo=lo, hi=hi), 0, ""
     if op == "concat":
         params = [plan.params[f"in{i}"] for i in range(len(xs))]
+        if "index" in plan.arrays:
+            return ops.concat_flat(xs, params, plan.arrays["index"], lo=lo, hi=hi, out_shape=layer.out_shape), 0, ""
         return ops.concat(xs, params, lo=lo, hi=hi), 0, ""
+    if op == "affine":
+        x4 = x.reshape((x.shape[0],) + tuple(layer.in_shape[1:]))
+        return ops.affine(x4, plan.arrays["weight"], plan.arrays["bias"], *plan.params["req"], lo=lo,
+                          hi=hi).reshape((x.shape[0],) + tuple(layer.out_shape[1:])), 0, ""
+    if op == "prelu":
+        x4 = x.reshape((x.shape[0],) + tuple(layer.in_shape[1:]))
+        return ops.prelu(x4, plan.arrays["weight"], plan.params["pos"], plan.params["req"], lo=lo, hi=hi), 0, ""
+    if op == "gather":
+        return ops.gather(x, plan.arrays["index"], plan.arrays["fill"], layer.out_shape), 0, ""
+    if op == "resize":
+        a = plan.arrays
+        return ops.resize_bilinear(x, a["h_index"], a["h_weight"], a["w_index"], a["w_weight"], *plan.params["req"],
+                                   lo=lo, hi=hi), 0, ""
     if op == "lut":
         return ops.lut(x, plan.arrays["lut"], layer.act_bits), 0, ""
     if op == "reshape":

@@ -279,3 +279,66 @@ def lut(x, table, act_bits: int) -> np.ndarray:
     if x.size and (int(x.min()) < -off or int(x.max()) > off):
         raise ValueError(f"lut: input codes outside [-{off}, {off}] of {act_bits}-bit activations")
     return K.lut_apply(x, table, off)
+
+
+# -- vector-unit ops in plain numpy int64 (element-wise or data movement, never the hot path) --
+
+
+def _requant_c(acc: np.ndarray, pre, scale, post, lo: int, hi: int) -> np.ndarray:
+    """Per-channel (axis 1) requantization of an int64 NCHW array, clipped, as int32."""
+    c = acc.shape[1]
+    pre, scale, post = (per_channel(v, c).reshape(1, c, 1, 1) for v in (pre, scale, post))
+    half_pre = np.where(pre > 0, np.left_shift(np.int64(1), np.maximum(pre - 1, 0)), 0)
+    v = np.right_shift(acc + half_pre, pre) * scale
+    half_post = np.where(post > 0, np.left_shift(np.int64(1), np.maximum(post - 1, 0)), 0)
+    return np.clip(np.right_shift(v + half_post, post), lo, hi).astype(np.int32)
+
+
+def affine(x, w, b, pre, scale, post, *, lo: int, hi: int) -> np.ndarray:
+    """``clip(requant(x * w + b, pre, scale, post), lo, hi)`` per channel; x int [N, C, H, W],
+    w and b int arrays broadcast onto ``(C, H, W)``."""
+    acc = np.asarray(x, dtype=np.int64) * np.asarray(w, dtype=np.int64)[None] + np.asarray(b, dtype=np.int64)[None]
+    return _requant_c(acc, pre, scale, post, lo, hi)
+
+
+def prelu(x, slope, pos_params, neg_params, *, lo: int, hi: int) -> np.ndarray:
+    """``x >= 0``: ``requant(x, *pos_params)``; else ``requant(x * slope[c], *neg_params)``; clipped."""
+    x = np.asarray(x, dtype=np.int64)
+    pos = _requant_c(x, *pos_params, lo, hi)
+    neg = _requant_c(x * np.asarray(slope, dtype=np.int64).reshape(1, -1, 1, 1), *neg_params, lo, hi)
+    return np.where(x >= 0, pos, neg).astype(np.int32)
+
+
+def gather(x, index: np.ndarray, fill: np.ndarray, out_shape: tuple) -> np.ndarray:
+    """``out[n].flat[i] = x[n].flat[index[i]]``, or ``fill[-1 - index[i]]`` where ``index[i] < 0``."""
+    x = np.asarray(x, dtype=np.int32)
+    flat = x.reshape(x.shape[0], -1)
+    index = np.asarray(index, dtype=np.int64)
+    if index.size and index.min() < 0:
+        src = np.concatenate([flat, np.broadcast_to(np.asarray(fill, np.int32)[::-1], (x.shape[0], len(fill)))], axis=1)
+        index = np.where(index < 0, flat.shape[1] + len(fill) + index, index)  # -1 - k -> column of fill[k]
+    else:
+        src = flat
+    return np.ascontiguousarray(src[:, index]).reshape((x.shape[0],) + tuple(out_shape[1:]))
+
+
+def resize_bilinear(x, h_index, h_weight, w_index, w_weight, pre, scale, post, *, lo: int, hi: int) -> np.ndarray:
+    """``clip(requant(sum_ab x[:, :, h_index[i, a], w_index[j, b]] * h_weight[i, a] * w_weight[j, b]))``."""
+    x = np.asarray(x, dtype=np.int64)
+    hi_, hw_ = np.asarray(h_index, np.int64), np.asarray(h_weight, np.int64)
+    wi_, ww_ = np.asarray(w_index, np.int64), np.asarray(w_weight, np.int64)
+    rows = x[:, :, hi_[:, 0], :] * hw_[:, 0][None, None, :, None] + x[:, :, hi_[:, 1], :] * hw_[:, 1][None, None, :, None]
+    acc = rows[:, :, :, wi_[:, 0]] * ww_[:, 0] + rows[:, :, :, wi_[:, 1]] * ww_[:, 1]
+    return _requant_c(acc, pre, scale, post, lo, hi)
+
+
+def concat_flat(xs, params, index, *, lo: int, hi: int, out_shape: tuple) -> np.ndarray:
+    """Concat along H or W: each input requantized and clipped, samples flattened end to end, then
+    ``v[:, index]`` reshaped to *out_shape*."""
+    parts = []
+    for x, (pre, scale, post) in zip(xs, params):
+        x = np.asarray(x, dtype=np.int64)
+        x4 = x.reshape(x.shape[0], x.shape[1], -1, 1)
+        parts.append(_requant_c(x4, pre, scale, post, lo, hi).reshape(x.shape[0], -1))
+    v = np.concatenate(parts, axis=1)
+    return np.ascontiguousarray(v[:, np.asarray(index, np.int64)]).reshape((v.shape[0],) + tuple(out_shape[1:]))

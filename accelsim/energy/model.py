@@ -185,6 +185,11 @@ def mac_energy_pj(table: EnergyTable, weight_bits: int, act_bits: int, acc_bits:
             + add.energy_pj * acc_bits / add.bits)
 
 
+VECTOR_ENTRY = {"affine": "mul", "prelu": "mul", "resize": "mul", "gather": "concat"}
+"""Energy-table entry that prices each op kind with no entry of its own: a requantizing multiply
+(affine, prelu, each bilinear tap) or a data move (gather, like a concat's)."""
+
+
 def vector_energy_pj(table: EnergyTable, layer: LayerDescriptor) -> float:
     """Energy of one vector-unit element operation of *layer*, pJ (see the module docstring)."""
     if layer.op == "reshape":
@@ -192,7 +197,7 @@ def vector_energy_pj(table: EnergyTable, layer: LayerDescriptor) -> float:
     if layer.op in ARRAY_OPS:
         entry, bits = table.vector.requant, layer.out_bits
     else:
-        entry, bits = getattr(table.vector, layer.op), layer.act_bits
+        entry, bits = getattr(table.vector, VECTOR_ENTRY.get(layer.op, layer.op)), layer.act_bits
     return entry.energy_pj * bits / entry.bits
 
 

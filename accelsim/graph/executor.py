@@ -99,10 +99,22 @@ def node_output_shapes(node: Node, in_shapes: list[tuple]) -> list[tuple]:
         return [(s[0], s[1], oh, ow)]
     if op == "gemm":
         return [(s[0], in_shapes[1][0])]
-    if op in ("batchnorm", "relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish", "softmax"):
+    if op in UNARY_OPS or op in ("batchnorm", "softmax", "prelu", "affine", "elementwise"):
+        if op in ("prelu", "affine"):
+            for t in in_shapes[1:]:
+                if _broadcast(s, t) != s:
+                    raise UnsupportedOpError(
+                        f"node {node.name!r}: constant operand of shape {tuple(t)} does not broadcast onto the "
+                        f"activation's {s} without enlarging it (valid: scalar, per-channel [C, 1, 1] or a shape "
+                        f"broadcastable to the activation's)")
         return [s]
-    if op in ("add", "mul"):
-        return [_broadcast(s, in_shapes[1])]
+    if op in ("add", "mul", "sub", "div"):
+        try:
+            return [_broadcast(s, in_shapes[1])]
+        except ValueError:
+            raise UnsupportedOpError(
+                f"node {node.name!r}: operand shapes {tuple(s)} and {tuple(in_shapes[1])} do not broadcast "
+                f"(numpy/ONNX broadcasting: trailing dimensions equal or 1)") from None
     if op == "concat":
         axis = a.get("axis", 1) % len(s)
         out = list(s)
@@ -119,6 +131,8 @@ def node_output_shapes(node: Node, in_shapes: list[tuple]) -> list[tuple]:
     if op == "pad":
         pt, pl, pb, pr = a["pads"]
         return [(s[0], s[1], s[2] + pt + pb, s[3] + pl + pr)]
+    if op in MOVEMENT_OPS or op == "resize":
+        return [tuple(int(d) for d in _KERNELS[op]([np.zeros(s, np.int8)], a).shape)]
     raise UnsupportedOpError(
         f"node {node.name!r}: op {op!r} is not in the IR vocabulary (valid: {', '.join(sorted(SUPPORTED_OPS))})"
     )
@@ -278,6 +292,169 @@ def _reshape(x, shape):
     return x.reshape(_reshape_target(x.shape, tuple(shape)))
 
 
+def _erf(x):
+    """erf in float64 from the Numerical Recipes ``erfcc`` Chebyshev fit (fractional error < 1.2e-7)."""
+    x = np.asarray(x, dtype=np.float64)
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
+    erfc = t * np.exp(poly)
+    return np.where(x >= 0, 1.0 - erfc, erfc - 1.0)
+
+
+def _softplus(x):
+    x64 = np.asarray(x, dtype=np.float64)
+    return np.logaddexp(0.0, x64)
+
+
+def _f64(fn):
+    """Evaluate *fn* in float64 and return float32 (transcendental activations)."""
+    return lambda i, a: fn(np.asarray(i[0], dtype=np.float64), a).astype(np.float32)
+
+
+def _elu(x, alpha):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+_UNARY_KERNELS: dict[str, Callable[[list, dict], np.ndarray]] = {
+    "tanh": _f64(lambda x, a: np.tanh(x)),
+    "erf": _f64(lambda x, a: _erf(x)),
+    "softplus": _f64(lambda x, a: _softplus(x)),
+    "softsign": _f64(lambda x, a: x / (1.0 + np.abs(x))),
+    "elu": _f64(lambda x, a: _elu(x, float(a.get("alpha", 1.0)))),
+    "celu": _f64(lambda x, a: float(a.get("alpha", 1.0)) * _elu(x / float(a.get("alpha", 1.0)), 1.0)),
+    "selu": _f64(lambda x, a: float(a.get("gamma", 1.0507009873554805))
+                 * _elu(x, float(a.get("alpha", 1.6732632423543772)))),
+    "mish": _f64(lambda x, a: x * np.tanh(_softplus(x))),
+    "gelu": _f64(lambda x, a: 0.5 * x * (1.0 + (np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3))
+                                               if a.get("approximate", "none") == "tanh"
+                                               else _erf(x / np.sqrt(2.0))))),
+    "exp": _f64(lambda x, a: np.exp(np.minimum(x, 88.0))),
+    "neg": lambda i, a: -i[0],
+    "abs": lambda i, a: np.abs(i[0]),
+    "pow": lambda i, a: np.power(i[0], np.float32(a["exponent"])),
+    "thresholded_relu": lambda i, a: np.where(i[0] > np.float32(a.get("alpha", 1.0)), i[0], np.float32(0.0)),
+}
+
+
+def _run_elementwise(x, attrs):
+    """A fused element-wise region: its body nodes run on one input (see accelsim.graph.fuse)."""
+    env = {k: np.asarray(v, dtype=np.float32) for k, v in attrs["consts"].items()}
+    env[attrs["input"]] = x
+    for node in attrs["body"]:
+        env[node.outputs[0]] = execute_node(node, [env[i] for i in node.inputs])[0]
+    return env[attrs["output"]]
+
+
+# -- data movement: dtype-preserving, so index maps can be computed by running them on integers --
+
+
+def _slice(x, a):
+    idx = [slice(None)] * x.ndim
+    for s, e, ax, st in zip(a["starts"], a["ends"], a["axes"], a["steps"]):
+        idx[ax] = slice(int(s), int(e), int(st))
+    return x[tuple(idx)]
+
+
+def _pad_hw(x, a):
+    """Pad H and W (``pads`` = top, left, bottom, right): mode ``constant`` (``value``), ``reflect``, ``edge``."""
+    pt, pl, pb, pr = (int(p) for p in a["pads"])
+    width = [(0, 0)] * (x.ndim - 2) + [(pt, pb), (pl, pr)]
+    mode = a.get("mode", "constant")
+    if mode == "constant":
+        return np.pad(x, width, mode="constant", constant_values=a.get("value", 0.0))
+    return np.pad(x, width, mode=mode)
+
+
+def resize_source(out_len: int, in_len: int, scale: float, attrs: dict) -> np.ndarray:
+    """Source coordinate (float64) of each output position along one axis, ONNX Resize rules."""
+    o = np.arange(out_len, dtype=np.float64)
+    mode = attrs.get("coordinate_transformation_mode", "half_pixel")
+    if mode == "asymmetric":
+        return o / scale
+    if mode == "align_corners":
+        return o * (in_len - 1) / (out_len - 1) if out_len > 1 else np.zeros(out_len)
+    if mode == "pytorch_half_pixel":
+        return (o + 0.5) / scale - 0.5 if out_len > 1 else np.zeros(out_len)
+    if mode == "tf_half_pixel_for_nn":
+        return (o + 0.5) / scale
+    if mode == "half_pixel":
+        return (o + 0.5) / scale - 0.5
+    raise UnsupportedOpError(f"Resize coordinate_transformation_mode {mode!r} is not supported")
+
+
+def resize_nearest_index(out_len: int, in_len: int, scale: float, attrs: dict) -> np.ndarray:
+    """Input index of each output position along one axis (ONNX ``nearest`` mode)."""
+    src = resize_source(out_len, in_len, scale, attrs)
+    nm = attrs.get("nearest_mode", "round_prefer_floor")
+    if nm == "floor":
+        idx = np.floor(src)
+    elif nm == "ceil":
+        idx = np.ceil(src)
+    elif nm == "round_prefer_ceil":
+        idx = np.floor(src + 0.5)
+    else:  # round_prefer_floor
+        idx = np.ceil(src - 0.5)
+    return np.clip(idx, 0, in_len - 1).astype(np.int64)
+
+
+def resize_linear_taps(out_len: int, in_len: int, scale: float, attrs: dict):
+    """(i0, i1, w1) per output position along one axis: ``y = x[i0] * (1 - w1) + x[i1] * w1``."""
+    src = resize_source(out_len, in_len, scale, attrs)
+    src = np.clip(src, 0.0, in_len - 1)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, in_len - 1)
+    return i0, i1, src - i0
+
+
+def _resize(x, a):
+    out = x
+    for ax in (2, 3):
+        n_in, n_out = x.shape[ax], int(a["sizes"][ax])
+        if n_in == n_out and a["scales"][ax] == 1.0:
+            continue
+        if a["mode"] == "nearest":
+            out = np.take(out, resize_nearest_index(n_out, n_in, a["scales"][ax], a), axis=ax)
+        else:
+            i0, i1, w = resize_linear_taps(n_out, n_in, a["scales"][ax], a)
+            shape = [1] * x.ndim
+            shape[ax] = n_out
+            w = w.reshape(shape).astype(np.float32)
+            if np.issubdtype(out.dtype, np.integer):  # shape inference only
+                out = np.take(out, i0, axis=ax)
+            else:
+                out = np.take(out, i0, axis=ax) * (np.float32(1.0) - w) + np.take(out, i1, axis=ax) * w
+    return out
+
+
+MOVEMENT_KERNELS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
+    "flatten": lambda x, a: _flatten(x, a.get("axis", 1)),
+    "reshape": lambda x, a: _reshape(x, a["shape"]),
+    "transpose": lambda x, a: np.transpose(x, a["perm"]),
+    "slice": _slice,
+    "pad": _pad_hw,
+    "gather": lambda x, a: np.take(x, np.asarray(a["indices"], dtype=np.int64), axis=a["axis"]),
+    "expand": lambda x, a: np.broadcast_to(x, (x.shape[0],) + tuple(a["shape"][1:])).copy(),
+}
+"""Ops that only move elements (each output element is one input element or a constant): they
+keep the dtype, so lowering computes their per-sample index map by running them on integers.
+``resize`` in ``nearest`` mode moves elements too (:func:`is_movement`)."""
+
+
+def move(node: Node, x: np.ndarray, attrs: dict | None = None) -> np.ndarray:
+    """Run data-movement *node* on *x* keeping its dtype (``attrs`` overrides ``node.attrs``)."""
+    a = node.attrs if attrs is None else attrs
+    return _resize(x, a) if node.op == "resize" else MOVEMENT_KERNELS[node.op](x, a)
+
+
+def is_movement(node: Node) -> bool:
+    """True when every output element of *node* is one element of its input (or a pad constant)."""
+    return node.op in MOVEMENT_OPS or (node.op == "resize" and node.attrs.get("mode") == "nearest")
+
+MOVEMENT_OPS = frozenset(MOVEMENT_KERNELS)
+
+
 _KERNELS: dict[str, Callable[[list, dict], np.ndarray]] = {
     "conv": lambda i, a: _conv(i[0], i[1], i[2] if len(i) > 2 else None, a),
     "gemm": lambda i, a: (i[0] @ i[1].T + (i[2] if len(i) > 2 else 0.0)),
@@ -298,8 +475,18 @@ _KERNELS: dict[str, Callable[[list, dict], np.ndarray]] = {
     "flatten": lambda i, a: _flatten(i[0], a.get("axis", 1)),
     "reshape": lambda i, a: _reshape(i[0], a["shape"]),
     "softmax": lambda i, a: _softmax(i[0], a.get("axis", -1)),
-    "pad": lambda i, a: _pad_nchw(i[0], a["pads"], float(a.get("value", 0.0))),
+    "sub": lambda i, a: i[0] - i[1],
+    "div": lambda i, a: i[0] / i[1],
+    "prelu": lambda i, a: np.where(i[0] >= 0, i[0], i[0] * i[1]),
+    "affine": lambda i, a: i[0] * i[1] + i[2],
+    "elementwise": lambda i, a: _run_elementwise(i[0], a),
+    "resize": lambda i, a: _resize(i[0], a),
+    **_UNARY_KERNELS,
+    **{op: (lambda f: lambda i, a: f(i[0], a))(f) for op, f in MOVEMENT_KERNELS.items()},
 }
+
+UNARY_OPS = frozenset(("relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish", *_UNARY_KERNELS))
+"""Element-wise functions of one activation (the integer path runs them as lookup tables)."""
 
 SUPPORTED_OPS = frozenset(_KERNELS)
 """The IR op names this executor runs (the vocabulary of ``/work/notes/ir_vocab.md``)."""

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import InputFileError, UnsupportedOpError
-from accelsim.graph.executor import node_output_shapes
+from accelsim.graph.executor import infer_shapes, node_output_shapes
+from accelsim.graph.fuse import fuse_affine, fuse_elementwise
 from accelsim.graph.ir import Graph, Node
 
 __all__ = ["load_onnx", "import_model", "SUPPORTED_ONNX_OPS"]
@@ -206,6 +207,7 @@ class _Importer:
         g = model.graph
         for init in g.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)
+        self._check_support(g)
         inputs = self._inputs(g, input_shape)
         for i, onode in enumerate(g.node):
             if not onode.name:
@@ -222,8 +224,31 @@ class _Importer:
         _fold_batchnorm(graph)
         _fold_pad(graph)
         _fold_gemm_bias(graph)
+        fuse_elementwise(graph)
+        fuse_affine(graph, infer_shapes(graph))
         _prune_params(graph)
         return graph
+
+    def _check_support(self, g) -> None:
+        """Refuse the model before any work when an op type is unknown: name the first such node and
+        list every unsupported op type of the model (so one round trip shows the whole gap)."""
+        known = set(SUPPORTED_ONNX_OPS) | set(_FOLDERS)
+        bad = [(i, n) for i, n in enumerate(g.node)
+               if n.domain not in ("", "ai.onnx") or n.op_type not in known or n.op_type in _OUT_OF_SCOPE]
+        if not bad:
+            return
+        i, first = bad[0]
+        name = first.name or f"{first.op_type.lower()}_{i}"
+        types = sorted({(n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}") for _, n in bad})
+        if first.op_type in _OUT_OF_SCOPE and first.domain in ("", "ai.onnx"):
+            why = f"{_OUT_OF_SCOPE[first.op_type]} is outside accelsim's CNN scope (not supported)"
+        elif first.domain not in ("", "ai.onnx"):
+            why = f"domain {first.domain!r} is not supported (only the default ONNX domain)"
+        else:
+            why = f"op type {first.op_type!r} is not supported"
+        raise UnsupportedOpError(
+            f"{self.source}: node {name!r} ({first.op_type}): {why}; unsupported op types in this model: "
+            f"{', '.join(types)} (supported: {', '.join(SUPPORTED_ONNX_OPS)})")
 
     def _keep_output_names(self, names: list[str]) -> None:
         """A graph output reached through a removed Identity/Dropout/Cast keeps its ONNX name: the
@@ -393,13 +418,12 @@ class _Importer:
 
     def h_reduce_mean(self, onode, a):
         shp = self.shape(onode.input[0])
-        axes = a.get("axes")
-        if axes is None and len(onode.input) > 1 and onode.input[1]:
-            axes = self.need_const(onode, onode.input[1], "axes").tolist()
-        axes = sorted(int(x) % len(shp) for x in (axes or []))
+        axes = self._reduce_axes(onode, a, shp)
         if len(shp) != 4 or axes != [2, 3]:
+            scope = (" (a mean over channels, as in a decomposed layer normalization, is outside accelsim's CNN "
+                     "scope)" if 1 in axes else "")
             raise self.err(onode, f"ReduceMean over axes {axes} of a rank-{len(shp)} tensor is not supported "
-                                  f"(valid: axes [2, 3] of NCHW, i.e. a global average pool)")
+                                  f"(valid: axes [2, 3] of NCHW, i.e. a global average pool){scope}")
         if a.get("keepdims", 1):
             self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0])
         else:
@@ -428,6 +452,11 @@ class _Importer:
             raise self.err(onode, f"left operand of shape {shp} is not supported (valid: 2-D [N, K]; flatten first)")
 
     def h_matmul(self, onode, a):
+        if self.const(onode.input[1]) is None:
+            if self.const(onode.input[0]) is None:
+                raise self.err(onode, "MatMul of two computed tensors (as in attention) is outside accelsim's CNN "
+                                      "scope (valid: a constant right operand, a fully connected layer)")
+            raise self.err(onode, "a constant left operand is not supported (valid: activation @ constant)")
         b = self.need_const(onode, onode.input[1], "right operand")
         if b.ndim != 2:
             raise self.err(onode, f"right operand of rank {b.ndim} is not supported (valid: a 2-D constant)")
@@ -449,11 +478,28 @@ class _Importer:
         self.emit("batchnorm", onode.name, [onode.input[0], sp, tp], onode.output[0])
 
     def h_unary(self, onode, a):
-        op = {"Relu": "relu", "Sigmoid": "sigmoid", "HardSwish": "hard_swish"}[onode.op_type]
-        self.emit(op, onode.name, [onode.input[0]], onode.output[0])
+        op = _UNARY[onode.op_type]
+        attrs = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in a.items()
+                 if k in ("alpha", "gamma", "approximate")}
+        self.emit(op, onode.name, [onode.input[0]], onode.output[0], **attrs)
 
     def h_leaky_relu(self, onode, a):
         self.emit("leaky_relu", onode.name, [onode.input[0]], onode.output[0], alpha=float(a.get("alpha", 0.01)))
+
+    def h_prelu(self, onode, a):
+        slope = self.need_const(onode, onode.input[1], "slope")
+        shp = self.shape(onode.input[0])
+        if slope.ndim == 1 and slope.size == shp[1] and len(shp) > 2 and slope.size > 1:
+            # opset < 9 files and some exporters give a per-channel [C] slope: make it [C, 1, 1]
+            slope = slope.reshape((-1,) + (1,) * (len(shp) - 2))
+        self.emit("prelu", onode.name, [onode.input[0], self.new_param(onode.name + ".slope", slope)],
+                  onode.output[0])
+
+    def h_pow(self, onode, a):
+        e = self.need_const(onode, onode.input[1], "exponent")
+        if e.size != 1:
+            raise self.err(onode, f"exponent of shape {e.shape} is not supported (valid: a scalar constant)")
+        self.emit("pow", onode.name, [onode.input[0]], onode.output[0], exponent=float(e.reshape(-1)[0]))
 
     def h_hard_sigmoid(self, onode, a):
         self.emit("hard_sigmoid", onode.name, [onode.input[0]], onode.output[0],
@@ -478,13 +524,13 @@ class _Importer:
         op = onode.op_type
         if op in ("Add", "Mul"):
             self.emit(op.lower(), onode.name, [x, y], onode.output[0])
-        elif cy is None:
-            raise self.err(onode, f"{op} with a computed right operand is not supported (valid: {op} by a constant)")
-        elif op == "Sub":
+        elif op == "Sub" and cy is not None:
             self.emit("add", onode.name, [x, self.new_param(onode.name + ".neg", -cy.astype(np.float64))], onode.output[0])
-        else:  # Div
+        elif op == "Div" and cy is not None:
             self.emit("mul", onode.name, [x, self.new_param(onode.name + ".recip", 1.0 / cy.astype(np.float64))],
                       onode.output[0])
+        else:  # c - x, x - y, c / x, x / y: element-wise functions or refused by the integer path
+            self.emit(op.lower(), onode.name, [x, y], onode.output[0])
 
     def h_concat(self, onode, a):
         rank = len(self.shape(onode.input[0]))
@@ -527,8 +573,8 @@ class _Importer:
 
     def h_pad(self, onode, a):
         mode = a.get("mode", "constant")
-        if mode != "constant":
-            raise self.err(onode, f"Pad mode {mode!r} is not supported (valid: 'constant')")
+        if mode not in ("constant", "reflect", "edge"):
+            raise self.err(onode, f"Pad mode {mode!r} is not supported (valid: 'constant', 'reflect', 'edge')")
         shp = self.shape(onode.input[0])
         rank = len(shp)
         if "pads" in a:  # opset < 11
@@ -548,8 +594,160 @@ class _Importer:
             raise self.err(onode, f"pads {pads} on a rank-{rank} tensor are not supported (valid: H and W of NCHW)")
         if any(p < 0 for p in pads):
             raise self.err(onode, f"negative pads {pads} are not supported")
+        if mode == "reflect" and (max(pads[2], pads[6]) >= shp[2] or max(pads[3], pads[7]) >= shp[3]):
+            raise self.err(onode, f"reflect pads {pads} must be smaller than the padded size {shp[2:]}")
         self.emit("pad", onode.name, [onode.input[0]], onode.output[0],
-                  pads=(pads[2], pads[3], pads[6], pads[7]), mode="constant", value=value)
+                  pads=(pads[2], pads[3], pads[6], pads[7]), mode=mode, value=value)
+
+    def h_transpose(self, onode, a):
+        rank = len(self.shape(onode.input[0]))
+        perm = [int(p) % rank for p in a.get("perm", list(range(rank))[::-1])]
+        if perm[0] != 0:
+            raise self.err(onode, f"perm {perm} moves the batch dimension (valid: perm[0] == 0)")
+        self.emit("transpose", onode.name, [onode.input[0]], onode.output[0], perm=tuple(perm))
+
+    def _slice_attrs(self, onode, a, shp):
+        if "starts" in a:  # opset < 10
+            starts, ends = list(a["starts"]), list(a["ends"])
+            axes = list(a.get("axes", range(len(starts))))
+            steps = [1] * len(starts)
+        else:
+            starts = self.need_const(onode, onode.input[1], "starts").tolist()
+            ends = self.need_const(onode, onode.input[2], "ends").tolist()
+            axes = (self.need_const(onode, onode.input[3], "axes").tolist()
+                    if len(onode.input) > 3 and onode.input[3] else list(range(len(starts))))
+            steps = (self.need_const(onode, onode.input[4], "steps").tolist()
+                     if len(onode.input) > 4 and onode.input[4] else [1] * len(starts))
+        axes = [int(ax) % len(shp) for ax in axes]
+        return starts, ends, axes, steps
+
+    def h_slice(self, onode, a):
+        shp = self.shape(onode.input[0])
+        starts, ends, axes, steps = self._slice_attrs(onode, a, shp)
+        if any(st == 0 for st in steps):
+            raise self.err(onode, "a step of 0 is not valid")
+        # clamp the huge INT64 sentinels exporters write to the axis length (same slice)
+        lim = [shp[ax] for ax in axes]
+        starts = [int(max(-l, min(l, v))) for v, l in zip(starts, lim)]
+        ends = [int(max(-l - 1, min(l, v))) for v, l in zip(ends, lim)]
+        if 0 in axes:
+            full = np.arange(shp[0])[slice(starts[axes.index(0)], ends[axes.index(0)], steps[axes.index(0)])]
+            if full.size != shp[0] or np.any(full != np.arange(shp[0])):
+                raise self.err(onode, "slicing the batch dimension is not supported (valid: axes >= 1)")
+        self.emit("slice", onode.name, [onode.input[0]], onode.output[0], starts=tuple(starts), ends=tuple(ends),
+                  axes=tuple(axes), steps=tuple(int(v) for v in steps))
+
+    def h_split(self, onode, a):
+        shp = self.shape(onode.input[0])
+        axis = int(a.get("axis", 0)) % len(shp)
+        if axis == 0:
+            raise self.err(onode, "splitting the batch dimension is not supported (valid: axis >= 1)")
+        outs = list(onode.output)
+        if "split" in a:
+            sizes = [int(v) for v in a["split"]]
+        elif len(onode.input) > 1 and onode.input[1]:
+            sizes = [int(v) for v in self.need_const(onode, onode.input[1], "split").tolist()]
+        else:
+            k = len(outs)
+            step = -(-shp[axis] // k)
+            sizes = [min(step, shp[axis] - i * step) for i in range(k)]
+        if sum(sizes) != shp[axis] or len(sizes) != len(outs) or min(sizes) < 1:
+            raise self.err(onode, f"split sizes {sizes} do not cut axis {axis} of length {shp[axis]} into "
+                                  f"{len(outs)} outputs")
+        begin = 0
+        for k, (out, size) in enumerate(zip(outs, sizes)):
+            if out:
+                self.emit("slice", f"{onode.name}:{k}", [onode.input[0]], out, starts=(begin,),
+                          ends=(begin + size,), axes=(axis,), steps=(1,))
+            begin += size
+
+    def h_resize(self, onode, a):
+        shp = self.shape(onode.input[0])
+        mode = a.get("mode", "nearest")
+        if mode not in ("nearest", "linear", "bilinear"):
+            raise self.err(onode, f"mode {mode!r} is not supported (valid: nearest, linear)")
+        if len(shp) != 4:
+            raise self.err(onode, f"only NCHW input is supported, got shape {shp}")
+        if onode.op_type == "Upsample" or self.opset < 11:
+            sc = a.get("scales")
+            if sc is None:
+                sc = self.need_const(onode, onode.input[1], "scales")
+            scales = [float(v) for v in np.asarray(sc).reshape(-1)]
+            sizes = None
+            attrs = {"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+        else:
+            for k in ("antialias", "exclude_outside"):
+                if a.get(k, 0):
+                    raise self.err(onode, f"{k}=1 is not supported")
+            if a.get("axes") is not None:
+                raise self.err(onode, "the axes attribute is not supported (give scales or sizes for all 4 axes)")
+            sc = self.const(onode.input[2]) if len(onode.input) > 2 and onode.input[2] else None
+            sz = self.const(onode.input[3]) if len(onode.input) > 3 and onode.input[3] else None
+            if (len(onode.input) > 2 and onode.input[2] and sc is None) or (
+                    len(onode.input) > 3 and onode.input[3] and sz is None):
+                raise self.err(onode, "scales and sizes must be constants (known once the input shape is)")
+            scales = [float(v) for v in sc.reshape(-1)] if sc is not None and sc.size else None
+            sizes = [int(v) for v in sz.reshape(-1)] if sz is not None and sz.size else None
+            if sizes is not None and a.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+                raise self.err(onode, "keep_aspect_ratio_policy other than 'stretch' is not supported")
+            if sizes is not None:
+                scales = [o / i for o, i in zip(sizes, shp)]
+            attrs = {"coordinate_transformation_mode": a.get("coordinate_transformation_mode", "half_pixel"),
+                     "nearest_mode": a.get("nearest_mode", "round_prefer_floor")}
+            if attrs["coordinate_transformation_mode"] == "tf_crop_and_resize":
+                raise self.err(onode, "coordinate_transformation_mode 'tf_crop_and_resize' is not supported")
+        if scales is None or len(scales) != 4:
+            raise self.err(onode, f"scales {scales} are not supported (valid: 4 values for N, C, H, W)")
+        if sizes is None:
+            sizes = [int(math.floor(d * s)) for d, s in zip(shp, scales)]
+        if sizes[0] != shp[0] or sizes[1] != shp[1]:
+            raise self.err(onode, f"resizing N or C (scales {scales}) is not supported (valid: H and W only)")
+        self.emit("resize", onode.name, [onode.input[0]], onode.output[0], mode="nearest" if mode == "nearest"
+                  else "linear", scales=tuple(scales), sizes=tuple(sizes), **attrs)
+
+    def h_gather(self, onode, a):
+        idx = self.need_const(onode, onode.input[1], "indices").astype(np.int64)
+        shp = self.shape(onode.input[0])
+        axis = int(a.get("axis", 0)) % len(shp)
+        if axis == 0:
+            raise self.err(onode, "gathering along the batch dimension is not supported (valid: axis >= 1)")
+        idx = np.where(idx < 0, idx + shp[axis], idx)
+        if idx.size and (idx.min() < 0 or idx.max() >= shp[axis]):
+            raise self.err(onode, f"indices outside [0, {shp[axis]}) of axis {axis}")
+        self.emit("gather", onode.name, [onode.input[0]], onode.output[0], axis=axis, indices=idx.tolist())
+
+    def h_expand(self, onode, a):
+        target = tuple(int(v) for v in self.need_const(onode, onode.input[1], "shape").tolist())
+        shp = self.shape(onode.input[0])
+        try:
+            out = np.broadcast_shapes(shp, target)
+        except ValueError:
+            raise self.err(onode, f"shape {target} does not broadcast with the input's {shp}") from None
+        if len(out) != len(shp) or out[0] != shp[0]:
+            raise self.err(onode, f"expanding {shp} to {tuple(out)} changes the rank or the batch (not supported)")
+        self.emit("expand", onode.name, [onode.input[0]], onode.output[0], shape=(-1,) + tuple(out[1:]))
+
+    def h_reduce_max(self, onode, a):
+        shp = self.shape(onode.input[0])
+        axes = self._reduce_axes(onode, a, shp)
+        if len(shp) != 4 or axes != [2, 3]:
+            raise self.err(onode, f"ReduceMax over axes {axes} of a rank-{len(shp)} tensor is not supported "
+                                  f"(valid: axes [2, 3] of NCHW, i.e. a global max pool)")
+        attrs = dict(kernel=(shp[2], shp[3]), stride=(shp[2], shp[3]), padding=(0, 0, 0, 0), dilation=(1, 1),
+                     ceil_mode=False)
+        if a.get("keepdims", 1):
+            self.emit("maxpool", onode.name, [onode.input[0]], onode.output[0], **attrs)
+        else:
+            mid = self.emit("maxpool", onode.name, [onode.input[0]], onode.output[0] + "__gmp", **attrs)
+            self.emit("flatten", onode.name + "__flatten", [mid], onode.output[0], axis=1)
+
+    def _reduce_axes(self, onode, a, shp):
+        axes = a.get("axes")
+        if axes is None and len(onode.input) > 1 and onode.input[1]:
+            axes = self.need_const(onode, onode.input[1], "axes").tolist()
+        if not axes:
+            axes = [] if a.get("noop_with_empty_axes", 0) else list(range(len(shp)))
+        return sorted(int(x) % len(shp) for x in axes)
 
     def h_squeeze_unsqueeze(self, onode, a):
         """Squeeze / Unsqueeze of an activation: a reshape to the shape numpy gives (axes attr or input)."""
@@ -673,6 +871,22 @@ _FOLDERS = {
     "ConstantOfShape": _fold_constant_of_shape,
 }
 
+_UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "HardSwish": "hard_swish", "Tanh": "tanh", "Erf": "erf",
+          "Softplus": "softplus", "Softsign": "softsign", "Elu": "elu", "Selu": "selu", "Celu": "celu",
+          "Mish": "mish", "Gelu": "gelu", "Exp": "exp", "Neg": "neg", "Abs": "abs",
+          "ThresholdedRelu": "thresholded_relu"}
+"""ONNX element-wise activations -> IR op (attributes alpha, gamma, approximate carried over)."""
+
+_OUT_OF_SCOPE = {
+    "LayerNormalization": "layer normalization", "GroupNormalization": "group normalization",
+    "InstanceNormalization": "instance normalization", "LpNormalization": "Lp normalization",
+    "MeanVarianceNormalization": "mean-variance normalization", "Attention": "attention",
+    "MultiHeadAttention": "attention", "Einsum": "an Einsum contraction (attention)",
+    "LSTM": "a recurrent layer (LSTM)", "GRU": "a recurrent layer (GRU)", "RNN": "a recurrent layer (RNN)",
+    "Loop": "control flow (Loop)", "If": "control flow (If)", "Scan": "control flow (Scan)",
+}
+"""Op types refused up front with the reason: the network is not a CNN accelsim models."""
+
 _HANDLERS = {
     "Conv": _Importer.h_conv,
     "MaxPool": _Importer.h_pool,
@@ -682,10 +896,18 @@ _HANDLERS = {
     "Gemm": _Importer.h_gemm,
     "MatMul": _Importer.h_matmul,
     "BatchNormalization": _Importer.h_batchnorm,
-    "Relu": _Importer.h_unary,
-    "Sigmoid": _Importer.h_unary,
-    "HardSwish": _Importer.h_unary,
+    **{op: _Importer.h_unary for op in _UNARY},
     "LeakyRelu": _Importer.h_leaky_relu,
+    "PRelu": _Importer.h_prelu,
+    "Pow": _Importer.h_pow,
+    "Transpose": _Importer.h_transpose,
+    "Slice": _Importer.h_slice,
+    "Split": _Importer.h_split,
+    "Resize": _Importer.h_resize,
+    "Upsample": _Importer.h_resize,
+    "Gather": _Importer.h_gather,
+    "Expand": _Importer.h_expand,
+    "ReduceMax": _Importer.h_reduce_max,
     "HardSigmoid": _Importer.h_hard_sigmoid,
     "Clip": _Importer.h_clip,
     "Add": _Importer.h_binary,
@@ -752,7 +974,8 @@ def _fold_pad(graph: Graph) -> None:
     uses = _consumers(graph)
     drop = set()
     for node in graph.nodes:
-        if node.op != "pad" or node.attrs.get("value", 0.0) != 0.0 or node.outputs[0] in graph.outputs:
+        if (node.op != "pad" or node.attrs.get("value", 0.0) != 0.0 or node.attrs.get("mode", "constant") != "constant"
+                or node.outputs[0] in graph.outputs):
             continue
         users = uses.get(node.outputs[0], [])
         if len(users) != 1 or users[0].inputs[0] != node.outputs[0]:

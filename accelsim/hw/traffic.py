@@ -276,8 +276,11 @@ def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) 
     return float(fwd), float(regs)
 
 
-VECTOR_OPS_PER_OUTPUT = {"maxpool": "window", "avgpool": "window", "add": 1, "mul": 1, "lut": 1, "concat": 0, "reshape": 0}
-"""Element operations per output element of layers off the array ('window' = kernel area)."""
+VECTOR_OPS_PER_OUTPUT = {"maxpool": "window", "avgpool": "window", "add": 1, "mul": 1, "lut": 1, "concat": 0,
+                         "reshape": 0, "affine": 1, "prelu": 1, "gather": 1, "resize": 4}
+"""Element operations per output element of layers off the array ('window' = kernel area):
+``affine``/``prelu`` one multiply-add and requantization, ``gather`` one addressed move,
+``resize`` four multiply-adds (the 2x2 bilinear taps)."""
 
 
 def off_array_traffic(layer: LayerDescriptor, resident_inputs: frozenset[str] = frozenset(),
@@ -302,6 +305,8 @@ def off_array_traffic(layer: LayerDescriptor, resident_inputs: frozenset[str] = 
         sizes = [(input_elems or {}).get(t, out_elems / max(1, len(layer.inputs))) for t in layer.inputs]
     elif layer.op in ("add", "mul"):
         sizes = [in_elems] * max(1, len(layer.inputs))
+    elif layer.op == "gather":  # an index map may read only part of its input (a slice)
+        sizes = [min(in_elems, out_elems)]
     else:
         sizes = [in_elems]
     names = layer.inputs if len(layer.inputs) == len(sizes) else (None,) * len(sizes)

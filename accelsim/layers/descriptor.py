@@ -18,6 +18,17 @@ Roles used by the quantizer and read by the datapath:
                 requantization of input *i* of an ``add``/``concat`` to the output step
 ``lut``         ``lut`` op: output code for each input code, index ``code + qmax(act_bits)``
                 (length ``2**act_bits - 1``)
+``weight``, ``bias`` of ``affine``
+                per-sample constants broadcast onto ``(C, H, W)`` (each axis full or 1): ``w`` codes
+                (``weight_bits``, threshold per channel when ``w`` has a channel axis) and ``b`` in
+                units of ``s_in * s_w[c]``
+``weight`` of ``prelu``
+                slope codes ``[C or 1, 1, 1]``; ``pos.pre_shift/scale/post_shift`` requantize ``x >= 0``
+``index``, ``fill`` of ``gather`` (and of a ``concat`` along H or W)
+                int32 per-sample source index of every output element (C order); ``-1 - k`` stands
+                for the constant code ``fill[k]`` (a pad value)
+``h_index``, ``h_weight``, ``w_index``, ``w_weight`` of ``resize``
+                ``[out, 2]`` source rows/columns and fixed-point weights (summing to 256) per axis
 
 What each op computes on integer codes (the exact rules are in :mod:`accelsim.layers.arith`):
 
@@ -35,7 +46,20 @@ What each op computes on integer codes (the exact rules are in :mod:`accelsim.la
 ``mul``
     ``clip(requant(x0 * x1, pre_shift, scale, post_shift), out_min, out_max)`` (broadcast over H, W).
 ``concat``
-    each input requantized by its ``in<i>.*`` parameters to the output step, along channels.
+    each input requantized by its ``in<i>.*`` parameters to the output step and clipped; the
+    flattened samples laid end to end; then ``v[index]`` when the layer has an ``index`` (a concat
+    along H or W), else that vector is the output (a concat along channels).
+``affine``
+    ``clip(requant(x * w + b, pre_shift, scale, post_shift), out_min, out_max)`` per channel.
+``prelu``
+    ``x >= 0``: ``requant(x, pos.*)``; ``x < 0``: ``requant(x * weight[c], pre_shift, scale,
+    post_shift)``; then clipped to ``[out_min, out_max]``.
+``gather``
+    ``out[n].flat[i] = x[n].flat[index[i]]`` (``fill[-1 - index[i]]`` for negative entries);
+    output step = input step.
+``resize``
+    ``clip(requant(sum_{a,b} x[c, h_index[i,a], w_index[j,b]] * h_weight[i,a] * w_weight[j,b],
+    pre_shift, scale, post_shift), out_min, out_max)``.
 ``lut``
     ``out = lut[x + qmax(act_bits)]``.
 ``reshape``
@@ -63,6 +87,10 @@ OP_KINDS = (
     "concat",      # channel concatenation
     "lut",         # non-linear activation as an integer lookup table
     "reshape",     # flatten / reshape: layout only, no arithmetic
+    "affine",      # x * w + b with constant w, b (scalar, per channel or per element)
+    "prelu",       # x >= 0 ? x : x * slope, each side with its own requantization
+    "gather",      # data movement by a per-sample index map (transpose, slice, pad, nearest resize, ...)
+    "resize",      # bilinear resize: 2x2 fixed-point taps per output element
 )
 """Every op kind a descriptor may carry."""
 

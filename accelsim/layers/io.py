@@ -24,8 +24,9 @@ from accelsim.atomic import make_dirs, save_npz, write_text
 from accelsim.errors import InputFileError, SchemaVersionError
 from accelsim.layers.descriptor import LayerDescriptor, Network, QuantParams
 
-SCHEMA_VERSION = 1
-"""Version of the descriptor file format; bump on any incompatible change."""
+SCHEMA_VERSION = 2
+"""Version of the descriptor file format; bump on any incompatible change (2: op kinds ``affine``,
+``prelu``, ``gather``, ``resize`` and a concat ``index``)."""
 
 DESCRIPTORS_FILE = "descriptors.json"
 TENSORS_FILE = "tensors.npz"

@@ -45,20 +45,26 @@ from typing import Callable
 import numpy as np
 
 from accelsim.config.quant import QuantConfig
-from accelsim.errors import InputFileError
+from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.executor import execute_node
+from accelsim.graph.fuse import affine_params
 from accelsim.graph.ir import Graph, Node
 from accelsim.layers.arith import qmax, quantize_tensor, step_from_threshold
 from accelsim.layers.descriptor import LayerDescriptor, Network, QuantParams
 from accelsim.quant.lower import (
+    RESIZE_WEIGHT_BITS,
     LayerPlan,
+    concat_index,
     input_shapes_for,
     layer_bits,
+    movement_index,
     plan_layers,
+    resize_taps,
     shape_descriptor,
 )
 from accelsim.quant.observers import HistogramObserver
 from accelsim.quant.requant import (
+    int_dtype,
     multiplier_error,
     quantize_bias,
     quantize_weights,
@@ -211,65 +217,12 @@ def calibrate(graph: Graph, calib_x: np.ndarray, qcfg: QuantConfig | None = None
         method = ov.method if ov is not None and ov.method is not None else qcfg.method
         desc = shape_descriptor(lp, plan.shapes, graph, bits, qcfg)
         ins_q = [tq[t] for t in lp.inputs]
-        xs = [env[t] for t in lp.inputs]
-        out_bits = bits["out_bits"]
         extra = dict(desc.extra)
-        op = lp.op
-        node = lp.main
-
-        if op in ("conv2d", "depthwise", "gemm"):
-            y, t_out, lo, hi = _calibrate_mac(lp, desc, xs[0], ins_q[0], bits, method, qcfg, params, tensors, extra)
-            used_method = method
-        elif op in ("maxpool", "reshape"):
-            y = execute_node(node, xs)[0]
-            t_out = ins_q[0]
-            lo, hi = -qmax(t_out.bits), qmax(t_out.bits)
-            used_method = "input"
-        elif op == "avgpool":
-            y = execute_node(node, xs)[0]
-            t_out = _tq(_threshold(y, method, out_bits, qcfg), out_bits)
-            kh, kw = desc.kernel
-            m = ins_q[0].step / (t_out.step * kh * kw)
-            _store_requant(tensors, desc, "", np.full(desc.out_shape[1], m), qmax(ins_q[0].bits) * kh * kw,
-                           qcfg, extra)
-            lo, hi = -qmax(out_bits), qmax(out_bits)
-            used_method = method
-        elif op in ("add", "concat"):
-            y = execute_node(node, xs)[0]
-            for f in lp.fused:
-                y = execute_node(f, [y])[0]
-            t_out = _tq(max(q.threshold for q in ins_q), out_bits)
-            for i, q in enumerate(ins_q):
-                _store_requant(tensors, desc, f"in{i}.", np.array([q.step / t_out.step]), qmax(q.bits), qcfg, extra)
-            lo, hi = _out_range(lp.activation, lp.fused, t_out)
-            used_method = "max-of-inputs"
-        elif op == "mul":
-            y = execute_node(node, xs)[0]
-            for f in lp.fused:
-                y = execute_node(f, [y])[0]
-            t_out = _tq(_threshold(y, method, out_bits, qcfg), out_bits)
-            m = ins_q[0].step * ins_q[1].step / t_out.step
-            _store_requant(tensors, desc, "", np.array([m]), qmax(ins_q[0].bits) * qmax(ins_q[1].bits), qcfg, extra)
-            lo, hi = _out_range(lp.activation, lp.fused, t_out)
-            used_method = method
-        elif op == "lut":
-            y = execute_node(node, xs)[0]
-            t_out = _tq(_threshold(y, method, out_bits, qcfg), out_bits)
-            m_in = qmax(ins_q[0].bits)
-            codes = np.arange(-m_in, m_in + 1, dtype=np.float64)
-            vals = execute_node(node, [(codes * ins_q[0].step).astype(np.float32)])[0]
-            table = quantize_tensor(vals, t_out.step, out_bits)
-            tensors[desc.key("lut")] = table.astype(np.int16)
-            lo, hi = -qmax(out_bits), qmax(out_bits)
-            used_method = method
-            # exact integer result of the table on the fake-quantized input codes
-            cin = quantize_tensor(xs[0], ins_q[0].step, ins_q[0].bits)
-            env[lp.output] = (table[cin + m_in] * t_out.step).astype(np.float32)
-        else:  # pragma: no cover - plan_layers only yields the kinds above
-            raise AssertionError(op)
-
-        if op != "lut":
-            env[lp.output] = y if op in ("maxpool", "reshape") else _fake(y, t_out, lo, hi)
+        job = _Layer(lp, desc, [env[t] for t in lp.inputs], ins_q, bits, method, qcfg, params, tensors, extra,
+                     plan.shapes)
+        res = _CALIBRATORS[lp.op](job)
+        t_out, lo, hi, used_method = res.tq, res.lo, res.hi, res.method
+        env[lp.output] = res.env
         tq[lp.output] = t_out
         quant = QuantParams(
             in_thresholds=tuple(q.threshold for q in ins_q), in_steps=tuple(q.step for q in ins_q),
@@ -298,6 +251,234 @@ def calibrate(graph: Graph, calib_x: np.ndarray, qcfg: QuantConfig | None = None
         name=graph.name, layers=tuple(layers), inputs=(in_name,), outputs=tuple(plan.outputs),
         tensors=tensors, input_quant={in_name: (t_in.threshold, t_in.step, t_in.bits)}, meta=meta,
     )
+
+
+@dataclass
+class _Layer:
+    """What a per-op calibrator gets: the plan, its shape-only descriptor, the fake-quantized
+    inputs and their quantization, bit widths, the threshold method, the config and where to put
+    arrays (``tensors``) and traceability facts (``extra``)."""
+
+    lp: LayerPlan
+    desc: LayerDescriptor
+    xs: list[np.ndarray]
+    ins_q: list[TensorQuant]
+    bits: dict[str, int]
+    method: str
+    qcfg: QuantConfig
+    params: dict
+    tensors: dict
+    extra: dict
+    shapes: dict
+
+    @property
+    def out_bits(self) -> int:
+        return self.bits["out_bits"]
+
+    def run_float(self, xs: list[np.ndarray] | None = None) -> np.ndarray:
+        """The layer's main node then its fused nodes, in float, on *xs* (default: the inputs)."""
+        y = execute_node(self.lp.main, self.xs if xs is None else xs)[0]
+        for f in self.lp.fused:
+            y = execute_node(f, [y])[0]
+        return y
+
+    def out_tq(self, y: np.ndarray) -> TensorQuant:
+        """Output quantization chosen by the layer's threshold method on *y*."""
+        return _tq(_threshold(y, self.method, self.out_bits, self.qcfg), self.out_bits)
+
+    def requant(self, prefix: str, m: np.ndarray, acc_bound) -> None:
+        _store_requant(self.tensors, self.desc, prefix, m, acc_bound, self.qcfg, self.extra)
+
+
+@dataclass
+class _Result:
+    env: np.ndarray
+    """Fake-quantized output (codes x step) that later layers see."""
+    tq: TensorQuant
+    lo: int
+    hi: int
+    method: str
+
+
+def _cal_mac(job: _Layer) -> _Result:
+    y, t_out, lo, hi = _calibrate_mac(job.lp, job.desc, job.xs[0], job.ins_q[0], job.bits, job.method, job.qcfg,
+                                      job.params, job.tensors, job.extra)
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, job.method)
+
+
+def _cal_pass_through(job: _Layer) -> _Result:
+    """maxpool, reshape: the output codes are input codes (same step)."""
+    t = job.ins_q[0]
+    return _Result(job.run_float(), t, -qmax(t.bits), qmax(t.bits), "input")
+
+
+def _cal_avgpool(job: _Layer) -> _Result:
+    y = job.run_float()
+    t_out = job.out_tq(y)
+    kh, kw = job.desc.kernel
+    m = job.ins_q[0].step / (t_out.step * kh * kw)
+    job.requant("", np.full(job.desc.out_shape[1], m), qmax(job.ins_q[0].bits) * kh * kw)
+    lo, hi = -qmax(job.out_bits), qmax(job.out_bits)
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, job.method)
+
+
+def _cal_add_concat(job: _Layer) -> _Result:
+    """add, concat: the output takes the largest input threshold; each input is requantized to it."""
+    y = job.run_float()
+    t_out = _tq(max(q.threshold for q in job.ins_q), job.out_bits)
+    for i, q in enumerate(job.ins_q):
+        job.requant(f"in{i}.", np.array([q.step / t_out.step]), qmax(q.bits))
+    lo, hi = _out_range(job.lp.activation, job.lp.fused, t_out)
+    if job.desc.op == "concat" and "axis" in job.extra:
+        in_shapes = [job.shapes[t] for t in job.lp.inputs]
+        job.tensors[job.desc.key("index")] = concat_index(in_shapes, job.extra["axis"]).astype(np.int32)
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, "max-of-inputs")
+
+
+def _cal_mul(job: _Layer) -> _Result:
+    y = job.run_float()
+    t_out = job.out_tq(y)
+    a, b = job.ins_q
+    job.requant("", np.array([a.step * b.step / t_out.step]), qmax(a.bits) * qmax(b.bits))
+    lo, hi = _out_range(job.lp.activation, job.lp.fused, t_out)
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, job.method)
+
+
+def _cal_lut(job: _Layer) -> _Result:
+    node = job.lp.main
+    t_in = job.ins_q[0]
+    y = execute_node(node, job.xs)[0]
+    t_out = job.out_tq(y)
+    m_in = qmax(t_in.bits)
+    codes = np.arange(-m_in, m_in + 1, dtype=np.float64)
+    vals = execute_node(node, [(codes * t_in.step).astype(np.float32)])[0]
+    if not np.all(np.isfinite(vals)):
+        bad = float(codes[~np.isfinite(vals)][0] * t_in.step)
+        raise UnsupportedOpError(
+            f"node {node.name!r}: {job.desc.extra.get('function', node.op)} is not finite at input {bad:g} inside "
+            f"the calibrated input range [-{t_in.threshold:g}, {t_in.threshold:g}]; it cannot be a lookup table")
+    table = quantize_tensor(vals, t_out.step, job.out_bits)
+    job.tensors[job.desc.key("lut")] = table.astype(np.int16)
+    lo, hi = -qmax(job.out_bits), qmax(job.out_bits)
+    # exact integer result of the table on the fake-quantized input codes
+    cin = quantize_tensor(job.xs[0], t_in.step, t_in.bits)
+    return _Result((table[cin + m_in] * t_out.step).astype(np.float32), t_out, lo, hi, job.method)
+
+
+def _quantize_const(w: np.ndarray, bits: int, out_c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of a per-sample constant ``[c', h', w']`` and its step per output channel ``[out_c]``:
+    threshold ``max|w|`` per channel when ``w`` has a channel axis, else over the whole constant."""
+    w = np.asarray(w, dtype=np.float64)
+    per_c = w.shape[0] == out_c and out_c > 1
+    t = np.abs(w.reshape(w.shape[0], -1)).max(axis=1) if per_c else np.full(1, np.abs(w).max())
+    t = np.where(t > 0, t, 1.0)
+    s = t / qmax(bits)
+    q = quantize_tensor(w, s.reshape((-1,) + (1,) * (w.ndim - 1)) if per_c else float(s[0]), bits)
+    return q, (s if per_c else np.full(out_c, s[0]))
+
+
+def _to3d(c: np.ndarray) -> np.ndarray:
+    """A per-sample constant of rank 1-3 laid out like :func:`~accelsim.quant.lower.to4d` lays out
+    its activation (trailing axes of size 1 added)."""
+    c = np.asarray(c, dtype=np.float64)
+    return c.reshape(c.shape + (1,) * (3 - c.ndim))
+
+
+def _cal_affine(job: _Layer) -> _Result:
+    """``x * w + b``: w coded like weights (per channel when it has a channel axis), b in
+    accumulator units ``s_in * s_w[c]``, one requantization per channel."""
+    node = job.lp.main
+    c = job.desc.out_shape[1]
+    t_in = job.ins_q[0]
+    _, w, b = affine_params(node, job.params, job.shapes[job.lp.inputs[0]])
+    w, b = _to3d(w), _to3d(b)
+    wq, s_w = _quantize_const(w, job.bits["weight_bits"], c)
+    s_c = s_w.reshape(-1, 1, 1)
+    hi_b = qmax(job.qcfg.bias_bits)
+    bq = np.clip(np.floor(b / (t_in.step * s_c) + 0.5), -hi_b, hi_b).astype(np.int64)
+    x = job.xs[0]
+    x4 = x.astype(np.float64).reshape((x.shape[0],) + tuple(job.desc.in_shape[1:]))
+    y = (x4 * (wq * s_c) + bq * (t_in.step * s_c)).astype(np.float32).reshape(x.shape)
+    for f in job.lp.fused:
+        y = execute_node(f, [y])[0]
+    t_out = job.out_tq(y)
+    lo, hi = _out_range(job.lp.activation, job.lp.fused, t_out)
+    bound = (np.abs(bq) + qmax(t_in.bits) * np.abs(wq)).reshape(c, -1).max(axis=1)
+    job.tensors[job.desc.key("weight")] = wq.astype(int_dtype(job.bits["weight_bits"]))
+    job.tensors[job.desc.key("bias")] = bq
+    job.requant("", t_in.step * s_w / t_out.step, bound)
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, job.method)
+
+
+def _cal_prelu(job: _Layer) -> _Result:
+    """Positive side requantized by ``s_in / s_out``, negative side ``x * slope`` by
+    ``s_in * s_slope[c] / s_out`` (slope coded like a per-channel weight)."""
+    node = job.lp.main
+    c = job.desc.out_shape[1]
+    if node.op == "leaky_relu":
+        slope = np.full((1, 1, 1), float(node.attrs.get("alpha", 0.01)))
+    else:
+        slope = _to3d(job.params[node.inputs[1]])
+        if slope.shape[1:] != (1, 1) or slope.shape[0] not in (1, c):
+            raise UnsupportedOpError(
+                f"node {node.name!r}: PRelu slope of shape {tuple(job.params[node.inputs[1]].shape)}; the integer "
+                f"prelu takes a scalar or per-channel slope ([C, 1, 1])")
+    t_in = job.ins_q[0]
+    aq, s_a = _quantize_const(slope, job.bits["weight_bits"], c)
+    x = job.xs[0]
+    x4 = x.astype(np.float64).reshape((x.shape[0],) + tuple(job.desc.in_shape[1:]))
+    y = np.where(x4 >= 0, x4, x4 * (aq * s_a.reshape(-1, 1, 1))).astype(np.float32).reshape(x.shape)
+    for f in job.lp.fused:
+        y = execute_node(f, [y])[0]
+    t_out = job.out_tq(y)
+    lo, hi = _out_range(job.lp.activation, job.lp.fused, t_out)
+    job.tensors[job.desc.key("weight")] = aq.astype(int_dtype(job.bits["weight_bits"]))
+    job.requant("pos.", np.array([t_in.step / t_out.step]), qmax(t_in.bits))
+    job.requant("", t_in.step * s_a / t_out.step, qmax(t_in.bits) * max(1, int(np.abs(aq).max())))
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, job.method)
+
+
+def _cal_gather(job: _Layer) -> _Result:
+    """Data movement: codes pass through (same step); pad constants become codes of that step."""
+    t = job.ins_q[0]
+    index, fills = movement_index([job.lp.main] + job.lp.fused, job.shapes[job.lp.inputs[0]])
+    job.tensors[job.desc.key("index")] = index.astype(np.int32)
+    job.tensors[job.desc.key("fill")] = quantize_tensor(np.asarray(fills, np.float64), t.step, t.bits).astype(np.int32)
+    y = job.run_float()
+    return _Result(_fake(y, t), t, -qmax(t.bits), qmax(t.bits), "input")
+
+
+def _cal_resize(job: _Layer) -> _Result:
+    """Bilinear: a convex combination, so the output keeps the input threshold; the fixed-point
+    weights' scale ``2**-2F`` is the requantization."""
+    t = job.ins_q[0]
+    taps = resize_taps(job.lp.main, job.shapes[job.lp.inputs[0]])
+    for k, v in taps.items():
+        job.tensors[job.desc.key(k)] = v
+    t_out = _tq(t.threshold, job.out_bits)
+    one = float(1 << (2 * RESIZE_WEIGHT_BITS))
+    job.requant("", np.array([t.step / (t_out.step * one)]), qmax(t.bits) * one)
+    lo, hi = -qmax(job.out_bits), qmax(job.out_bits)
+    return _Result(_fake(job.run_float(), t_out, lo, hi), t_out, lo, hi, "input")
+
+
+_CALIBRATORS: dict[str, Callable[[_Layer], _Result]] = {
+    "conv2d": _cal_mac,
+    "depthwise": _cal_mac,
+    "gemm": _cal_mac,
+    "maxpool": _cal_pass_through,
+    "reshape": _cal_pass_through,
+    "avgpool": _cal_avgpool,
+    "add": _cal_add_concat,
+    "concat": _cal_add_concat,
+    "mul": _cal_mul,
+    "lut": _cal_lut,
+    "affine": _cal_affine,
+    "prelu": _cal_prelu,
+    "gather": _cal_gather,
+    "resize": _cal_resize,
+}
+"""Descriptor op kind -> its calibrator (every kind :func:`~accelsim.quant.lower.plan_layers` yields)."""
 
 
 def _replace(desc: LayerDescriptor, **kw) -> LayerDescriptor:
@@ -334,7 +515,7 @@ def _calibrate_mac(lp: LayerPlan, desc: LayerDescriptor, x: np.ndarray, t_in: Te
         warnings.simplefilter("always")
         bq = quantize_bias(b, acc_step, qcfg.bias_bits, where=desc.name)
     for wmsg in caught:
-        warnings.warn(str(wmsg.message), UserWarning, stacklevel=3)
+        warnings.warn(str(wmsg.message), UserWarning, stacklevel=4)
         extra["bias_saturated"] = True
     shape = (-1,) + (1,) * (w.ndim - 1)
     w_fake = (wq.astype(np.float64) * w_s.reshape(shape)).astype(np.float32)
@@ -360,7 +541,7 @@ def _calibrate_mac(lp: LayerPlan, desc: LayerDescriptor, x: np.ndarray, t_in: Te
         warnings.warn(
             f"layer {desc.name!r}: worst-case accumulator needs {need} bits > quant.acc_bits={qcfg.acc_bits}; "
             f"partial sums may overflow (quant.overflow={qcfg.overflow}); raise quant.acc_bits to {need}",
-            UserWarning, stacklevel=3)
+            UserWarning, stacklevel=4)
     tensors[desc.key("weight")] = wq
     tensors[desc.key("bias")] = bq
     tensors[desc.key("w_threshold")] = w_t

@@ -32,13 +32,28 @@ from dataclasses import dataclass, field
 
 from accelsim.config.quant import QuantConfig
 from accelsim.errors import ConfigError, UnsupportedOpError
-from accelsim.graph.executor import infer_shapes, pool_output_size
+import numpy as np
+
+from accelsim.graph.executor import (
+    UNARY_OPS,
+    infer_shapes,
+    is_movement,
+    move,
+    pool_output_size,
+    resize_linear_taps,
+)
+from accelsim.graph.fuse import affine_params
 from accelsim.graph.ir import Graph, Node
 from accelsim.layers.descriptor import LayerDescriptor, Network
 
 FUSABLE_ACTIVATIONS = ("relu", "clip")
-LUT_OPS = ("relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "hard_swish")
-_PRODUCERS_WITH_FUSION = ("conv", "gemm", "batchnorm", "add", "mul")
+LUT_OPS = tuple(sorted((UNARY_OPS - {"leaky_relu"}) | {"elementwise"}))
+"""IR ops run as an integer lookup table when not fused (``leaky_relu`` is a ``prelu`` layer)."""
+_PRODUCERS_WITH_FUSION = ("conv", "gemm", "batchnorm", "add", "mul", "affine", "prelu", "leaky_relu")
+PASS_THROUGH = ("maxpool", "reshape", "gather")
+"""Layers whose output codes are input codes (same step and width)."""
+RESIZE_WEIGHT_BITS = 8
+"""Fractional bits of the fixed-point bilinear weights of a ``resize`` layer (exact for scales 2, 4, 8)."""
 
 
 @dataclass
@@ -121,12 +136,15 @@ def plan_layers(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> L
                 kind = "gemm"
             else:
                 kind = "depthwise"
+        elif op in ("add", "mul", "sub") and len(ins) == 1 and affine_params(node, params, shapes[ins[0]]):
+            kind = "affine"
         elif op in ("add", "mul"):
             if len(ins) != 2:
+                c = next(t for t in node.inputs if t in params)
                 raise UnsupportedOpError(
-                    f"node {node.name!r}: {op} with a constant operand is not supported by the integer "
-                    f"path (both operands must be activations)"
-                )
+                    f"node {node.name!r}: {op} of the activation {tuple(shapes[ins[0]])} and a constant of shape "
+                    f"{tuple(params[c].shape)}: the constant must broadcast onto the activation without enlarging "
+                    f"it (valid: a scalar, a per-channel [C, 1, 1] or a per-sample tensor)")
             a, b = (shapes[t] for t in ins)
             if op == "add" and tuple(a) != tuple(b):
                 raise UnsupportedOpError(
@@ -144,6 +162,15 @@ def plan_layers(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> L
                         f"equal shapes or a [N, C, 1, 1] second operand (a squeeze-and-excitation gate)"
                     )
             kind = op
+        elif op in ("sub", "div"):
+            raise UnsupportedOpError(
+                f"node {node.name!r}: {op} of two different activations (or of a constant by an activation) is not "
+                f"supported by the integer path (valid: {op} by a constant, or inside an element-wise function of "
+                f"one tensor)")
+        elif op == "affine":
+            kind = "affine"
+        elif op in ("prelu", "leaky_relu"):
+            kind = "prelu"
         elif op == "maxpool":
             kind = "maxpool"
         elif op in ("avgpool", "global_avgpool"):
@@ -151,29 +178,37 @@ def plan_layers(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> L
             if op == "avgpool":
                 _check_avgpool(node, shapes[ins[0]])
         elif op == "concat":
-            axis = int(node.attrs.get("axis", 1)) % len(shapes[out])
-            if axis != 1:
-                raise UnsupportedOpError(f"node {node.name!r}: concat along axis {axis}; only channels (axis 1)")
             kind = "concat"
         elif op in LUT_OPS:
             kind = "lut"
-        elif op in ("flatten", "reshape"):
-            to4d(shapes[out], node.name)
-            kind = "reshape"
+        elif is_movement(node):
+            chain = _movement_chain(node, consumers, graph_outputs, shapes)
+            if all(n.op in ("flatten", "reshape") for n in chain):
+                kind = "reshape"
+            else:
+                kind = "gather"
+            to4d(shapes[chain[-1].outputs[0]], node.name)
+            plans.append(LayerPlan(name=node.name, op=kind, main=node, inputs=ins, output=chain[-1].outputs[0],
+                                   fused=chain[1:]))
+            fused_names.update(n.name for n in chain[1:])
+            continue
+        elif op == "resize":
+            kind = "resize"
         elif op == "softmax":
             if out in graph_outputs and not consumers.get(out):
                 dropped.append(node.name)
                 rename[out] = ins[0]
                 continue
             raise UnsupportedOpError(
-                f"node {node.name!r}: softmax inside the network; only a trailing softmax is supported "
-                f"(it is dropped: the argmax does not change)"
+                f"node {node.name!r}: softmax inside the network is outside accelsim's CNN scope (only a "
+                f"trailing softmax is supported: it is dropped, the argmax does not change)"
             )
         else:
             raise UnsupportedOpError(
                 f"node {node.name!r}: op {op!r} is not supported by the integer path (supported: conv, gemm, "
-                f"batchnorm, add, mul, concat, maxpool, avgpool, global_avgpool, relu, clip, leaky_relu, "
-                f"sigmoid, hard_sigmoid, hard_swish, flatten, reshape, trailing softmax)"
+                f"batchnorm, affine, add, mul, concat, maxpool, avgpool, global_avgpool, prelu, leaky_relu, "
+                f"{', '.join(o for o in LUT_OPS if o not in ('leaky_relu',))}, flatten, reshape, transpose, slice, "
+                f"pad, gather, expand, resize, trailing softmax)"
             )
         plan = LayerPlan(name=node.name, op=kind, main=node, inputs=ins, output=out)
         if op in _PRODUCERS_WITH_FUSION:
@@ -187,6 +222,64 @@ def plan_layers(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> L
         plans.append(plan)
     outputs = [rename.get(t, t) for t in graph.outputs]
     return LoweringPlan(layers=plans, outputs=outputs, dropped=dropped, shapes=shapes)
+
+
+def _movement_chain(node: Node, consumers: dict, graph_outputs: set, shapes: dict) -> list[Node]:
+    """*node* and the data-movement nodes that alone follow it, cut after the last tensor of rank
+    2-4 (a descriptor holds ranks 2-4; e.g. a channel shuffle's rank-5 middle stays inside)."""
+    chain = [node]
+    while True:
+        out = chain[-1].outputs[0]
+        users = consumers.get(out, [])
+        if out in graph_outputs or len(users) != 1 or not is_movement(users[0]):
+            break
+        chain.append(users[0])
+    while len(chain) > 1 and not 2 <= len(shapes[chain[-1].outputs[0]]) <= 4:
+        chain.pop()
+    return chain
+
+
+def movement_index(nodes: list[Node], in_shape: tuple) -> tuple[np.ndarray, list[float]]:
+    """Per-sample index map of a chain of data-movement nodes and the pad constants it inserts.
+
+    Runs the nodes on ``arange`` (int64): output element ``i`` of a sample is input element
+    ``index[i]`` (C order), or, when ``index[i] = -1 - k``, the constant ``fills[k]`` (a pad value).
+    """
+    x = np.arange(int(np.prod(in_shape[1:])), dtype=np.int64).reshape((1,) + tuple(in_shape[1:]))
+    fills: list[float] = []
+    for n in nodes:
+        a = n.attrs
+        if n.op == "pad" and a.get("mode", "constant") == "constant":
+            v = float(a.get("value", 0.0))
+            if v not in fills:
+                fills.append(v)
+            a = dict(a, value=-1 - fills.index(v))
+        x = move(n, x, a)
+    return x.reshape(-1), fills
+
+
+def concat_index(in_shapes: list[tuple], axis: int) -> np.ndarray:
+    """Per-sample index of a concat along *axis* into the inputs' flattened samples laid end to end."""
+    parts, off = [], 0
+    for shp in in_shapes:
+        size = int(np.prod(shp[1:]))
+        parts.append(np.arange(off, off + size, dtype=np.int64).reshape((1,) + tuple(shp[1:])))
+        off += size
+    return np.concatenate(parts, axis=axis).reshape(-1)
+
+
+def resize_taps(node: Node, in_shape: tuple) -> dict[str, np.ndarray]:
+    """Fixed-point bilinear taps of a ``resize`` layer per axis: ``h_index``/``w_index`` int32
+    ``[out, 2]`` and ``h_weight``/``w_weight`` int32 ``[out, 2]`` summing to ``2**RESIZE_WEIGHT_BITS``."""
+    one = 1 << RESIZE_WEIGHT_BITS
+    out = {}
+    a = node.attrs
+    for ax, key in ((2, "h"), (3, "w")):
+        i0, i1, w1 = resize_linear_taps(int(a["sizes"][ax]), int(in_shape[ax]), a["scales"][ax], a)
+        wq = np.floor(w1 * one + 0.5).astype(np.int64)
+        out[key + "_index"] = np.stack([i0, i1], axis=1).astype(np.int32)
+        out[key + "_weight"] = np.stack([one - wq, wq], axis=1).astype(np.int32)
+    return out
 
 
 def _check_avgpool(node: Node, in_shape: tuple) -> None:
@@ -251,7 +344,7 @@ def layer_bits(plan: LoweringPlan, qcfg: QuantConfig, input_bits: int | None = N
         in_bits = max(tensor_bits.get(t, default_in) for t in lp.inputs)
         wb = ov.weight_bits if ov is not None and ov.weight_bits is not None else qcfg.weight_bits
         ob = ov.act_bits if ov is not None and ov.act_bits is not None else qcfg.act_bits
-        if lp.op in ("maxpool", "reshape"):
+        if lp.op in PASS_THROUGH:
             if ov is not None and ov.act_bits is not None and ov.act_bits != in_bits:
                 raise ConfigError(
                     f"quant.layers.{lp.name}.act_bits: {lp.op} passes its {in_bits}-bit input codes through "
@@ -286,14 +379,20 @@ def shape_descriptor(lp: LayerPlan, shapes: dict[str, tuple], graph: Graph, bits
     elif node.op == "global_avgpool":
         kw = dict(kernel=(in_shape[2], in_shape[3]), stride=(in_shape[2], in_shape[3]))
     extra: dict = {"float_tensor": lp.output, "onnx_node": node.name}
-    if lp.fused:
+    if lp.fused and lp.op != "gather":
         extra["fused"] = [n.name for n in lp.fused]
     if lp.op == "concat":
         extra["in_shapes"] = [list(to4d(shapes[t], node.name)) for t in lp.inputs]
     if lp.op == "mul":
         extra["in_shapes"] = [list(to4d(shapes[t], node.name)) for t in lp.inputs]
     if lp.op == "lut":
-        extra["function"] = node.op
+        extra["function"] = node.attrs.get("function", node.op) if node.op == "elementwise" else node.op
+    if lp.op == "gather":
+        extra["moves"] = [n.op for n in [node] + lp.fused]
+    if lp.op == "concat" and int(a.get("axis", 1)) % len(shapes[lp.output]) != 1:
+        extra["axis"] = int(a.get("axis", 1)) % len(shapes[lp.output])
+    if lp.op == "resize":
+        extra["mode"] = "linear"
     if node.op == "maxpool" and a.get("ceil_mode", False):
         extra["ceil_mode"] = True
     return LayerDescriptor(

@@ -85,9 +85,17 @@ def test_torch_flatten_chain_folds_to_batch_free_reshape():
 def test_identity_dropout_removed_constants_become_params():
     model, _ = CASES["identity_dropout_constant_sub_div"](np.random.default_rng(0))
     graph = import_model(model)
-    assert _ops(graph) == ["mul", "add", "mul"]
-    assert graph.nodes[0].inputs[0] == "x"
-    assert "k" in graph.params and graph.params["k"].shape == (1, 3, 1, 1)
+    # ((x * k) - sub) / div merges into one per-channel affine x * w + b (values checked against ORT
+    # in test_executor); w = k / div, b = -sub / div by hand
+    assert _ops(graph) == ["affine"] and graph.nodes[0].inputs[0] == "x"
+    init = {i.name: i for i in model.graph.initializer}
+    from onnx import numpy_helper
+    k = numpy_helper.to_array(model.graph.node[2].attribute[0].t).reshape(3)
+    sub, div = (numpy_helper.to_array(init[n]) for n in ("sub", "div"))
+    w, b = (graph.params[n] for n in graph.nodes[0].inputs[1:])
+    assert w.shape == (3, 1, 1) and b.shape == (3, 1, 1)
+    np.testing.assert_allclose(w.reshape(3), k / div[0], rtol=1e-6)
+    np.testing.assert_allclose(b.reshape(3), -sub.reshape(3) / div[0], rtol=1e-6)
 
 
 def test_relu6_clip_attrs():
@@ -100,19 +108,41 @@ def test_relu6_clip_attrs():
 # ------------------------------------------------------------------------------------- errors
 
 
-def test_unsupported_op_names_node_type_and_supported_list():
-    model = build_model([H("Relu", ["x"], ["r"], name="act"), H("Erf", ["r"], ["y"], name="my_erf")], (1, 3, 4, 4))
-    with pytest.raises(UnsupportedOpError, match=r"node 'my_erf' \(Erf\): op type 'Erf' is not supported "
+def test_unsupported_op_names_first_node_and_lists_every_unsupported_type_up_front():
+    nodes = [H("Relu", ["x"], ["r"], name="act"), H("Det", ["r"], ["d"], name="my_det"),
+             H("Conv", ["d", "w"], ["c"], name="c"), H("Hardmax", ["c"], ["y"], name="hm")]
+    model = build_model([H("Relu", ["x"], ["y"])], (1, 3, 4, 4))
+    model.graph.ClearField("node")
+    model.graph.node.extend(nodes)  # not checker-valid on purpose: the check runs before any translation
+    with pytest.raises(UnsupportedOpError, match=r"node 'my_det' \(Det\): op type 'Det' is not supported; "
+                                                 r"unsupported op types in this model: Det, Hardmax "
                                                  r"\(supported: .*Conv.*\)"):
         import_model(model)
     assert "Conv" in SUPPORTED_ONNX_OPS and "BatchNormalization" in SUPPORTED_ONNX_OPS
 
 
-def test_reflect_pad_rejected():
+@pytest.mark.parametrize("op,why", [("LayerNormalization", "layer normalization"), ("Einsum", "Einsum"),
+                                    ("LSTM", "recurrent")])
+def test_out_of_scope_ops_say_so(op, why):
+    model = build_model([H("Relu", ["x"], ["y"])], (1, 3, 4, 4))
+    model.graph.node.insert(0, H(op, ["x"], ["z"], name="n1"))
+    with pytest.raises(UnsupportedOpError, match=rf"node 'n1' \({op}\): .*{why}.* outside accelsim's CNN scope"):
+        import_model(model)
+
+
+def test_unknown_pad_mode_rejected():
     inits = {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}
-    model = build_model([H("Pad", ["x", "pads"], ["y"], mode="reflect", name="p")], (1, 3, 4, 4), inits, 17)
-    with pytest.raises(UnsupportedOpError, match=r"node 'p' \(Pad\): Pad mode 'reflect' is not supported "
-                                                 r"\(valid: 'constant'\)"):
+    model = build_model([H("Pad", ["x", "pads"], ["y"], mode="wrap", name="p")], (1, 3, 4, 4), inits, 19)
+    with pytest.raises(UnsupportedOpError, match=r"node 'p' \(Pad\): Pad mode 'wrap' is not supported "
+                                                 r"\(valid: 'constant', 'reflect', 'edge'\)"):
+        import_model(model)
+
+
+def test_attention_matmul_rejected_as_out_of_scope():
+    nodes = [H("Transpose", ["x"], ["xt"], perm=[0, 2, 1]), H("MatMul", ["x", "xt"], ["y"], name="qk")]
+    model = build_model(nodes, (1, 3, 4))
+    with pytest.raises(UnsupportedOpError, match=r"node 'qk' \(MatMul\): MatMul of two computed tensors "
+                                                 r"\(as in attention\) is outside accelsim's CNN scope"):
         import_model(model)
 
 

@@ -77,7 +77,41 @@ def run_layer(net, layer, xs):
     if op == "add":
         return np.clip(_rq(xs[0], net, layer, "in0.") + _rq(xs[1], net, layer, "in1."), lo, hi)
     if op == "concat":
-        return np.clip(np.concatenate([_rq(x, net, layer, f"in{i}.") for i, x in enumerate(xs)], axis=1), lo, hi)
+        parts = [np.clip(_rq(x, net, layer, f"in{i}."), lo, hi) for i, x in enumerate(xs)]
+        if layer.key("index") in net.tensors:  # concat along H or W: flat samples end to end, then index
+            flat = np.concatenate([p.reshape(p.shape[0], -1) for p in parts], axis=1)
+            idx = net.tensors[layer.key("index")].astype(np.int64)
+            return flat[:, idx].reshape((flat.shape[0],) + tuple(layer.out_shape[1:]))
+        return np.concatenate(parts, axis=1)
+    if op == "affine":
+        w = net.tensors[layer.key("weight")].astype(np.int64)
+        b = net.tensors[layer.key("bias")].astype(np.int64)
+        x = xs[0].reshape((xs[0].shape[0],) + tuple(layer.in_shape[1:]))
+        return np.clip(_rq(x * w + b, net, layer), lo, hi)
+    if op == "prelu":
+        a = net.tensors[layer.key("weight")].astype(np.int64).reshape(1, -1, 1, 1)
+        x = xs[0].reshape((xs[0].shape[0],) + tuple(layer.in_shape[1:]))
+        return np.clip(np.where(x >= 0, _rq(x, net, layer, "pos."), _rq(x * a, net, layer)), lo, hi)
+    if op == "gather":
+        idx = net.tensors[layer.key("index")].astype(np.int64)
+        fill = net.tensors[layer.key("fill")].astype(np.int64)
+        flat = xs[0].reshape(xs[0].shape[0], -1)
+        out = np.empty((flat.shape[0], idx.size), np.int64)
+        for i, k in enumerate(idx):  # element by element, as the descriptor docstring reads
+            out[:, i] = flat[:, k] if k >= 0 else fill[-1 - k]
+        return out.reshape((flat.shape[0],) + tuple(layer.out_shape[1:]))
+    if op == "resize":
+        t = {k: net.tensors[layer.key(k)].astype(np.int64) for k in ("h_index", "h_weight", "w_index", "w_weight")}
+        x = xs[0]
+        n, c, oh, ow = (x.shape[0],) + tuple(layer.out_shape[1:])
+        acc = np.zeros((n, c, oh, ow), np.int64)
+        for i in range(oh):
+            for j in range(ow):
+                for a in range(2):
+                    for b in range(2):
+                        acc[:, :, i, j] += (x[:, :, t["h_index"][i, a], t["w_index"][j, b]]
+                                            * t["h_weight"][i, a] * t["w_weight"][j, b])
+        return np.clip(_rq(acc, net, layer), lo, hi)
     if op == "mul":
         return np.clip(_rq(xs[0] * xs[1], net, layer), lo, hi)
     if op == "lut":

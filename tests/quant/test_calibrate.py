@@ -225,12 +225,13 @@ def test_unsupported_softmax_in_the_middle_names_the_node():
         calibrate(g, RNG.standard_normal((4, 3, 8, 8)).astype(np.float32))
 
 
-def test_unsupported_add_of_constant_names_the_node():
+def test_add_of_badly_broadcast_constant_names_the_node():
     g = small_cnn()
-    g.params["k"] = np.ones((1, 8, 8, 8), np.float32)
+    g.params["k"] = np.ones((2, 8, 8, 8), np.float32)  # a batch of 2 constants for a batch of 4 images
     g.nodes.insert(2, Node("addk", "add", ["r1o", "k"], ["ak"]))
     g.nodes[3] = Node("p1", "maxpool", ["ak"], ["p1o"], g.nodes[3].attrs)
-    with pytest.raises(UnsupportedOpError, match="node 'addk': add with a constant operand"):
+    with pytest.raises(UnsupportedOpError, match=r"node 'addk': operand shapes \(4, 8, 8, 8\) and \(2, 8, 8, 8\) "
+                                                 r"do not broadcast"):
         calibrate(g, RNG.standard_normal((4, 3, 8, 8)).astype(np.float32))
 
 

@@ -56,6 +56,7 @@ def test_avgpool_without_one_divisor_is_unsupported():
 
 
 def test_unknown_op_names_node():
-    nodes = [Node("pd", "pad", ["x"], ["y"], {"pads": (1, 1, 1, 1), "mode": "constant", "value": 0.0})]
-    with pytest.raises(UnsupportedOpError, match="node 'pd': op 'pad' is not supported"):
+    nodes = [Node("sm", "softmax", ["x"], ["s"], {"axis": 1}), Node("r", "relu", ["s"], ["y"])]
+    with pytest.raises(UnsupportedOpError, match="node 'sm': softmax inside the network is outside accelsim's CNN "
+                                                 "scope"):
         lower(Graph("g", nodes, {"x": (1, 2, 5, 5)}, ["y"], {"k": np.zeros(1)}))
