@@ -51,8 +51,8 @@ class ArrayConfig(ConfigModel):
         "output buffer the cycle after it is final). Weight- and input-stationary results always flow "
         "out of the bottom edge with the stream, so this key does not affect them.",
     )
-    edge_folds: Literal["trimmed", "padded"] = Field(
-        "trimmed",
+    edge_folds: Literal["padded", "trimmed"] = Field(
+        "padded",
         description="Time of a partial (edge) fold that uses r < R rows or c < C columns: 'padded' (it "
         "takes full-array time: the unused rows and columns are fed zeros, which move through the PE "
         "registers like real operands, as in most RTL arrays) or 'trimmed' (it takes only the time of "
