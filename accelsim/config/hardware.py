@@ -59,13 +59,22 @@ class ArrayConfig(ConfigModel):
         "its used r x c PEs: the array's control shortens the wavefront). Operand and result SRAM "
         "traffic is the same either way (the zeros are made at the array edge).",
     )
+    stationary_registers: Literal["shadow", "single"] = Field(
+        "shadow",
+        description="Weight- and input-stationary: stationary registers per PE. 'shadow' (two banks: "
+        "with overlap_folds the next fold's tile preloads into the idle bank while the current fold "
+        "streams, as in the TPU) or 'single' (one register per PE: the preload shifts every row, so "
+        "with overlap_folds it may begin only the cycle after the current fold's last multiply, "
+        "without overlap_folds after its last write). No effect on os.",
+    )
     overlap_folds: bool = Field(
         False,
         description="Whether the next fold's operands may stream in while the previous fold drains. "
         "os: with drain 'parallel' or 'wavefront' the next fold streams right behind the previous one "
         "(T cycles later, held back by the output chain with 'wavefront'); with 'shift' it starts after "
-        "the whole-fold copy. ws/is: assumes double-buffered stationary registers (a shadow weight "
-        "register per PE).",
+        "the whole-fold copy. ws/is: the next fold's preload overlaps the current stream with "
+        "stationary_registers 'shadow', or begins right after the current fold's last multiply with "
+        "'single' (early preload); false: the next preload waits for the last write.",
     )
 
 
@@ -87,6 +96,15 @@ class PeConfig(ConfigModel):
         1, ge=1, le=8, description="Register stages of the adder, cycles: in ws/is the partial sum "
         "takes this many cycles per PE hop down a column; in os the accumulate loop is 1 cycle and "
         "acc_stages-1 output retiming registers add latency at the end of a fold."
+    )
+    psum_register: Literal["after_adder", "before_adder"] = Field(
+        "after_adder",
+        description="Weight- and input-stationary: where the acc_stages partial-sum registers of a row "
+        "hop sit. 'after_adder': each PE registers its sum before passing it down, so the bottom row's "
+        "sums are registered before they are written; 'before_adder': each PE registers the partial "
+        "sum arriving from above and adds its product to it, so the bottom row's adder writes the output "
+        "buffer directly (acc_stages cycles less per fold). Rows are staggered by acc_stages either way. "
+        "No effect on os.",
     )
     native_bits: int = Field(8, ge=2, le=32, description="Native operand width of the multiplier, bits.")
     precision_scalable: bool = Field(

@@ -11,9 +11,10 @@ time x means "in cycle x". The blocks that folds compete for are :class:`simpy.R
   cycle its chain tenure will end; the chain itself checks the schedule: a copy that finds the
   chain taken is a collision and raises.
 - ``preload`` and ``banks`` (ws/is): the column shift path that loads a stationary tile (held r
-  cycles) and the stationary register banks (2 with ``overlap_folds``: double-buffered, folds
-  alternate between them and a bank is freed the cycle after the last multiply that reads it; 1
-  without overlap: the next preload waits for the previous fold's last write).
+  cycles) and the stationary register banks (2 with ``overlap_folds`` and shadow registers:
+  folds alternate between them; 1 with single registers). With ``overlap_folds`` a bank is freed
+  the cycle after the last multiply that reads it (early preload); without, after the fold's
+  last write.
 
 Each fold's own latencies (wavefront, pipeline, drain) are those of the module docstring of
 :mod:`accelsim.hw.timing`; what this model adds is how folds interact through the shared blocks.
@@ -58,7 +59,8 @@ class FoldPipelineModel:
         self.chain_until = -1
         """The cycle of the last drain beat of the fold holding the output chain."""
         self.preload = simpy.Resource(self.env, capacity=1)
-        self.banks = [simpy.Resource(self.env, capacity=1) for _ in range(2 if arch.overlap_folds else 1)]
+        n_banks = 2 if arch.overlap_folds and arch.stationary_registers == "shadow" else 1
+        self.banks = [simpy.Resource(self.env, capacity=1) for _ in range(n_banks)]
         self.last_write = -1
         self.idle_cycles = 0
         """Cycles the feeder held a fold back for the output chain (wavefront back-pressure)."""
@@ -145,7 +147,7 @@ class FoldPipelineModel:
             p = env.now
             s = max(stream_free, p + max(0, r - e - z))
             stream_free = s + t
-            done = s + t + arch.rows * a + c + e + m + z - 2
+            done = s + t + (arch.rows - 1) * a + arch.psum_out_latency + c + e + m + z - 2
             last_mult = s + t + (r - 1) * a + c + e + z - 2
             prev_written = env.event()
             env.process(self._stationary_fold(bank_res, bank, last_mult, done, prev_written))
@@ -154,14 +156,17 @@ class FoldPipelineModel:
 
     def _stationary_fold(self, bank_res, bank, last_mult, done, written):
         env = self.env
-        yield env.timeout(last_mult + 1 - env.now)
-        if self.arch.overlap_folds:
-            bank_res.release(bank)  # no multiply reads this bank any more
+        if self.arch.overlap_folds:  # early preload: the bank frees after its last multiply
+            env.process(self._free_bank(bank_res, bank, last_mult + 1 - env.now))
         yield env.timeout(done - env.now)
         if not self.arch.overlap_folds:
             bank_res.release(bank)
         self.last_write = max(self.last_write, done)
         written.succeed()
+
+    def _free_bank(self, bank_res, bank, delay):
+        yield self.env.timeout(delay)
+        bank_res.release(bank)
 
 
 def fold_pipeline_cycles(mapping: LayerMapping, arch: MicroArch) -> int:

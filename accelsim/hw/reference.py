@@ -421,12 +421,16 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
 
 
 @njit(cache=True)
-def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap, out, stats):
+def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap, psum_after, banks, out, stats):
     """Weight or input stationary (the same engine).
 
     ws: S = B [G, T_k, N, P] stationary source, X = A [G, M, T_k, P] streamed; out [G, M, N].
     is: S = A [G, M, T_k, P] stationary source, X = B [G, T_k, N, P] streamed; out [G, M, N].
     Fold rows (r) run over the packed reduction, fold columns (c) over N (ws) or M (is).
+    *psum_after*: the a partial-sum registers of a row hop sit after the adder (the bottom row's
+    sum is registered before it is written) or before it (the bottom row's adder writes the output
+    buffer directly). *banks*: stationary register banks per PE (2: a shadow register the next
+    fold preloads while this one streams; 1: the preload waits until no multiply needs the bank).
     *stats* counts PE-to-PE hops: [streamed operands, stationary preload, partial sums, unused].
     """
     nf = folds.shape[0]
@@ -485,8 +489,8 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
                     ok = written[pf] == T * folds[pf, 4]
                 else:
                     ok = t >= pre_at[pf] + folds[pf, 3]
-                    if nxt_p >= 2 and mult_left[nxt_p - 2] > 0:
-                        ok = False
+                    if nxt_p >= banks and mult_left[nxt_p - banks] > 0:
+                        ok = False  # the bank this fold preloads is still read
             if ok:
                 pre_at[nxt_p] = t
                 nxt_p += 1
@@ -573,7 +577,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             for j in range(C):
                 if mx_ok[i, j]:
                     f = mx_f[i, j]
-                    bank = f % 2
+                    bank = f % banks
                     s_ = 0
                     for q in range(P):
                         s_ += mx_v[i, j, q] * w[bank, i, j, q]
@@ -603,7 +607,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             pr_u[0] = prod_u
         # ---- bottom edge: the last psum stage of row R-1 is written to the output buffer
         for j in range(C):
-            if ps_ok[a - 1, R - 1, j]:
+            if psum_after and ps_ok[a - 1, R - 1, j]:
                 f = ps_f[a - 1, R - 1, j]
                 u = ps_u[a - 1, R - 1, j]
                 g = folds[f, 0]
@@ -643,6 +647,21 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
                     nps_ok[i, j] = True
                     nps_f[i, j] = ps_f[a - 1, i - 1, j]
                     nps_u[i, j] = ps_u[a - 1, i - 1, j]
+        if not psum_after:
+            # registers before the adder: the bottom row's sum goes straight to the output buffer
+            for j in range(C):
+                if nps_ok[R - 1, j]:
+                    f = nps_f[R - 1, j]
+                    u = nps_u[R - 1, j]
+                    g = folds[f, 0]
+                    if is_is:
+                        out[g, folds[f, 2] + j, u] += nps_v[R - 1, j]
+                    else:
+                        out[g, u, folds[f, 2] + j] += nps_v[R - 1, j]
+                    written[f] += 1
+                    total_written += 1
+                    last_write = t
+                    nps_ok[R - 1, j] = False
         for zz in range(a - 1, 0, -1):
             ps_v[zz] = ps_v[zz - 1]
             ps_ok[zz] = ps_ok[zz - 1]
@@ -657,7 +676,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             q = t - pre_at[f]
             r = folds[f, 3]
             if 0 <= q < r:
-                bank = f % 2
+                bank = f % banks
                 g = folds[f, 0]
                 k0 = folds[f, 1]
                 c0 = folds[f, 2]
@@ -708,6 +727,8 @@ def reference_gemm(
     skew_input_register: bool = True,
     mult_input: str = "register",
     edge_folds: str = "trimmed",
+    psum_register: str = "after_adder",
+    stationary_registers: str = "shadow",
 ) -> tuple[np.ndarray, int]:
     """Run ``groups`` GEMMs ``a[g] @ b[g]`` through the register-level array.
 
@@ -717,7 +738,8 @@ def reference_gemm(
     b : int array [K, N] or [G, K, N] (weights).
     dataflow : "os", "ws" or "is".
     rows, cols : array shape, 1..16.
-    mult_stages, acc_stages, skew, drain, overlap_folds, skew_input_register, mult_input, edge_folds :
+    mult_stages, acc_stages, skew, drain, overlap_folds, skew_input_register, mult_input, edge_folds,
+    psum_register, stationary_registers :
         as in ``hardware.pe`` / ``hardware.array``. ``edge_folds="padded"`` pads the operands with
         zeros to whole folds (the zeros really move through the registers) and crops the result.
     macs_per_pe : 1, 2 or 4: each PE multiplies that many consecutive-k pairs per cycle.
@@ -753,9 +775,11 @@ def reference_gemm(
         raise ConfigError(f"reference model: unknown dataflow {dataflow!r}; valid: os, ws, is")
     if (skew not in ("feeder", "array") or drain not in ("shift", "parallel", "wavefront")
             or macs_per_pe not in (1, 2, 4) or mult_input not in ("register", "wires")
-            or edge_folds not in ("trimmed", "padded")):
+            or edge_folds not in ("trimmed", "padded") or psum_register not in ("after_adder", "before_adder")
+            or stationary_registers not in ("shadow", "single")):
         raise ConfigError(f"reference model: bad option skew={skew!r} drain={drain!r} macs_per_pe={macs_per_pe} "
-                          f"mult_input={mult_input!r} edge_folds={edge_folds!r}")
+                          f"mult_input={mult_input!r} edge_folds={edge_folds!r} psum_register={psum_register!r} "
+                          f"stationary_registers={stationary_registers!r}")
     squeeze = np.ndim(a) == 2
     a3 = np.asarray(a, dtype=np.int64).reshape((1,) + np.shape(a)) if squeeze else np.asarray(a, np.int64)
     b3 = np.asarray(b, dtype=np.int64).reshape((1,) + np.shape(b)) if squeeze else np.asarray(b, np.int64)
@@ -800,14 +824,16 @@ def reference_gemm(
     else:
         out = np.zeros((g, mp_, np_), np.int64)
         stats = np.zeros(4, np.int64)
+        after = psum_register == "after_adder"
+        banks = 2 if stationary_registers == "shadow" else 1
         if dataflow == "ws":
             folds = _fold_table(kp, np_, rows, cols, g, False)
             cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
-                                     overlap_folds, out, stats)
+                                     overlap_folds, after, banks, out, stats)
         else:
             folds = _fold_table(kp, mp_, rows, cols, g, False)
             cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
-                                     overlap_folds, out, stats)
+                                     overlap_folds, after, banks, out, stats)
     if hops is not None:
         hops += stats
     if cycles < 0:

@@ -82,6 +82,8 @@ class MicroArch:
     skew_input_register: bool = True
     mult_input: str = "register"
     edge_folds: str = "trimmed"
+    psum_register: str = "after_adder"
+    stationary_registers: str = "shadow"
 
     @classmethod
     def from_config(cls, hw: HardwareConfig) -> "MicroArch":
@@ -90,6 +92,7 @@ class MicroArch:
             acc_stages=hw.pe.acc_stages, skew=hw.array.skew, drain=hw.array.drain,
             overlap_folds=hw.array.overlap_folds, skew_input_register=hw.array.skew_input_register,
             mult_input=hw.pe.mult_input, edge_folds=hw.array.edge_folds,
+            psum_register=hw.pe.psum_register, stationary_registers=hw.array.stationary_registers,
         )
 
     @property
@@ -107,6 +110,11 @@ class MicroArch:
         """Edge folds take full-array time (zero operands) instead of their used rows and columns."""
         return self.edge_folds == "padded"
 
+    @property
+    def psum_out_latency(self) -> int:
+        """b: cycles of partial-sum registers after the bottom row's adder (a, or 0 before the adder)."""
+        return self.acc_stages if self.psum_register == "after_adder" else 0
+
     def fold_shape(self, r: int, c: int) -> tuple[int, int]:
         """(rows, cols) a fold of *r* x *c* used PEs occupies in time: (R, C) when padded."""
         return (self.rows, self.cols) if self.padded else (r, c)
@@ -116,13 +124,14 @@ def single_fold_cycles(dataflow: str, t: int, r: int, c: int, arch: MicroArch) -
     """Cycles of one fold run alone (no overlap), from its first cycle to its last write.
 
     os: ``T + r + c + e + m + a + z - 2`` (``+ C`` with drain ``shift`` or ``wavefront``);
-    ws/is: ``max(0, r-e-z) + T + R*a + c + e + m + z - 1``. With padded edge folds r = R, c = C.
+    ws/is: ``max(0, r-e-z) + T + (R-1)*a + b + c + e + m + z - 1``. With padded edge folds r = R,
+    c = C.
     """
     e, m, a, z = arch.skew_latency, arch.mult_stages, arch.acc_stages, arch.mult_read_latency
     r, c = arch.fold_shape(r, c)
     if dataflow == "os":
         return t + r + c + e + m + a + z - 2 + (arch.cols if arch.drain != "parallel" else 0)
-    return max(0, r - e - z) + t + arch.rows * a + c + e + m + z - 1
+    return max(0, r - e - z) + t + (arch.rows - 1) * a + arch.psum_out_latency + c + e + m + z - 1
 
 
 _DRAIN_CODE = {"parallel": 0, "shift": 1, "wavefront": 2}
@@ -131,7 +140,7 @@ _DRAIN_CODE = {"parallel": 0, "shift": 1, "wavefront": 2}
 @lazy_njit
 def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
               m: int, a: int, e: int, z: int, drain: int, overlap: bool, padded: bool,
-              spans: np.ndarray) -> int:
+              b: int, single: bool, spans: np.ndarray) -> int:
     """Walk the folds in order; fill *spans* (cycles per (group, row fold) tile); return total."""
     nfr = (sr + R - 1) // R
     nfc = (sc + C - 1) // C
@@ -186,11 +195,13 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
                         s = p + lead
                     else:
                         pn = p + r_prev
-                        if have_prev2:
+                        if single:
+                            pn = max(pn, U_prev + 1)
+                        elif have_prev2:
                             pn = max(pn, U_prev2 + 1)
                         p = pn
                         s = max(s + t, p + lead)
-                    done = s + t + R * a + c + e + m + z - 2
+                    done = s + t + (R - 1) * a + b + c + e + m + z - 2
                     U = s + t + (r - 1) * a + c + e + z - 2
                     U_prev2 = U_prev
                     U_prev = U
@@ -226,7 +237,8 @@ def layer_schedule(mapping: LayerMapping, arch: MicroArch) -> tuple[int, np.ndar
     total = _schedule(
         _DF_CODE[mapping.dataflow], mapping.t, arch.rows, arch.cols, mapping.sr, mapping.sc,
         mapping.groups, arch.mult_stages, arch.acc_stages, arch.skew_latency, arch.mult_read_latency,
-        _DRAIN_CODE[arch.drain], arch.overlap_folds, arch.padded, spans,
+        _DRAIN_CODE[arch.drain], arch.overlap_folds, arch.padded, arch.psum_out_latency,
+        arch.stationary_registers == "single", spans,
     )
     return int(total), spans
 

@@ -47,7 +47,8 @@ registers p elements wide, m/a the multiplier/adder stages, R/C the physical arr
 - ws/is (stationary s bits = weight/act, streamed x bits = act/weight): preload forwards
   ``c*p*s*r(r-1)/2`` and writes ``c*p*s*r(r+1)/2``; stream forwards ``T*p*x*r*(c-1)`` plus the
   partial sums ``T*c*(R-1)*acc``; writes ``T*r*c*p*x`` (operands) + ``m*T*r*c*p*(x+s)`` (multiplier
-  stages) + ``T*c*R*a*acc`` (partial-sum stages); array skew adds ``T*p*x*sum_i (i*a+s)``.
+  stages) + ``T*c*((R-1)*a + b)*acc`` (partial-sum stages; b = a with the registers after the
+  adder, 0 before it); array skew adds ``T*p*x*sum_i (i*a+s)``.
 - Edge folds ``padded``: every fold counts as R x C (the zeros fed to the unused rows and columns
   move and are latched like operands); ``trimmed``: r x c. SRAM and DRAM bytes do not change
   (the zeros are made at the array edge).
@@ -269,7 +270,7 @@ def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) 
     regs = (sc_ * p * s_bits * (tri + sr_)
             + T * pairs_rc * p * x_bits
             + m * T * pairs_rc * p * (x_bits + s_bits)
-            + T * sc_ * nr * arch.rows * a * acc)
+            + T * sc_ * nr * ((arch.rows - 1) * a + arch.psum_out_latency) * acc)
     if arch.skew == "array":
         s_in = 1 if arch.skew_input_register else 0
         regs += T * p * x_bits * nc * (r * (r - 1) / 2 * a + s_in * r).sum()

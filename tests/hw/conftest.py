@@ -17,10 +17,12 @@ def gemm_layer(m: int, n: int, k: int, groups: int = 1, name: str = "g", **bits)
 
 def hw_config(rows=4, cols=4, dataflow="os", mult_stages=0, acc_stages=1, skew="feeder", drain="shift",
               overlap=False, *, skew_input_register=True, mult_input="register", edge_folds="trimmed",
-              **extra) -> HardwareConfig:
+              psum_register="after_adder", stationary_registers="shadow", **extra) -> HardwareConfig:
     data = {"array": {"rows": rows, "cols": cols, "skew": skew, "drain": drain, "overlap_folds": overlap,
-                      "skew_input_register": skew_input_register, "edge_folds": edge_folds},
-            "pe": {"mult_stages": mult_stages, "acc_stages": acc_stages, "mult_input": mult_input},
+                      "skew_input_register": skew_input_register, "edge_folds": edge_folds,
+                      "stationary_registers": stationary_registers},
+            "pe": {"mult_stages": mult_stages, "acc_stages": acc_stages, "mult_input": mult_input,
+                   "psum_register": psum_register},
             "dataflow": dataflow}
     for key, value in extra.items():
         if "__" in key:

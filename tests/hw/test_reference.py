@@ -30,8 +30,10 @@ SETTINGS = st.fixed_dictionaries({
     "skew_input_register": st.booleans(),
     "mult_input": st.sampled_from(["register", "wires"]),
     "edge_folds": st.sampled_from(["trimmed", "padded"]),
+    "psum_register": st.sampled_from(["after_adder", "before_adder"]),
+    "stationary_registers": st.sampled_from(["shadow", "single"]),
 })
-KNOBS = ("skew_input_register", "mult_input", "edge_folds")
+KNOBS = ("skew_input_register", "mult_input", "edge_folds", "psum_register", "stationary_registers")
 
 
 def _hw(rows, cols, df, opts, **extra):
@@ -178,3 +180,29 @@ def test_padded_edge_folds_cost_full_array_time():
         out, cycles = reference_gemm(a, b, "os", 4, 8, drain="parallel", edge_folds=policy)
         np.testing.assert_array_equal(out, a @ b)
         assert cycles == want
+
+
+@pytest.mark.parametrize("overlap,stationary,psum,want", [
+    (True, "shadow", "after_adder", 11), (True, "shadow", "before_adder", 10),
+    (True, "single", "after_adder", 15), (True, "single", "before_adder", 14),
+    (False, "shadow", "after_adder", 16), (False, "single", "before_adder", 14),
+])
+def test_ws_conventions_by_hand(overlap, stationary, psum, want):
+    """ws on 2x2, K = 4 (two row folds of 2), N = 2, M = 3 (T = 3), m = 0, a = 1, feeder skew.
+
+    Fold 0: preload cycles 0-1, stream from 1 (r - 1), last multiply U = 1+3+1+2-1 = 6, bottom
+    write of the last step at 7 (registers after the adder) or 6 (before: the bottom adder writes).
+    Fold 1: shadow registers preload at 2 while fold 0 streams, stream at 4 (after fold 0's T),
+    done 4 + 6 = 10 -> 11 cycles; a single register preloads after the last multiply (7), streams
+    at 8, done 14 -> 15; without overlap the preload waits for the last write (8, stream 9, done
+    15 -> 16). Before the adder every fold ends one cycle (a) earlier."""
+    rng = np.random.default_rng(1)
+    a = rng.integers(-9, 9, (3, 4))
+    b = rng.integers(-9, 9, (4, 2))
+    out, cycles = reference_gemm(a, b, "ws", 2, 2, 0, 1, "feeder", "shift", overlap, psum_register=psum,
+                                 stationary_registers=stationary)
+    np.testing.assert_array_equal(out, a @ b)
+    assert cycles == want
+    opts = {"mult_stages": 0, "acc_stages": 1, "skew": "feeder", "drain": "shift", "overlap": overlap,
+            "psum_register": psum, "stationary_registers": stationary}
+    assert _closed_form(3, 2, 4, 1, "ws", 2, 2, opts) == want
