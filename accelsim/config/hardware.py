@@ -131,6 +131,16 @@ class BuffersConfig(ConfigModel):
         "min(ifmap_kb, ofmap_kb) KiB at every layer of their lifetime (greedy in production order; a tensor that does "
         "not fit goes through DRAM). The network input and outputs always go through DRAM.",
     )
+    split_reduction: Literal["never", "auto"] = Field(
+        "never",
+        description="Output stationary: whether a layer may split its reduction (K) into chunks, each "
+        "a pass over the folds whose partial sums (at acc_bits) are added into the output buffer, so a "
+        "weight (or ifmap) block too big for its buffer half is not re-read for every fold of the inner "
+        "loop. 'auto' tries the fewest chunks that make a block fit and keeps them when they move fewer "
+        "DRAM bytes (partial sums that do not fit half the ofmap buffer are spilled to DRAM and read back "
+        "at acc_bits between chunks); 'never' always completes the reduction in one pass. Needs an "
+        "output path that can add partial sums.",
+    )
 
 
 class DramConfig(ConfigModel):

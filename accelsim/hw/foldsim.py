@@ -27,18 +27,21 @@ from __future__ import annotations
 import simpy
 
 from accelsim.hw.mapping import LayerMapping
-from accelsim.hw.timing import MicroArch
+from accelsim.hw.timing import MicroArch, reduction_chunks
 
 
-def _folds(mp: LayerMapping, arch: MicroArch) -> list[tuple[int, int]]:
-    """(rows, cols) each fold occupies, in run order (os: row fold outer; ws/is: column fold outer)."""
+def _folds(mp: LayerMapping, arch: MicroArch, k_chunks: int) -> list[tuple[int, int, int]]:
+    """(rows, cols, steps) of each fold in run order (os: row fold, reduction chunk, column fold;
+    ws/is: column fold outer)."""
     out = []
     outer, inner = (mp.row_folds, mp.col_folds) if mp.dataflow == "os" else (mp.col_folds, mp.row_folds)
+    nk, step, last = reduction_chunks(mp.t, k_chunks) if mp.dataflow == "os" else (1, mp.t, mp.t)
     for _ in range(mp.groups):
         for o in range(outer):
-            for q in range(inner):
-                i, j = (o, q) if mp.dataflow == "os" else (q, o)
-                out.append(arch.fold_shape(mp.fold_rows(i), mp.fold_cols(j)))
+            for kk in range(nk):
+                for q in range(inner):
+                    i, j = (o, q) if mp.dataflow == "os" else (q, o)
+                    out.append(arch.fold_shape(mp.fold_rows(i), mp.fold_cols(j)) + (step if kk < nk - 1 else last,))
     return out
 
 
@@ -49,11 +52,13 @@ class FoldPipelineModel:
     ----------
     mapping : the layer cut into folds.
     arch : the micro-architecture (drain, overlap, latencies, edge-fold policy).
+    k_chunks : os: the reduction split in this many chunks (partial-sum spills).
     """
 
-    def __init__(self, mapping: LayerMapping, arch: MicroArch):
+    def __init__(self, mapping: LayerMapping, arch: MicroArch, k_chunks: int = 1):
         self.mp = mapping
         self.arch = arch
+        self.k_chunks = k_chunks
         self.env = simpy.Environment()
         self.stream = simpy.Resource(self.env, capacity=1)
         self.chain_until = -1
@@ -67,7 +72,7 @@ class FoldPipelineModel:
 
     def run(self) -> int:
         """Simulate the folds; return the layer's compute cycles (last write + 1)."""
-        folds = _folds(self.mp, self.arch)
+        folds = _folds(self.mp, self.arch, self.k_chunks)
         if self.mp.dataflow == "os":
             self.env.process(self._feed_os(folds))
         else:
@@ -77,12 +82,12 @@ class FoldPipelineModel:
 
     # ---- output stationary ------------------------------------------------------------------
     def _feed_os(self, folds):
-        arch, env, t = self.arch, self.env, self.mp.t
+        arch, env = self.arch, self.env
         q = arch.skew_latency + arch.mult_stages + arch.acc_stages + arch.mult_read_latency - 2
         chain_free = 0  # the cycle the output chain's current tenure ends (last beat)
         prev_written: simpy.Event | None = None
         prev_copy = -1
-        for r, c in folds:
+        for r, c, t in folds:
             if prev_written is not None and not arch.overlap_folds:
                 yield prev_written
                 yield env.timeout(1)
@@ -109,12 +114,12 @@ class FoldPipelineModel:
                 chain_free = done
             prev_copy = last_copy
             prev_written = env.event()
-            env.process(self._os_fold(req, first_copy, done, prev_written))
+            env.process(self._os_fold(req, t, first_copy, done, prev_written))
             yield env.timeout(t)  # the stream enters; the port frees for the next fold
 
-    def _os_fold(self, stream_req, first_copy, done, written):
+    def _os_fold(self, stream_req, t, first_copy, done, written):
         env = self.env
-        yield env.timeout(self.mp.t)
+        yield env.timeout(t)
         self.stream.release(stream_req)
         if self.arch.drain != "parallel":
             yield env.timeout(first_copy - env.now)
@@ -135,7 +140,7 @@ class FoldPipelineModel:
         e, m, a, z = arch.skew_latency, arch.mult_stages, arch.acc_stages, arch.mult_read_latency
         stream_free = 0
         prev_written: simpy.Event | None = None
-        for f, (r, c) in enumerate(folds):
+        for f, (r, c, _) in enumerate(folds):
             if prev_written is not None and not arch.overlap_folds:
                 yield prev_written
                 yield env.timeout(1)
@@ -169,6 +174,6 @@ class FoldPipelineModel:
         bank_res.release(bank)
 
 
-def fold_pipeline_cycles(mapping: LayerMapping, arch: MicroArch) -> int:
+def fold_pipeline_cycles(mapping: LayerMapping, arch: MicroArch, k_chunks: int = 1) -> int:
     """Compute cycles of one layer from :class:`FoldPipelineModel`."""
-    return FoldPipelineModel(mapping, arch).run()
+    return FoldPipelineModel(mapping, arch, k_chunks).run()

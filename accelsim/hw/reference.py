@@ -33,24 +33,33 @@ MAX_DIM = 16
 """Largest array the reference accepts (rows and columns)."""
 
 
-def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool) -> np.ndarray:
-    """Folds in run order: rows of (group, row offset, col offset, rows used, cols used).
+def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool,
+                t: int = 1, k_chunks: int = 1) -> np.ndarray:
+    """Folds in run order: rows of (group, row offset, col offset, rows used, cols used, first
+    step, steps).
 
-    ``row_major``: row fold outer, column fold inner (os); else column fold outer (ws, is).
+    ``row_major``: row fold outer, column fold inner (os; the *t* steps split into *k_chunks*
+    chunks between them); else column fold outer (ws, is; steps unused).
     """
     out = []
     nfr, nfc = ceil(sr / R), ceil(sc / C)
+    step = ceil(t / k_chunks)
+    nk = ceil(t / step) if row_major else 1
     for g in range(groups):
         for o in range(nfr if row_major else nfc):
-            for q in range(nfc if row_major else nfr):
-                i, j = (o, q) if row_major else (q, o)
-                out.append((g, i * R, j * C, min(R, sr - i * R), min(C, sc - j * C)))
-    return np.array(out, dtype=np.int64).reshape(-1, 5)
+            for kk in range(nk):
+                for q in range(nfc if row_major else nfr):
+                    i, j = (o, q) if row_major else (q, o)
+                    out.append((g, i * R, j * C, min(R, sr - i * R), min(C, sc - j * C), kk * step,
+                                min(step, t - kk * step)))
+    return np.array(out, dtype=np.int64).reshape(-1, 7)
 
 
 @njit(cache=True)
 def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, out, stats):
-    """Output stationary. A [G, M, T, P], B [G, T, N, P] (T = packed K).
+    """Output stationary. A [G, M, K, P], B [G, K, N, P] (K packed); fold f streams the T_f =
+    ``folds[f, 6]`` steps from ``folds[f, 5]`` (the whole K, or a chunk of it with partial-sum
+    spills: its results are then added into the output, as the output buffer does).
 
     *drain*: 0 parallel, 1 shift, 2 wavefront. *skew_on*: the array's skew bank staggers the rows
     (row i passes ``i + skew_in`` registers), else the feeder staggers them. *z*: 1 = the
@@ -62,7 +71,6 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
     *stats* counts PE-to-PE hops: [activations, weights, partial sums, output chain].
     """
     nf = folds.shape[0]
-    T = A.shape[2]
     P = A.shape[3]
     # operand registers
     a_v = np.zeros((R, C, P), np.int64)
@@ -118,7 +126,7 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
     last_write = -1
     bound = 0
     for f in range(nf):
-        bound += T + 3 * (R + C) + m + a + 8 + hold[f]
+        bound += folds[f, 6] + 3 * (R + C) + m + a + 8 + hold[f]
     t = 0
     while total_written < need_total:
         if t > bound:
@@ -133,13 +141,13 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                 if not overlap:
                     ok = written[pf] == folds[pf, 3] * folds[pf, 4]
                 elif drain != 1:
-                    ok = t >= start[pf] + T + hold[nxt]
+                    ok = t >= start[pf] + folds[pf, 6] + hold[nxt]
                 else:
                     rn = folds[nxt, 3]
                     cn = folds[nxt, 4]
                     e = 1 if skew_on and skew_in == 1 else 0
                     ok = copy_at[pf] >= 0 and t >= copy_at[pf] + 1 and \
-                        t + T + rn + cn + e + m + a + z - 3 >= copy_at[pf] + C
+                        t + folds[nxt, 6] + rn + cn + e + m + a + z - 3 >= copy_at[pf] + C
             if ok:
                 start[nxt] = t
                 nxt += 1
@@ -159,22 +167,24 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
             n0 = folds[f, 2]
             r = folds[f, 3]
             c = folds[f, 4]
+            k0 = folds[f, 5]
+            tf = folds[f, 6]
             for i in range(r):
                 k = t - start[f] - (0 if skew_on else i)
-                if 0 <= k < T:
+                if 0 <= k < tf:
                     in_a_ok[i] = True
                     in_a_f[i] = f
                     in_a_k[i] = k
                     for q in range(P):
-                        in_a_v[i, q] = A[g, m0 + i, k, q]
+                        in_a_v[i, q] = A[g, m0 + i, k0 + k, q]
             for j in range(c):
                 k = t - start[f] - (0 if skew_on else j)
-                if 0 <= k < T:
+                if 0 <= k < tf:
                     in_b_ok[j] = True
                     in_b_f[j] = f
                     in_b_k[j] = k
                     for q in range(P):
-                        in_b_v[j, q] = B[g, k, n0 + j, q]
+                        in_b_v[j, q] = B[g, k0 + k, n0 + j, q]
         # ---- array skew banks: feeder -> chain of i + skew_in registers -> PE(i, 0)
         ea_v = in_a_v.copy()
         ea_ok = in_a_ok.copy()
@@ -322,7 +332,7 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                 for j in range(C):
                     if res_fin[i, j]:
                         f = res_f[i, j]
-                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + j] = res_v[i, j]
+                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + j] += res_v[i, j]
                         written[f] += 1
                         total_written += 1
                         last_write = t
@@ -332,7 +342,7 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                 for i in range(R):
                     if ch_ok[i, C - 1]:
                         f = ch_f[i, C - 1]
-                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + ch_j[i, C - 1]] = ch_v[i, C - 1]
+                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + ch_j[i, C - 1]] += ch_v[i, C - 1]
                         written[f] += 1
                         total_written += 1
                         last_write = t
@@ -393,7 +403,7 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                             return -1
                         acc[i, j] = acc[i, j] + ad_v[i, j]
                     acc_f[i, j] = ad_f[i, j]
-                    acc_fin[i, j] = ad_k[i, j] == T - 1
+                    acc_fin[i, j] = ad_k[i, j] == folds[ad_f[i, j], 6] - 1
                 else:
                     acc_fin[i, j] = False
         # count results that become final at the end of this cycle
@@ -729,6 +739,7 @@ def reference_gemm(
     edge_folds: str = "trimmed",
     psum_register: str = "after_adder",
     stationary_registers: str = "shadow",
+    k_chunks: int = 1,
 ) -> tuple[np.ndarray, int]:
     """Run ``groups`` GEMMs ``a[g] @ b[g]`` through the register-level array.
 
@@ -743,6 +754,8 @@ def reference_gemm(
         as in ``hardware.pe`` / ``hardware.array``. ``edge_folds="padded"`` pads the operands with
         zeros to whole folds (the zeros really move through the registers) and crops the result.
     macs_per_pe : 1, 2 or 4: each PE multiplies that many consecutive-k pairs per cycle.
+    k_chunks : os only: split the (packed) reduction into this many chunks, each a fold sequence
+        of its own whose results are added into the output (partial-sum spills).
     hops : optional int64 array of 4, incremented with the PE-to-PE hops of values: os
         [activations, weights, partial sums (0), output chain]; ws/is [streamed operand,
         stationary preload, partial sums, 0]. Each hop moves one operand register (p elements)
@@ -807,7 +820,7 @@ def reference_gemm(
     skew_in = 1 if skew_input_register else 0
     z = 1 if mult_input == "register" else 0
     if dataflow == "os":
-        folds = _fold_table(mp_, np_, rows, cols, g, True)
+        folds = _fold_table(mp_, np_, rows, cols, g, True, kp, k_chunks)
         hold = np.zeros(len(folds), np.int64)
         drain_code = {"parallel": 0, "shift": 1, "wavefront": 2}[drain]
         while True:

@@ -40,7 +40,7 @@ from accelsim.hw.counts import BUFFERS, LayerCounts
 from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import KIB, check_buffers, map_layer
 from accelsim.hw.residency import Residency, plan_residency
-from accelsim.hw.timing import MicroArch, layer_schedule, scalesim_schedule, single_fold_cycles
+from accelsim.hw.timing import MicroArch, layer_schedule, reduction_chunks, scalesim_schedule, single_fold_cycles
 from accelsim.hw.traffic import canonical_order, layer_traffic, off_array_traffic
 from accelsim.layers import LayerDescriptor, Network
 
@@ -118,16 +118,18 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
         return LayerPlan(layer, 0, np.zeros(1, np.int64), np.array([[rd, 0.0, 0.0]]), np.array([wr]), counts)
     mp = map_layer(layer, hw)
     check_buffers(mp, hw)
-    if sim.convention == "scalesim":
-        total, spans = scalesim_schedule(mp)
-    else:
-        total, spans = layer_schedule(mp, arch)
     tr = layer_traffic(layer, mp, hw, arch, input_resident=bool(layer.inputs) and layer.inputs[0] in resident_inputs,
                        output_resident=output_resident)
+    if sim.convention == "scalesim":
+        total, spans = scalesim_schedule(mp)
+        if tr.k_chunks > 1:  # SCALE-Sim has no split reduction: its cycles, spread over the chunks
+            spans = _split_evenly(spans, tr.k_chunks)
+    else:
+        total, spans = layer_schedule(mp, arch, tr.k_chunks)
     if tr.order != canonical_order(mp.dataflow):
-        spans = _reordered_spans(mp, arch, sim, total, tr.order)
+        spans = _reordered_spans(mp, arch, sim, total, tr.order, tr.k_chunks)
     counts = LayerCounts(
-        name=layer.name, macs=mp.macs, compute_cycles=total, folds=mp.folds,
+        name=layer.name, macs=mp.macs, compute_cycles=total, folds=mp.folds * tr.k_chunks,
         mac_slots=hw.pes * mp.macs_per_pe * total,
         dram_read_bytes=tr.dram_read_bytes, dram_write_bytes=tr.dram_write_bytes,
         sram_read_bytes=tr.sram_read_bytes, sram_write_bytes=tr.sram_write_bytes,
@@ -136,12 +138,20 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
     return LayerPlan(layer, total, spans, tr.tile_read_bytes, tr.tile_write_bytes, counts, tr.order)
 
 
-def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, order: str) -> np.ndarray:
+def _split_evenly(spans: np.ndarray, parts: int) -> np.ndarray:
+    """Each span cut into *parts* integer pieces that add up to it (the first pieces 1 larger)."""
+    base = spans[:, None] // parts
+    extra = (np.arange(parts)[None, :] < (spans % parts)[:, None]).astype(np.int64)
+    return (base + extra).reshape(-1)
+
+
+def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, order: str,
+                     k_chunks: int = 1) -> np.ndarray:
     """Split *total* compute cycles over the tiles of the non-canonical loop order.
 
     Each tile gets its share in proportion to the single-fold cycles of the folds it holds
-    (SCALE-Sim convention: equal per fold); integer split by rounding the running sum, so the
-    spans add up to *total* exactly.
+    (SCALE-Sim convention: equal per fold; a split reduction's chunk tiles in proportion to their
+    steps); integer split by rounding the running sum, so the spans add up to *total* exactly.
     """
     r = np.full(mp.row_folds, mp.rows, dtype=np.float64)
     r[-1] = mp.edge_rows
@@ -160,6 +170,11 @@ def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, ord
                 cols_sel = slice(0, len(c) - 1) if ci == 0 else slice(len(c) - 1, len(c))
                 cyc[rows_sel, cols_sel] = single_fold_cycles(mp.dataflow, mp.t, int(rv), int(cv), arch)
     per_tile = cyc.sum(axis=1) if order == "rows" else cyc.sum(axis=0)
+    if k_chunks > 1:
+        nk, step, last = reduction_chunks(mp.t, k_chunks)
+        frac = np.full(nk, step / mp.t)
+        frac[-1] = last / mp.t
+        per_tile = (per_tile[:, None] * frac[None, :]).reshape(-1)
     w = np.tile(per_tile, mp.groups)
     ends = np.floor(total * np.cumsum(w) / w.sum() + 1e-9).astype(np.int64)
     ends[-1] = total

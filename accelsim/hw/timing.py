@@ -140,8 +140,12 @@ _DRAIN_CODE = {"parallel": 0, "shift": 1, "wavefront": 2}
 @lazy_njit
 def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
               m: int, a: int, e: int, z: int, drain: int, overlap: bool, padded: bool,
-              b: int, single: bool, spans: np.ndarray) -> int:
-    """Walk the folds in order; fill *spans* (cycles per (group, row fold) tile); return total."""
+              b: int, single: bool, nk: int, t_last: int, spans: np.ndarray) -> int:
+    """Walk the folds in order; fill *spans* (cycles per tile); return total.
+
+    os with the reduction split in *nk* chunks: chunk kk < nk - 1 streams *t* steps, the last
+    *t_last*; the folds run group, row fold, chunk, column fold (a tile per row fold and chunk).
+    """
     nfr = (sr + R - 1) // R
     nfc = (sc + C - 1) // C
     have_prev = False
@@ -159,73 +163,88 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
     q_os = e + m + a + z - 2  # os: PE(i, j) final at s + T + i + j + q_os
     n_outer = nfr if df == 0 else nfc
     n_inner = nfc if df == 0 else nfr
+    t_prev = t
+    t_full = t
     for g in range(groups):
         for o in range(n_outer):
-            for q in range(n_inner):
-                i = o if df == 0 else q
-                j = q if df == 0 else o
-                r = min(R, sr - i * R)
-                c = min(C, sc - j * C)
-                if padded:
-                    r = R
-                    c = C
-                if df == 0:
-                    if not have_prev:
-                        s = 0
-                    elif not overlap:
-                        s = done + 1
-                    elif drain == 0:
-                        s = s + t
-                    elif drain == 2:
-                        # first copy (PE(0,0), cycle s + T + q_os + 1) no earlier than the cycle of
-                        # the previous fold's last drain beat (done)
-                        s = max(s + t, done - (t + q_os + 1))
+            for kk in range(nk):
+                t = t_full if kk < nk - 1 else t_last
+                for q in range(n_inner):
+                    i = o if df == 0 else q
+                    j = q if df == 0 else o
+                    r = min(R, sr - i * R)
+                    c = min(C, sc - j * C)
+                    if padded:
+                        r = R
+                        c = C
+                    if df == 0:
+                        if not have_prev:
+                            s = 0
+                        elif not overlap:
+                            s = done + 1
+                        elif drain == 0:
+                            s = s + t_prev
+                        elif drain == 2:
+                            # first copy (PE(0,0), cycle s + T + q_os + 1) no earlier than the cycle of
+                            # the previous fold's last drain beat (done)
+                            s = max(s + t_prev, done - (t + q_os + 1))
+                        else:
+                            s = max(L + 2, done - (t + r + c + q_os - 1))
+                        L = s + t + r + c + q_os - 2
+                        done = L + 1 + (C if drain != 0 else 0)
+                        marker = s
                     else:
-                        s = max(L + 2, done - (t + r + c + q_os - 1))
-                    L = s + t + r + c + q_os - 2
-                    done = L + 1 + (C if drain != 0 else 0)
-                    marker = s
-                else:
-                    lead = max(0, r - e - z)
-                    if not have_prev:
-                        p = 0
-                        s = lead
-                    elif not overlap:
-                        p = done + 1
-                        s = p + lead
-                    else:
-                        pn = p + r_prev
-                        if single:
-                            pn = max(pn, U_prev + 1)
-                        elif have_prev2:
-                            pn = max(pn, U_prev2 + 1)
-                        p = pn
-                        s = max(s + t, p + lead)
-                    done = s + t + (R - 1) * a + b + c + e + m + z - 2
-                    U = s + t + (r - 1) * a + c + e + z - 2
-                    U_prev2 = U_prev
-                    U_prev = U
-                    have_prev2 = have_prev
-                    r_prev = r
-                    marker = p
-                if q == 0:
-                    if tile > 0:
-                        spans[tile - 1] = marker - last_marker
-                    last_marker = marker
-                    tile += 1
-                if done > max_done:
-                    max_done = done
-                have_prev = True
+                        lead = max(0, r - e - z)
+                        if not have_prev:
+                            p = 0
+                            s = lead
+                        elif not overlap:
+                            p = done + 1
+                            s = p + lead
+                        else:
+                            pn = p + r_prev
+                            if single:
+                                pn = max(pn, U_prev + 1)
+                            elif have_prev2:
+                                pn = max(pn, U_prev2 + 1)
+                            p = pn
+                            s = max(s + t, p + lead)
+                        done = s + t + (R - 1) * a + b + c + e + m + z - 2
+                        U = s + t + (r - 1) * a + c + e + z - 2
+                        U_prev2 = U_prev
+                        U_prev = U
+                        have_prev2 = have_prev
+                        r_prev = r
+                        marker = p
+                    if q == 0:
+                        if tile > 0:
+                            spans[tile - 1] = marker - last_marker
+                        last_marker = marker
+                        tile += 1
+                    if done > max_done:
+                        max_done = done
+                    have_prev = True
+                    t_prev = t
     total = max_done + 1
     spans[tile - 1] = total - last_marker
     return total
 
 
-def layer_schedule(mapping: LayerMapping, arch: MicroArch) -> tuple[int, np.ndarray]:
+def reduction_chunks(t: int, k_chunks: int) -> tuple[int, int, int]:
+    """(chunks, steps per chunk, steps of the last chunk) when T steps are split in *k_chunks*."""
+    step = -(-t // max(1, k_chunks))
+    n = -(-t // step)
+    return n, step, t - (n - 1) * step
+
+
+def layer_schedule(mapping: LayerMapping, arch: MicroArch, k_chunks: int = 1) -> tuple[int, np.ndarray]:
     """Compute cycles of a layer and their split over its tiles.
 
     A tile is the inner loop of folds under one outer index (:attr:`LayerMapping.tiles`): os a
-    row fold and its column folds, ws/is a column fold and its row folds.
+    row fold and its column folds, ws/is a column fold and its row folds. os with
+    ``k_chunks > 1`` (partial-sum spills, :mod:`accelsim.hw.traffic`) splits the reduction: each
+    row fold runs the chunks one after another, every chunk a tile of its own (T ->
+    :func:`reduction_chunks`); the tiles are then ``groups x row folds x chunks``.
 
     Returns
     -------
@@ -233,12 +252,13 @@ def layer_schedule(mapping: LayerMapping, arch: MicroArch) -> tuple[int, np.ndar
         ``spans[t]`` = cycles from tile t's first fold start to the next tile's (the last tile
         runs to the end of the layer); ``spans.sum() == total_cycles``.
     """
-    spans = np.zeros(mapping.tiles, dtype=np.int64)
+    nk, step, last = reduction_chunks(mapping.t, k_chunks) if mapping.dataflow == "os" else (1, mapping.t, mapping.t)
+    spans = np.zeros(mapping.tiles * nk, dtype=np.int64)
     total = _schedule(
-        _DF_CODE[mapping.dataflow], mapping.t, arch.rows, arch.cols, mapping.sr, mapping.sc,
+        _DF_CODE[mapping.dataflow], step, arch.rows, arch.cols, mapping.sr, mapping.sc,
         mapping.groups, arch.mult_stages, arch.acc_stages, arch.skew_latency, arch.mult_read_latency,
         _DRAIN_CODE[arch.drain], arch.overlap_folds, arch.padded, arch.psum_out_latency,
-        arch.stationary_registers == "single", spans,
+        arch.stationary_registers == "single", nk, last, spans,
     )
     return int(total), spans
 

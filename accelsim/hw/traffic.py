@@ -65,7 +65,7 @@ import numpy as np
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.mapping import KIB, LayerMapping
-from accelsim.hw.timing import MicroArch
+from accelsim.hw.timing import MicroArch, reduction_chunks
 from accelsim.layers import LayerDescriptor
 
 
@@ -83,6 +83,8 @@ class LayerTraffic:
     pe_reg_write_bits: float
     order: str = "rows"
     """Loop order of the tiles: ``rows`` (outer loop over row folds) or ``cols``."""
+    k_chunks: int = 1
+    """os: chunks the reduction is split into (partial-sum spills); 1 = whole reduction per fold."""
 
     @property
     def dram_read_bytes(self) -> float:
@@ -108,12 +110,16 @@ def canonical_order(dataflow: str) -> str:
 
 def _order_bytes(order: str, mp: LayerMapping, hw: HardwareConfig, ifmap_unique: float,
                  r: np.ndarray, c: np.ndarray, input_resident: bool,
-                 output_resident: bool) -> tuple[np.ndarray, np.ndarray]:
+                 output_resident: bool, k_chunks: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(reads [tiles, 3], writes [tiles]) of one group's tiles in loop order *order*.
 
     The operand whose blocks the outer loop walks is read block by block (kept across the inner
     loop when a block fits its buffer half, else re-read per inner fold); the other operand is
     needed whole by every tile (read once per layer when it fits its half, else once per tile).
+    os with *k_chunks* > 1: each outer block runs the reduction in chunks (a tile per block and
+    chunk), every block and whole operand cut by the chunk's share of T, and the block's partial
+    sums (at acc_bits) stay in the output buffer between chunks when they fit its half, else are
+    written after every chunk but the last and read back before every chunk but the first.
     """
     ifm_dram = 0.0 if input_resident else ifmap_unique
     wgt = mp.weight_bytes
@@ -133,14 +139,24 @@ def _order_bytes(order: str, mp: LayerMapping, hw: HardwareConfig, ifmap_unique:
             share, n_inner = c / mp.sc, nfr
             blk_total, blk_half, blk_col = wgt, half_w, 1
             whole, whole_half, whole_col = ifm_dram, half_i, 0
-        rd = np.zeros((len(share), 3))
-        blk = blk_total * share
-        rd[:, blk_col] = np.where(blk <= blk_half, blk, blk * n_inner)
+        nk, step, last = reduction_chunks(mp.t, k_chunks)
+        frac = np.full(nk, step / mp.t)
+        frac[-1] = last / mp.t
+        rd = np.zeros((len(share), nk, 3))
+        blk = blk_total * share[:, None] * frac[None, :]
+        rd[:, :, blk_col] = np.where(blk <= blk_half, blk, blk * n_inner)
         if whole <= whole_half:
-            rd[0, whole_col] += whole
+            rd[0, 0, whole_col] += whole
         else:
-            rd[:, whole_col] += whole
-        return rd, out * share
+            rd[:, :, whole_col] += whole * frac[None, :]
+        wr = np.zeros((len(share), nk))
+        wr[:, -1] = out * share
+        if nk > 1:
+            psum_blk = share * mp.psum_bytes  # the outer block's M x N share at acc_bits
+            spill = np.where(psum_blk > half_o, psum_blk, 0.0)
+            wr[:, :-1] += spill[:, None]
+            rd[:, 1:, 2] += spill[:, None]
+        return rd.reshape(-1, 3), wr.reshape(-1)
     # ws: Sr = K, Sc = N, stationary weights, streamed ifmap; is: Sr = K, Sc = M, stationary
     # ifmap, streamed weights. Every fold's stationary block is read once.
     if df == "ws":
@@ -184,9 +200,23 @@ def _order_bytes(order: str, mp: LayerMapping, hw: HardwareConfig, ifmap_unique:
     return rd, wr
 
 
+def _chunk_candidates(mp: LayerMapping, hw: HardwareConfig, ifmap_unique: float, r: np.ndarray,
+                      c: np.ndarray) -> tuple[int, ...]:
+    """Reduction chunk counts worth trying for os: 1, and for each loop order the fewest chunks
+    that make its largest block fit its buffer half (``hardware.buffers.split_reduction: auto``)."""
+    if mp.dataflow != "os" or hw.buffers.split_reduction == "never":
+        return (1,)
+    out = {1}
+    for blk, half in ((ifmap_unique * r.max() / mp.sr, _half_bytes(hw.buffers.ifmap_kb, hw)),
+                      (mp.weight_bytes * c.max() / mp.sc, _half_bytes(hw.buffers.weight_kb, hw))):
+        if blk > half:
+            out.add(min(mp.t, ceil(blk / half - 1e-9)))
+    return tuple(sorted(out))
+
+
 def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, arch: MicroArch, *,
                   input_resident: bool = False, output_resident: bool = False,
-                  order: str | None = None) -> LayerTraffic:
+                  order: str | None = None, k_chunks: int | None = None) -> LayerTraffic:
     """DRAM bytes per tile, SRAM bytes per buffer and PE register bits of array layer *layer*.
 
     Parameters
@@ -197,6 +227,10 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
     order : ``rows`` or ``cols`` (outer loop over row or column folds); ``None`` picks by
         ``hardware.loop_order``: ``auto`` takes the order with fewer DRAM bytes (read + write,
         ties keep :func:`canonical_order`), ``dataflow`` the canonical one.
+    k_chunks : os: split the reduction in this many chunks (partial-sum spills); ``None`` picks by
+        ``hardware.buffers.split_reduction``: ``auto`` tries 1 and the chunk counts that make a
+        block fit (:func:`_chunk_candidates`) and keeps the fewest DRAM bytes (ties: fewer chunks),
+        ``never`` 1.
     """
     g, nfr, nfc = mp.groups, mp.row_folds, mp.col_folds
     r = np.array([mp.fold_rows(i) for i in range(nfr)], dtype=np.float64)
@@ -206,20 +240,24 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
     canon = canonical_order(mp.dataflow)
     args = (mp, hw, ifmap_unique, r, c, input_resident, output_resident)
     if order is None and hw.loop_order == "auto":
-        best = None
-        for o in (canon,) + tuple(x for x in ORDERS if x != canon):
-            rd_o, wr_o = _order_bytes(o, *args)
+        orders = (canon,) + tuple(x for x in ORDERS if x != canon)
+    else:
+        orders = (canon if order is None else order,)
+    chunks = _chunk_candidates(mp, hw, ifmap_unique, r, c) if k_chunks is None else (k_chunks,)
+    best = None
+    for nk in chunks:
+        for o in orders:
+            rd_o, wr_o = _order_bytes(o, *args, nk)
             tot = rd_o.sum() + wr_o.sum()
             if best is None or tot < best[0] * (1 - 1e-12):
-                best = (tot, o, rd_o, wr_o)
-        _, order, rd, wr = best
-    else:
-        order = canon if order is None else order
-        rd, wr = _order_bytes(order, *args)
+                best = (tot, o, nk, rd_o, wr_o)
+    _, order, k_chunks, rd, wr = best
+    nk = reduction_chunks(mp.t, k_chunks)[0] if mp.dataflow == "os" else 1
     ifm, wgt, ofm, psum = mp.ifmap_bytes, mp.weight_bytes, mp.ofmap_bytes, mp.psum_bytes
     if mp.dataflow == "os":
-        s_rd = {"ifmap": ifm * nfc, "weight": wgt * nfr, "ofmap": 0.0}
-        s_wr = {"ofmap": ofm}
+        # partial sums of a split reduction are read, added to and written back in the output buffer
+        s_rd = {"ifmap": ifm * nfc, "weight": wgt * nfr, "ofmap": psum * (nk - 1)}
+        s_wr = {"ofmap": ofm + psum * (nk - 1)}
     else:
         stream_sram = (ifm if mp.dataflow == "ws" else wgt) * nfc
         stat_sram = wgt if mp.dataflow == "ws" else ifm
@@ -237,17 +275,25 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
     if arch.padded:  # padded edge folds move zeros through the unused rows and columns
         r = np.full(nfr, float(mp.rows))
         c = np.full(nfc, float(mp.cols))
-    fwd, regs = pe_traffic(mp, arch, r, c)
-    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g, order)
+    if nk == 1:
+        fwd, regs = pe_traffic(mp, arch, r, c)
+    else:
+        _, step, last = reduction_chunks(mp.t, k_chunks)
+        f1, g1 = pe_traffic(mp, arch, r, c, step)
+        f2, g2 = pe_traffic(mp, arch, r, c, last)
+        fwd, regs = f1 * (nk - 1) + f2, g1 * (nk - 1) + g2
+    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g, order, nk)
 
 
-def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray) -> tuple[float, float]:
-    """(PE-to-PE forwarded bits, PE register write bits) of one group's folds.
+def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray,
+               t: int | None = None) -> tuple[float, float]:
+    """(PE-to-PE forwarded bits, PE register write bits) of one group's folds (of *t* steps each,
+    default the mapping's T).
 
     Sums the per-fold formulas of the module docstring over every (row fold, column fold) pair;
     all of them separate into sums over r and over c, so the cost is O(row folds + col folds).
     """
-    T, p = mp.t, mp.macs_per_pe
+    T, p = (mp.t if t is None else t), mp.macs_per_pe
     m, a = arch.mult_stages, arch.acc_stages
     act, wb, acc = mp.act_bits, mp.weight_bits, mp.acc_bits
     sr_, sc_ = r.sum(), c.sum()
