@@ -131,6 +131,13 @@ class BuffersConfig(ConfigModel):
         "min(ifmap_kb, ofmap_kb) KiB at every layer of their lifetime (greedy in production order; a tensor that does "
         "not fit goes through DRAM). The network input and outputs always go through DRAM.",
     )
+    cross_layer_prefetch: bool = Field(
+        False,
+        description="Whether a layer's first DMA may load its weights into a free buffer half while the "
+        "previous layer still computes or writes back (its activations, the previous layer's output, "
+        "still wait for that layer to end). Off: a layer's first load waits for the previous layer's "
+        "last write-back. The SimPy model finds the stalls either way.",
+    )
     split_reduction: Literal["never", "auto"] = Field(
         "never",
         description="Output stationary: whether a layer may split its reduction (K) into chunks, each "

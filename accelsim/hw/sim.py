@@ -14,7 +14,10 @@ a tile is one (group, row fold) of a layer, see :mod:`accelsim.hw.traffic`), nev
 
 The DRAM channel is one :class:`simpy.Resource` shared by reads and write-back. Layers run one
 after another: a layer's first load waits until the previous layer's last write-back is done
-(its input is that output). Layers off the array (pooling, add, ...) do no array cycles: their
+(its input is that output). With ``hardware.buffers.cross_layer_prefetch`` the first chunk's
+weights (which need no earlier layer) load as soon as a buffer half is free, while the previous
+layer still computes or writes back; its activations and its compute still wait for the previous
+layer's end. Layers off the array (pooling, add, ...) do no array cycles: their
 DRAM reads and writes go through the same channel. Tensors kept on chip
 (:mod:`accelsim.hw.residency`) have no DMA or write-back events at all: a chunk with no bytes to
 move skips the channel (a layer whose output is resident ends when its last chunk is computed). A layer's total cycles are from its start to
@@ -78,6 +81,8 @@ class _Chunk:
     write: float
     first: bool
     last: bool
+    weight_read: float = 0.0
+    """Of ``read``: weight bytes (they depend on no earlier layer: cross-layer prefetch may load them)."""
 
 
 @dataclass
@@ -202,6 +207,8 @@ class AcceleratorModel:
         self.bw = hw.dram.bandwidth_bytes_per_cycle
         self.timeline = Timeline() if keep_timeline else None
         self.layer_end: dict[int, int] = {}
+        self.prefetched_bytes = 0.0
+        """Bytes loaded for a layer before the previous layer ended (cross-layer prefetch)."""
         self._layer_done: dict[int, simpy.Event] = {}
 
     def _transfer_cycles(self, nbytes: float) -> int:
@@ -213,12 +220,22 @@ class AcceleratorModel:
         return self._layer_done[layer]
 
     def _dma(self, chunks: list[_Chunk]):
+        prefetch = self.hw.buffers.cross_layer_prefetch
         for ch in chunks:
-            if ch.first and ch.layer > 0:
+            waits = ch.first and ch.layer > 0
+            if waits and not prefetch:
                 yield self._done_event(ch.layer - 1)
             yield self.in_space.get(1)
-            if ch.read > 0:
-                yield from self._dram_transfer(ch.layer, ch.read, "dma")
+            early = ch.weight_read if waits and prefetch else 0.0
+            if early > 0:
+                # cross-layer prefetch: the weights need no earlier layer; they load into the free
+                # half while the previous layer still computes or writes back
+                yield from self._dram_transfer(ch.layer, early, "dma")
+                self.prefetched_bytes += early
+            if waits and prefetch:
+                yield self._done_event(ch.layer - 1)  # the activations are the previous output
+            if ch.read - early > 0:
+                yield from self._dram_transfer(ch.layer, ch.read - early, "dma")
             yield self.loaded.put(ch)
 
     def _dram_transfer(self, layer: int, nbytes: float, phase: str):
@@ -273,12 +290,13 @@ class AcceleratorModel:
 def _merge_tiles(spans, reads, writes, halves):
     """Greedy DMA chunking of a layer's tiles (see :func:`_layer_chunks`).
 
-    Returns (compute cycles, read bytes, write bytes) per chunk.
+    Returns (compute cycles, read bytes, write bytes, weight read bytes) per chunk.
     """
     n = spans.shape[0]
     comp = np.zeros(n + 64, np.int64)
     rd = np.zeros(n + 64)
     wr = np.zeros(n + 64)
+    rw = np.zeros(n + 64)
     k = 0
     a0 = 0.0
     a1 = 0.0
@@ -305,11 +323,15 @@ def _merge_tiles(spans, reads, writes, halves):
             y2 = np.zeros(size)
             y2[:k] = wr[:k]
             wr = y2
+            v2 = np.zeros(size)
+            v2[:k] = rw[:k]
+            rw = v2
         if pieces > 1:
             if have:
                 comp[k] = ac
                 rd[k] = a0 + a1 + a2
                 wr[k] = aw
+                rw[k] = a1
                 k += 1
                 a0 = a1 = a2 = aw = 0.0
                 ac = 0
@@ -320,6 +342,7 @@ def _merge_tiles(spans, reads, writes, halves):
                 comp[k] = base + (1 if q < extra else 0)
                 rd[k] = (r0 + r1 + r2) / pieces
                 wr[k] = w / pieces
+                rw[k] = r1 / pieces
                 k += 1
             continue
         if have and (a0 + r0 > halves[0] * (1 + 1e-12) or a1 + r1 > halves[1] * (1 + 1e-12)
@@ -327,6 +350,7 @@ def _merge_tiles(spans, reads, writes, halves):
             comp[k] = ac
             rd[k] = a0 + a1 + a2
             wr[k] = aw
+            rw[k] = a1
             k += 1
             a0 = a1 = a2 = aw = 0.0
             ac = 0
@@ -340,8 +364,9 @@ def _merge_tiles(spans, reads, writes, halves):
         comp[k] = ac
         rd[k] = a0 + a1 + a2
         wr[k] = aw
+        rw[k] = a1
         k += 1
-    return comp[:k], rd[:k], wr[:k]
+    return comp[:k], rd[:k], wr[:k], rw[:k]
 
 
 def _layer_chunks(li: int, plan: LayerPlan, hw: HardwareConfig) -> list[_Chunk]:
@@ -352,9 +377,9 @@ def _layer_chunks(li: int, plan: LayerPlan, hw: HardwareConfig) -> list[_Chunk]:
         return [_Chunk(li, 0, float(plan.tile_read.sum()), float(plan.tile_write.sum()), False, False)]
     halves = np.array([hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb]) * KIB
     halves /= 2 if hw.buffers.double_buffered else 1
-    comp, rd, wr = _merge_tiles(plan.spans.astype(np.int64), np.ascontiguousarray(plan.tile_read, dtype=np.float64),
-                                np.ascontiguousarray(plan.tile_write, dtype=np.float64), halves)
-    return [_Chunk(li, int(c), float(r), float(w), False, False) for c, r, w in zip(comp, rd, wr)]
+    comp, rd, wr, rw = _merge_tiles(plan.spans.astype(np.int64), np.ascontiguousarray(plan.tile_read, dtype=np.float64),
+                                    np.ascontiguousarray(plan.tile_write, dtype=np.float64), halves)
+    return [_Chunk(li, int(c), float(r), float(w), False, False, float(v)) for c, r, w, v in zip(comp, rd, wr, rw)]
 
 
 @dataclass

@@ -154,3 +154,24 @@ def test_pe_traffic_by_hand():
     assert (t.total.pe_forward_bits, t.total.pe_reg_write_bits) == (160, 768)
     t = simulate_network(net_of(gemm_layer(2, 2, 3)), hw_config(3, 2, "ws"), SimulationConfig(stall_free=True))
     assert t.total.pe_forward_bits == 352
+
+
+def test_cross_layer_prefetch_by_hand():
+    """Two os layers on 4x4, M = N = K = 4, 8 bit, 1 byte/cycle, outputs through DRAM.
+
+    Without prefetch: a loads 0-32 (16 B ifmap + 16 B weights), computes 32-48, writes 48-64;
+    b loads 64-96, computes 96-112, writes 112-128. With prefetch b's 16 B of weights load into
+    the free half at 32-48 (the channel is idle while a computes); b waits for a's write-back
+    (64), loads its 16 B of activations 64-80, computes 80-96, writes 96-112: 16 cycles saved."""
+    a = gemm_layer(4, 4, 4, name="a")
+    b = LayerDescriptor(name="b", op="conv2d", inputs=("a",), output="b", in_shape=(4, 4, 1, 1),
+                        out_shape=(4, 4, 1, 1))
+    net = Network(name="t", layers=(a, b), inputs=("x",), outputs=("b",))
+    for prefetch, total in ((False, 128), (True, 112)):
+        hw = hw_config(4, 4, "os", dram__bandwidth_bytes_per_cycle=1, buffers__keep_activations=False,
+                       buffers__cross_layer_prefetch=prefetch)
+        t = simulate_network(net, hw, SimulationConfig())
+        assert t.total.total_cycles == total
+        assert [c.compute_cycles for c in t.layers] == [16, 16]
+        dma = sorted((s, e) for p, s, e in zip(t.timeline.phase, t.timeline.start, t.timeline.end) if p == "dma")
+        assert dma == ([(0, 32), (64, 96)] if not prefetch else [(0, 32), (32, 48), (64, 80)])
