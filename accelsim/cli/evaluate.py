@@ -117,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         model = str(model_path())
     graph = load_onnx(model)
     in_shape = tuple(next(iter(graph.inputs.values())))
+    if args.descriptors is None:
+        from accelsim.quant.lower import check_supported
+
+        check_supported(graph)  # refuse before any data is read
     test = open_dataset(_dataset_cfg(args.data, cfg, "test", "--data TEST"), in_shape, split="test")
 
     if args.descriptors is not None:

@@ -163,6 +163,9 @@ def run(args: argparse.Namespace) -> int:
         model = str(model_path())
     graph = load_onnx(model)
     in_shape = next(iter(graph.inputs.values()))
+    from accelsim.quant.lower import check_supported
+
+    check_supported(graph)  # refuse before any data is read or calibrated
 
     if args.data is not None:
         calib = cfg.data.calib if cfg is not None and cfg.data.calib is not None else None

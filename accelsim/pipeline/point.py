@@ -185,6 +185,9 @@ def build_network(cfg: RunConfig, cache=None, progress: bool = False
     model = wl.model_or_bundled
     path = bundled_model_path() if model == BUNDLED else Path(model)
     graph = load_onnx(path, wl.input_shape)
+    from accelsim.quant.lower import check_supported
+
+    check_supported(graph)  # refuse before any data is read or calibrated
 
     if cache is not None:  # a sweep's cache: it keys values by what they depend on
         net = cache.network_for(cfg, lambda: _quantize(cfg, graph, model, progress))

@@ -403,6 +403,12 @@ def shape_descriptor(lp: LayerPlan, shapes: dict[str, tuple], graph: Graph, bits
     )
 
 
+def check_supported(graph: Graph) -> None:
+    """Raise :class:`~accelsim.errors.UnsupportedOpError` (naming the node) when the integer path
+    cannot take *graph*; cheap (shapes only), so callers run it before reading any data."""
+    plan_layers(graph)
+
+
 def input_shapes_for(graph: Graph, input_shape: tuple | dict | None) -> dict[str, tuple]:
     """Normalise *input_shape* (one tuple for a single-input graph, or a dict) to a dict."""
     if input_shape is None:
@@ -441,4 +447,4 @@ def lower(graph: Graph, input_shape: tuple | dict | None = None, qcfg: QuantConf
     return Network(name=graph.name, layers=layers, inputs=tuple(graph.inputs), outputs=tuple(plan.outputs), meta=meta)
 
 
-__all__ = ["LayerPlan", "LoweringPlan", "layer_bits", "lower", "plan_layers", "shape_descriptor", "to4d"]
+__all__ = ["LayerPlan", "LoweringPlan", "check_supported", "layer_bits", "lower", "plan_layers", "shape_descriptor", "to4d"]

@@ -104,3 +104,22 @@ def test_unsupported_op_names_the_node(tmp_path, calib_npz, capsys):
     rc = main(["quantize", str(tmp_path / "m.onnx"), "--data", str(calib_npz), "-o", str(tmp_path / "q")])
     err = _err(capsys)
     assert rc == 2 and len(err) == 1 and "'mid_softmax'" in err[0] and "softmax inside the network" in err[0]
+
+
+def test_unsupported_model_is_refused_before_any_data_is_read(tmp_path, capsys):
+    """The support check runs on the graph alone: a missing data file is never reached."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["input"], ["r"], name="relu0"),
+             helper.make_node("Softmax", ["r"], ["s"], name="mid_softmax", axis=1),
+             helper.make_node("Relu", ["s"], ["out"], name="relu1")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1, 8, 8])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    for argv in (["quantize", str(tmp_path / "m.onnx"), "--data", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "q")],
+                 ["evaluate", str(tmp_path / "m.onnx"), "--data", str(tmp_path / "missing.npz"),
+                  "--calib", str(tmp_path / "missing.npz")]):
+        rc = main(argv)
+        err = _err(capsys)
+        assert rc == 2 and len(err) == 1 and "'mid_softmax'" in err[0] and "outside accelsim's CNN scope" in err[0]
