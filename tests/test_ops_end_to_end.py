@@ -323,3 +323,46 @@ def test_sub_of_two_different_activations_is_refused():
     graph = import_model(build_model(nodes, (1, 3, 5, 5), inits))
     with pytest.raises(UnsupportedOpError, match="node 'diff': sub of two different activations"):
         calibrate(graph, rng.standard_normal((2, 3, 5, 5)).astype(np.float32))
+
+
+# ------------------------------------------------------------------ import variants, float path
+
+
+def _float_case(nodes, shape, inits, opset, batch=2):
+    model = build_model(nodes, shape, inits, opset=opset)
+    x = np.random.default_rng(17).standard_normal((batch,) + tuple(shape[1:])).astype(np.float32)
+    got = run_graph(import_model(model), {"x": x})["y"]
+    (ref,) = ort_run(model, {"x": x})
+    assert close_to(got, ref)
+
+
+def test_slice_with_negative_step_and_int64_sentinels():
+    big = np.iinfo(np.int64).max
+    inits = {"st": np.array([-1, big], np.int64), "en": np.array([-big, 0], np.int64),
+             "ax": np.array([3, 2], np.int64), "sp": np.array([-2, -1], np.int64)}
+    _float_case([H("Slice", ["x", "st", "en", "ax", "sp"], ["y"])], (1, 2, 5, 7), inits, 13)
+
+
+def test_split_by_num_outputs_opset18_and_attribute_opset11():
+    _float_case([H("Split", ["x"], ["a", "b", "c"], axis=1, num_outputs=3), H("Concat", ["c", "a", "b"], ["y"],
+                                                                                  axis=1)], (1, 7, 3, 4), {}, 18)
+    _float_case([H("Split", ["x"], ["a", "b"], axis=2, split=[1, 3]), H("Concat", ["b", "a"], ["y"], axis=2)],
+                (1, 2, 4, 3), {}, 11)
+
+
+@pytest.mark.parametrize("mode,nearest_mode", [("nearest", "floor"), ("nearest", "round_prefer_ceil"),
+                                               ("linear", None), ("nearest", "ceil")])
+def test_resize_by_sizes_non_integer_scale(mode, nearest_mode):
+    inits = {"roi": np.array([], np.float32), "sc": np.array([], np.float32), "sz": np.array([1, 2, 7, 4], np.int64)}
+    attrs = {"mode": mode}
+    if nearest_mode:
+        attrs["nearest_mode"] = nearest_mode
+    _float_case([H("Resize", ["x", "roi", "sc", "sz"], ["y"], **attrs)], (1, 2, 5, 6), inits, 13, batch=1)
+
+
+def test_pad_opset11_reflect_and_edge_and_prelu_opset7_slope():
+    inits = {"p": np.array([0, 0, 2, 1, 0, 0, 1, 2], np.int64)}
+    _float_case([H("Pad", ["x", "p"], ["y"], mode="reflect")], (1, 2, 4, 4), inits, 11)
+    _float_case([H("Pad", ["x", "p"], ["y"], mode="edge")], (1, 2, 4, 4), inits, 11)
+    inits = {"s": np.array([0.1, -0.2, 0.3], np.float32).reshape(3, 1, 1)}
+    _float_case([H("PRelu", ["x", "s"], ["y"])], (1, 3, 2, 2), inits, 9)
