@@ -84,7 +84,7 @@ def _ops(net):
 # ---------------------------------------------------------------------------------------- PRelu
 
 
-@pytest.mark.parametrize("slope_shape", [(4, 1, 1), (1,)])
+@pytest.mark.parametrize("slope_shape", [(4, 1, 1), (1,), (1, 4, 1, 1)])
 def test_prelu_per_channel_and_scalar(slope_shape):
     rng = np.random.default_rng(1)
     inits = {"slope": (rng.standard_normal(slope_shape) * 0.5).astype(np.float32)}
@@ -92,7 +92,7 @@ def test_prelu_per_channel_and_scalar(slope_shape):
              _conv("c2", "p", "y", 4, 2, rng, inits)]
     _, net, _ = through_all(build_model(nodes, (1, 3, 6, 6), inits), (1, 3, 6, 6), rng)
     assert _ops(net) == ["conv2d", "prelu", "conv2d"]
-    assert net.tensors["pr.weight"].size == (4 if slope_shape[0] == 4 else 1)
+    assert net.tensors["pr.weight"].size == (1 if slope_shape == (1,) else 4)
 
 
 def test_leaky_relu_is_a_prelu_layer_with_its_own_negative_requantization():

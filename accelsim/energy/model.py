@@ -19,9 +19,10 @@ priced with an :class:`~accelsim.energy.table.EnergyTable`. Every component, in 
                    leakage is a power, so its energy is power x time (doubling the clock at the same
                    cycle count halves it; the dynamic components do not depend on the clock).
 ``vector``         ``vector_ops x E_vec(op) x bits / bits_ref``: an element operation beside the array,
-                   ``op`` = the layer's op kind for pool/add/mul/concat/lut (scaled by ``act_bits``) and
-                   ``requant`` for array layers (output requantization, scaled by ``out_bits``);
-                   ``reshape`` costs nothing.
+                   ``op`` = the layer's op kind for pool/add/mul/concat/lut (scaled by ``act_bits``),
+                   ``mul`` for affine/prelu/resize taps and ``concat`` for gather moves
+                   (:data:`VECTOR_ENTRY`), ``requant`` for array layers (output requantization, scaled
+                   by ``out_bits``); ``reshape`` costs nothing.
 
 A breakdown's :attr:`~EnergyBreakdown.total_pj` is the sum of its components in the order above;
 a network's breakdown is the component-wise sum of its layers'. Energy per inference divides by the

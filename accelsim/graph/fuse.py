@@ -32,7 +32,7 @@ import numpy as np
 from accelsim.graph.executor import UNARY_OPS, execute_node
 from accelsim.graph.ir import Graph, Node
 
-__all__ = ["affine_params", "fuse_elementwise", "fuse_affine", "recognise_function", "KNOWN_FUNCTIONS"]
+__all__ = ["KNOWN_FUNCTIONS", "affine_params", "fuse_affine", "fuse_elementwise", "per_sample", "recognise_function"]
 
 _ARITH = ("add", "sub", "mul", "div")
 
@@ -154,7 +154,7 @@ def fuse_elementwise(graph: Graph) -> None:
 # -- constant affine arithmetic ------------------------------------------------------------------
 
 
-def _per_sample(c: np.ndarray, rank: int) -> np.ndarray | None:
+def per_sample(c: np.ndarray, rank: int) -> np.ndarray | None:
     """A constant broadcast against a rank-*rank* activation, as a per-sample array of rank
     ``rank - 1`` (None when it has a batch dimension other than 1)."""
     c = np.asarray(c, dtype=np.float64)
@@ -197,7 +197,7 @@ def affine_params(node: Node, params: dict, x_shape: tuple) -> tuple[str, np.nda
         return None
     c_name = consts[0]
     x = node.inputs[1] if node.inputs[0] == c_name else node.inputs[0]
-    c = _per_sample(params[c_name], len(x_shape))
+    c = per_sample(params[c_name], len(x_shape))
     if c is None or tuple(np.broadcast_shapes(tuple(x_shape), (1,) + c.shape)) != tuple(x_shape):
         return None
     one, zero = np.ones((1,) * c.ndim), np.zeros((1,) * c.ndim)

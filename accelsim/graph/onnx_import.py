@@ -174,7 +174,11 @@ class _Importer:
                 self.params.setdefault(i, np.ascontiguousarray(self.consts[i], dtype=np.float32))
             ins.append(i)
         node = Node(self.unique_name(name), op, ins, [output], attrs)
-        self.shapes[output] = tuple(int(d) for d in node_output_shapes(node, [self.shape(i) for i in ins])[0])
+        try:
+            shape = node_output_shapes(node, [self.shape(i) for i in ins])[0]
+        except UnsupportedOpError as exc:  # e.g. operands that do not broadcast: say which file
+            raise UnsupportedOpError(f"{self.source}: {exc}") from None
+        self.shapes[output] = tuple(int(d) for d in shape)
         self.nodes.append(node)
         return output
 

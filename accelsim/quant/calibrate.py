@@ -47,7 +47,7 @@ import numpy as np
 from accelsim.config.quant import QuantConfig
 from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.executor import execute_node
-from accelsim.graph.fuse import affine_params
+from accelsim.graph.fuse import affine_params, per_sample
 from accelsim.graph.ir import Graph, Node
 from accelsim.layers.arith import qmax, quantize_tensor, step_from_threshold
 from accelsim.layers.descriptor import LayerDescriptor, Network, QuantParams
@@ -418,8 +418,9 @@ def _cal_prelu(job: _Layer) -> _Result:
     if node.op == "leaky_relu":
         slope = np.full((1, 1, 1), float(node.attrs.get("alpha", 0.01)))
     else:
-        slope = _to3d(job.params[node.inputs[1]])
-        if slope.shape[1:] != (1, 1) or slope.shape[0] not in (1, c):
+        sample = per_sample(job.params[node.inputs[1]], len(job.shapes[job.lp.inputs[0]]))
+        slope = None if sample is None else _to3d(sample)
+        if slope is None or slope.shape[1:] != (1, 1) or slope.shape[0] not in (1, c):
             raise UnsupportedOpError(
                 f"node {node.name!r}: PRelu slope of shape {tuple(job.params[node.inputs[1]].shape)}; the integer "
                 f"prelu takes a scalar or per-channel slope ([C, 1, 1])")
