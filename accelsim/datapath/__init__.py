@@ -10,6 +10,14 @@ Public entry points::
 * :mod:`accelsim.datapath.accuracy` — accuracy of a network against its float model.
 """
 
+import os
+
+# Numba's OpenMP workers spin-wait between parallel regions by default; on a shared or
+# oversubscribed machine the spinning steals the cores the next region (or OpenBLAS) needs and a
+# second thread made every kernel slower. Sleeping workers fix that; a user's setting wins. It
+# must be set before Numba starts its thread pool (the first parallel kernel call).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from accelsim.datapath.executor import NetworkResult, PreparedNetwork, prepare, run_network
 
 __all__ = ["NetworkResult", "PreparedNetwork", "prepare", "run_network", "evaluate", "EvalResult"]

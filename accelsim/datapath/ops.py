@@ -5,17 +5,26 @@ scalars (no descriptors) so that tests can drive them directly. Activations are 
 codes; per-channel requantization parameters are 1-D arrays of length C (a scalar or length-1
 array is broadcast).
 
-Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` for the proof of exactness):
+Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
+:mod:`accelsim.datapath.igemm` for the proofs of exactness):
 
 ``faithful``  per-step saturate/wrap, overflow events counted — used whenever the bound
-              ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails. Chosen by
-              ``auto``, each output is first screened with its own bound
-              ``|bias| + sum_k |x_k w_k|`` and stepped only if that bound fails
-              (:func:`~accelsim.datapath.kernels.gemm_acc_faithful`); forced with
-              ``path="faithful"``, every output is stepped (the reference the tests compare with);
-``float32``   a float32 BLAS GEMM (im2col, or all taps over the padded plane) when additionally ``max|x| * max_c sum|w_c| < 2**24``;
+              ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails (or forced).
+              Each output is first screened with its own bound ``|bias| + sum_k |x_k w_k|``
+              (computed on the integer micro-kernel when ``max|x| * max_c sum|w_c| < 2**31``)
+              and stepped in the documented order only if that bound fails;
+``stepped``   every output stepped, no screen (the reference the faster paths are tested
+              against; same bits as ``faithful``);
+``int8``      the integer micro-kernel of :mod:`accelsim.datapath.igemm` on 8-bit codes
+              (activations and weights in [-127, 127]) when ``max|x| * max_c sum|w_c| < 2**31``;
+``int16``     the same on codes up to 16 bits;
+``float32``   a float32 BLAS GEMM (im2col, or all taps over the padded plane) when additionally
+              ``max|x| * max_c sum|w_c| < 2**24``;
 ``float64``   the same in float64 when that product is below 2**53 (always, if acc_bits <= 48);
-``int64``     direct int64 loops (depthwise and tiny layers, where a GEMM does not pay).
+``int64``     direct int64 loops (depthwise layers: memory-bound, no GEMM lowering).
+
+``auto`` takes ``faithful`` when the bound fails, else ``int64`` for depthwise layers, else
+``int8``/``int16`` when their condition holds, else ``float64``.
 """
 
 from __future__ import annotations
@@ -24,9 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accelsim.datapath import igemm
 from accelsim.datapath import kernels as K
 
-PATHS = ("auto", "faithful", "int64", "float32", "float64")
+PATHS = ("auto", "faithful", "stepped", "int8", "int16", "int64", "float32", "float64")
 """Accepted values of ``path`` for :func:`conv`; ``auto`` chooses the fastest exact one."""
 
 _SCRATCH_BYTES = 1 << 24
@@ -95,6 +105,25 @@ def choose_path(max_x: int, l1: np.ndarray, bias: np.ndarray, acc_bits: int) -> 
     return "float64"
 
 
+INT32_EXACT_LIMIT = 1 << 31
+"""Sums of magnitude below this are exact in the micro-kernel's int32 lanes (mod 2**32)."""
+
+
+def int_kernel(max_x: int, max_w: int, l1: np.ndarray) -> str | None:
+    """``int8`` or ``int16`` when the integer micro-kernel is exact for these codes, else None.
+
+    Needs ``max|x| * max_c sum_k |w_{c,k}| < 2**31``; ``int8`` takes codes with ``|x|, |w| <= 127``,
+    ``int16`` codes with ``|x|, |w| <= 32767``.
+    """
+    if int(max_x) * int(np.max(l1, initial=0)) >= INT32_EXACT_LIMIT:
+        return None
+    if max_x <= 127 and max_w <= 127:
+        return "int8"
+    if max_x <= 32767 and max_w <= 32767:
+        return "int16"
+    return None
+
+
 def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: int,
          stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1,
          acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
@@ -134,20 +163,31 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     safe = choose_path(max_x, l1, bias, acc_bits)
     if path not in PATHS:
         raise ValueError(f"conv: path must be one of {PATHS}, got {path!r}")
-    forced = path == "faithful"
+    max_w = int(K.max_abs(w))
+    kern = int_kernel(max_x, max_w, l1)
+    depthwise = groups > 1 and cg == 1
     if path == "auto":
         path = safe
-        ng = c_out // groups
-        if path != "faithful" and (ng < 8 or cg * kh * kw < 8):
-            path = "int64"
-    elif path != "faithful":
+        if path != "faithful":
+            path = "int64" if depthwise or kern is None and (c_out // groups < 8 or cg * kh * kw < 8) \
+                else kern or safe
+    elif path in ("int8", "int16"):
+        if safe == "faithful" or kern is None or (path == "int8" and kern != "int8"):
+            raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r}, codes allow {kern!r})")
+    elif path not in ("faithful", "stepped"):
         if safe == "faithful" or (path == "float32" and safe != "float32"):
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r})")
     args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
-    if path == "faithful" and forced:
+    if path in ("int8", "int16") or (path == "faithful" and kern is not None):
+        codes, events = igemm.conv_codes(
+            x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,
+            sixteen=kern == "int16" if path == "faithful" else path == "int16",
+            faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None)
+        return MacResult(codes, events, path)
+    if path == "stepped":
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), int(ev.sum()), path)
-    if path == "faithful":  # chosen by the bound: screen each output, step only where needed
+    if path == "faithful":  # codes too wide for the micro-kernel: screen in int64, step where needed
         out = np.empty((n, c_out, oh, ow), dtype=np.int32)
         ng = c_out // groups
         kk = cg * kh * kw

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from accelsim.datapath import ops
+from accelsim.datapath import igemm, ops
 
 
 # ---------------------------------------------------------------- independent references
@@ -156,12 +156,16 @@ def test_auto_path_matches_int64_reference(case):
 @settings(max_examples=40, deadline=None)
 @given(conv_case(min_acc_bits=40))
 def test_every_exact_path_gives_the_faithful_bits(case):
-    """Force the slow per-step path on a non-overflowing case: identical bits on every path."""
+    """A non-overflowing case: every path, the per-step one included, gives identical bits."""
     slow = _run(case, "faithful")
     assert slow.overflow_events == 0
     l1 = np.abs(case["w"]).reshape(len(case["w"]), -1).sum(1)
     prod = int(np.abs(case["x"]).max()) * int(l1.max())
-    paths = ["int64", "float64"] + (["float32"] if prod < 2 ** 24 else [])
+    paths = ["int64", "float64", "stepped"] + (["float32"] if prod < 2 ** 24 else [])
+    if prod < 2 ** 31 and int(np.abs(case["w"]).max()) <= 32767:
+        paths.append("int16")
+        if int(np.abs(case["x"]).max()) <= 127 and int(np.abs(case["w"]).max()) <= 127:
+            paths.append("int8")
     for p in paths:
         fast = _run(case, p)
         np.testing.assert_array_equal(fast.out, slow.out, err_msg=p)
@@ -262,16 +266,18 @@ def test_auto_path_with_narrow_accumulator_matches_stepwise_reference(case):
                                                    ((1, 2), (3, 2, 3, 2), (2, 3), 1), ((3, 1), (0, 0, 0, 0), (2, 1), 4),
                                                    ((1, 1), (0, 2, 1, 0), (2, 2), 1), ((1, 1), (2, 0, 0, 3), (1, 2), 1)])
 @pytest.mark.parametrize("tap_min_plane", [0, 1 << 30])
-def test_blas_path_on_wider_layers(stride, pad, dil, groups, tap_min_plane, monkeypatch):
-    """Layers wide enough for ``auto`` to take a GEMM path (stride 1, one group: the tap GEMM over
-    the padded plane, or im2col when the plane is below the tap threshold; otherwise im2col), odd
-    geometry included."""
+@pytest.mark.parametrize("path", ["float32", "int8", "int16"])
+def test_gemm_paths_on_wider_layers(stride, pad, dil, groups, tap_min_plane, path, monkeypatch):
+    """Layers wide enough for a GEMM path (stride 1: all taps over the padded plane, or im2col
+    when the plane is below the threshold; otherwise im2col), odd geometry included."""
     monkeypatch.setattr(ops, "_TAP_MIN_PLANE", tap_min_plane)
+    monkeypatch.setattr(igemm, "_PLANE_MIN", tap_min_plane)
     rng = np.random.default_rng(7)
     x = rng.integers(-127, 128, (3, 8 * groups, 11, 9))
     w = rng.integers(-127, 128, (8 * groups, 8, 3, 3))
     b = rng.integers(-5000, 5000, 8 * groups)
-    got = ops.conv(x, w, b, 1, 90, 12, lo=-127, hi=127, stride=stride, padding=pad, dilation=dil, groups=groups)
-    assert got.path == "float32"
+    got = ops.conv(x, w, b, 1, 90, 12, lo=-127, hi=127, stride=stride, padding=pad, dilation=dil, groups=groups,
+                   path=path)
+    assert got.path == path
     want = ref_requant(ref_conv_acc(x, w, b, stride, pad, dil, groups), [1], [90], [12], -127, 127)
     np.testing.assert_array_equal(got.out, want)

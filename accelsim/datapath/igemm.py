@@ -1,0 +1,567 @@
+"""Integer GEMM micro-kernels on the dot-product instructions int8 inference engines use.
+
+A MAC layer's exact accumulators ``sum_k x_k * w_k`` are computed here on packed integer codes
+with 32-bit lanes, the way int8 inference engines do it:
+
+``int8``   activations offset to unsigned bytes ``u = x + 128`` and signed 8-bit weights; four
+           ``u * w`` products are summed into each 32-bit lane (``vpdpbusd`` on AVX-512 VNNI);
+           the offset is removed afterwards, ``sum x w = sum u w - 128 * sum w``.
+``int16``  16-bit activations and weights; two products per 32-bit lane (``vpdpwssd``).
+
+Why the integers are exact
+--------------------------
+Both instructions (and the portable code used on processors without them) add in two's
+complement modulo ``2**32`` and never saturate, so every lane holds the true sum modulo
+``2**32`` whatever order the additions take. When the true sum lies in ``[-2**31, 2**31)`` the
+lane *is* the true sum. :func:`accelsim.datapath.ops.conv` uses these kernels only when
+``max|x| * max_c sum_k |w_{c,k}| < 2**31``, which bounds every output's ``|sum x w|``; the
+``+128`` offset and its removal cancel modulo ``2**32`` and need no bound of their own.
+
+Layout
+------
+Packed activations ``A`` are words of four bytes (``int8``: four k of one pixel) or two 16-bit
+halves (``int16``), one word per (k-group ``q``, virtual pixel ``r``) at word ``q*qstride + r``.
+Packed weights ``B`` hold one word per (tap ``t``, k-group ``q``, output channel ``j``) at word
+``(t*nq + q)*jp + j``. The micro-kernel computes
+
+    raw[j, r] = sum_t sum_q dot(A[q*qstride + r + toff[t]], B[(t*nq + q)*jp + j])
+
+in register tiles of :data:`NR` channels x :data:`MR` virtual pixels (24 vector accumulators).
+A stride-1 convolution uses the zero-padded input plane as ``A`` with one tap per kernel
+position (``toff = ky*dil_h*Wp + kx*dil_w``), so no im2col copy is made: virtual pixel
+``r = oy*Wp + ox`` and the columns ``ox >= out_w`` are computed and dropped. Any other layer
+(strided, 1x1, fully connected) uses an im2col pack with one tap and every image of the batch
+side by side as virtual pixels.
+
+Instruction choice happens when a kernel is compiled: the AVX-512 VNNI intrinsics when the
+processor Numba compiles for has them (``avx512vnni``, ``avx512bw``), else the same arithmetic
+as plain LLVM vector code (sign/zero extension, multiply, pairwise adds), which any target
+lowers correctly (the tests compile both and compare).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+from accelsim.datapath.kernels import _acc_step, _requant
+
+NR = 8
+"""Output channels per register tile."""
+MR = 48
+"""Virtual pixels per register tile (three 16-lane vectors)."""
+LANES = 16
+
+_I32 = ir.IntType(32)
+_VT = ir.VectorType(_I32, LANES)
+
+
+def _host_has_vnni() -> bool:
+    import numba
+    from llvmlite import binding as ll
+
+    if numba.config.CPU_NAME not in (None, "host"):
+        feats = numba.config.CPU_FEATURES or ""
+        return "+avx512vnni" in feats and "+avx512bw" in feats
+    try:
+        host = ll.get_host_cpu_features()
+    except RuntimeError:  # pragma: no cover - LLVM cannot read this host's features
+        return False
+    return bool(host.get("avx512vnni")) and bool(host.get("avx512bw")) and bool(host.get("avx512f"))
+
+
+HAVE_VNNI = _host_has_vnni()
+"""True when the kernels are compiled to AVX-512 VNNI instructions (else portable vector code)."""
+
+
+class _I32x16(types.Type):
+    """Sixteen int32 lanes held in one register (an accumulator of the micro-kernel)."""
+
+    def __init__(self):
+        super().__init__(name="int32x16")
+
+
+i32x16 = _I32x16()
+
+
+@register_model(_I32x16)
+class _I32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VT)
+
+
+def _word_ptr(context, builder, aty, arr, word):
+    """Pointer to 32-bit word *word* of array *arr* (any dtype; words of 4 bytes)."""
+    data = context.make_array(aty)(context, builder, arr).data
+    return builder.gep(builder.bitcast(data, _I32.as_pointer()), [word])
+
+
+@intrinsic
+def vzero(typingctx):
+    """Sixteen zero lanes."""
+    def codegen(context, builder, sig, args):
+        return ir.Constant(_VT, None)
+    return i32x16(), codegen
+
+
+def _portable_dot(builder, acc, va, vb, sixteen_bit):
+    """acc + per-lane dot product of the 4 bytes (u8 * s8) or 2 halves (s16 * s16) of va, vb."""
+    if sixteen_bit:
+        et, n, ext_a = ir.IntType(16), 2, builder.sext
+    else:
+        et, n, ext_a = ir.IntType(8), 4, builder.zext
+    wide = ir.VectorType(_I32, LANES * n)
+    a = ext_a(builder.bitcast(va, ir.VectorType(et, LANES * n)), wide)
+    b = builder.sext(builder.bitcast(vb, ir.VectorType(et, LANES * n)), wide)
+    prod = builder.mul(a, b)
+    out = acc
+    for i in range(n):
+        mask = ir.Constant(ir.VectorType(_I32, LANES), [j * n + i for j in range(LANES)])
+        out = builder.add(out, builder.shuffle_vector(prod, prod, mask))
+    return out
+
+
+@intrinsic
+def vdot(typingctx, acc, a, aword, b, bword):
+    """``acc + dot(A word vector at aword .. aword+15, B word bword broadcast)``.
+
+    ``a`` uint8 (unsigned bytes, four per word) with ``b`` int8, or ``a`` and ``b`` int16 (two
+    per word). Wraps modulo 2**32 per lane.
+    """
+    if not (isinstance(a, types.Array) and isinstance(b, types.Array)):
+        return None
+    if a.dtype == types.uint8 and b.dtype == types.int8:
+        sixteen = False
+    elif a.dtype == types.int16 and b.dtype == types.int16:
+        sixteen = True
+    else:
+        return None
+
+    def codegen(context, builder, sig, args):
+        vacc, va_arr, aw, vb_arr, bw = args
+        pa = _word_ptr(context, builder, sig.args[1], va_arr, aw)
+        pb = _word_ptr(context, builder, sig.args[3], vb_arr, bw)
+        va = builder.load(builder.bitcast(pa, _VT.as_pointer()), align=4)
+        sb = builder.load(pb, align=4)
+        vb = builder.insert_element(ir.Constant(_VT, None), sb, ir.Constant(_I32, 0))
+        vb = builder.shuffle_vector(vb, vb, ir.Constant(_VT, None))
+        if HAVE_VNNI:
+            name = "llvm.x86.avx512.vpdpwssd.512" if sixteen else "llvm.x86.avx512.vpdpbusd.512"
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT, _VT]), name)
+            return builder.call(fn, [vacc, va, vb])
+        return _portable_dot(builder, vacc, va, vb, sixteen)
+
+    return i32x16(i32x16, a, types.intp, b, types.intp), codegen
+
+
+@intrinsic
+def vstore(typingctx, acc, out, word):
+    """Store sixteen lanes to int32 array *out* at element *word*."""
+    if not (isinstance(out, types.Array) and out.dtype == types.int32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vacc, arr, w = args
+        p = _word_ptr(context, builder, sig.args[1], arr, w)
+        builder.store(vacc, builder.bitcast(p, _VT.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return types.none(i32x16, out, types.intp), codegen
+
+
+# --------------------------------------------------------------------------- micro-kernel
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw):
+    """``raw[i, j, r]`` (int32, modulo 2**32) for images ``i < n_img``; see the module docstring.
+
+    Parameters
+    ----------
+    a : uint8 or int16 packed activations, flat; image ``i`` starts at word ``i * a_img``.
+    b : int8 or int16 packed weights, flat, ``len(toff) * nq * jp`` words.
+    toff : int64 word offset of each tap.  nq : k-groups per tap.  qstride : words between
+        k-groups of ``a``.  jp : output channels, a multiple of :data:`NR`.
+    rp : virtual pixels per image, a multiple of :data:`MR`; ``a`` must hold words up to
+        ``(nq-1)*qstride + rp + max(toff)`` past each image start.
+    raw : int32 [n_img, jp, rp] output, flat.
+    """
+    nt = toff.shape[0]
+    nj = jp // NR
+    nr = rp // MR
+    for job in prange(n_img * nr * nj):
+        i = job // (nr * nj)
+        rem = job % (nr * nj)
+        r0 = (rem // nj) * MR
+        j0 = (rem % nj) * NR
+        abase = i * a_img + r0
+        c00 = vzero(); c01 = vzero(); c02 = vzero()
+        c10 = vzero(); c11 = vzero(); c12 = vzero()
+        c20 = vzero(); c21 = vzero(); c22 = vzero()
+        c30 = vzero(); c31 = vzero(); c32 = vzero()
+        c40 = vzero(); c41 = vzero(); c42 = vzero()
+        c50 = vzero(); c51 = vzero(); c52 = vzero()
+        c60 = vzero(); c61 = vzero(); c62 = vzero()
+        c70 = vzero(); c71 = vzero(); c72 = vzero()
+        for t in range(nt):
+            ta = abase + toff[t]
+            for q in range(nq):
+                ao = ta + q * qstride
+                bo = (t * nq + q) * jp + j0
+                c00 = vdot(c00, a, ao, b, bo); c01 = vdot(c01, a, ao + 16, b, bo); c02 = vdot(c02, a, ao + 32, b, bo)
+                c10 = vdot(c10, a, ao, b, bo + 1); c11 = vdot(c11, a, ao + 16, b, bo + 1); c12 = vdot(c12, a, ao + 32, b, bo + 1)
+                c20 = vdot(c20, a, ao, b, bo + 2); c21 = vdot(c21, a, ao + 16, b, bo + 2); c22 = vdot(c22, a, ao + 32, b, bo + 2)
+                c30 = vdot(c30, a, ao, b, bo + 3); c31 = vdot(c31, a, ao + 16, b, bo + 3); c32 = vdot(c32, a, ao + 32, b, bo + 3)
+                c40 = vdot(c40, a, ao, b, bo + 4); c41 = vdot(c41, a, ao + 16, b, bo + 4); c42 = vdot(c42, a, ao + 32, b, bo + 4)
+                c50 = vdot(c50, a, ao, b, bo + 5); c51 = vdot(c51, a, ao + 16, b, bo + 5); c52 = vdot(c52, a, ao + 32, b, bo + 5)
+                c60 = vdot(c60, a, ao, b, bo + 6); c61 = vdot(c61, a, ao + 16, b, bo + 6); c62 = vdot(c62, a, ao + 32, b, bo + 6)
+                c70 = vdot(c70, a, ao, b, bo + 7); c71 = vdot(c71, a, ao + 16, b, bo + 7); c72 = vdot(c72, a, ao + 32, b, bo + 7)
+        o = (i * jp + j0) * rp + r0
+        vstore(c00, raw, o); vstore(c01, raw, o + 16); vstore(c02, raw, o + 32)
+        o += rp
+        vstore(c10, raw, o); vstore(c11, raw, o + 16); vstore(c12, raw, o + 32)
+        o += rp
+        vstore(c20, raw, o); vstore(c21, raw, o + 16); vstore(c22, raw, o + 32)
+        o += rp
+        vstore(c30, raw, o); vstore(c31, raw, o + 16); vstore(c32, raw, o + 32)
+        o += rp
+        vstore(c40, raw, o); vstore(c41, raw, o + 16); vstore(c42, raw, o + 32)
+        o += rp
+        vstore(c50, raw, o); vstore(c51, raw, o + 16); vstore(c52, raw, o + 32)
+        o += rp
+        vstore(c60, raw, o); vstore(c61, raw, o + 16); vstore(c62, raw, o + 32)
+        o += rp
+        vstore(c70, raw, o); vstore(c71, raw, o + 16); vstore(c72, raw, o + 32)
+
+
+# --------------------------------------------------------------------------- packing
+
+
+@njit(cache=True, parallel=True)
+def pack_plane(x, n0, c0, cg, pt, pl, hp, wp, qstride, per, absolute, a):
+    """Zero-padded input planes of images ``n0 ..`` and channels ``c0 .. c0+cg-1`` into *a*.
+
+    *a* is uint8 [n, nq, qstride, 4] (``per`` = 4; value ``x + 128``, padding 128) or int16
+    [n, nq, qstride, 2] (``per`` = 2; value ``x``, padding 0), with ``nq = ceil(cg/per)``;
+    word ``(q, yy*wp + xx)`` holds channels ``per*q ..`` of padded position ``(yy, xx)``.
+    Words past the plane (``>= hp*wp``) and channels past ``cg`` hold the padding value.
+    With *absolute*, ``|x|`` is packed (no offset, padding 0) for the overflow screen.
+    """
+    n_img = a.shape[0]
+    nq = a.shape[1]
+    h = x.shape[2]
+    wd = x.shape[3]
+    off = 128 if per == 4 and not absolute else 0
+    for job in prange(n_img * nq):
+        i = job // nq
+        q = job % nq
+        n = n0 + i
+        dst = a[i, q]
+        dst[:] = off
+        for e in range(per):
+            ci = q * per + e
+            if ci >= cg:
+                continue
+            src = x[n, c0 + ci]
+            for iy in range(h):
+                row = (pt + iy) * wp + pl
+                if absolute:
+                    for ix in range(wd):
+                        dst[row + ix, e] = abs(src[iy, ix])
+                else:
+                    for ix in range(wd):
+                        dst[row + ix, e] = src[iy, ix] + off
+
+
+@njit(cache=True, parallel=True)
+def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, absolute, a):
+    """im2col of images ``n0 .. n0+nb-1`` (channels ``c0 ..``) into *a* [nq, rp, per].
+
+    Virtual pixel ``r = (n - n0)*oh*ow + oy*ow + ox``; k ``= (ci*kh + ky)*kw + kx`` (the
+    documented im2col order) sits in word ``q = k // per``, slot ``k % per``. Values and padding
+    as :func:`pack_plane`; pixels past ``nb*oh*ow`` and k past ``cg*kh*kw`` hold padding.
+    """
+    nq = a.shape[0]
+    rp = a.shape[1]
+    h = x.shape[2]
+    wd = x.shape[3]
+    kk = cg * kh * kw
+    per_img = oh * ow
+    off = 128 if per == 4 and not absolute else 0
+    for q in prange(nq):
+        dst = a[q]
+        for e in range(per):
+            k = q * per + e
+            if k >= kk:
+                for r in range(rp):
+                    dst[r, e] = off
+                continue
+            ci = k // (kh * kw)
+            ky = (k // kw) % kh
+            kx = k % kw
+            t = kx * dw - pl
+            # output columns whose input column ox*sw + t lies inside [0, wd)
+            ox_lo = min(max(0, -(t // sw)), ow)
+            ox_hi = max(min(ow, (wd - 1 - t) // sw + 1), ox_lo)
+            for i in range(nb):
+                src = x[n0 + i, c0 + ci]
+                for oy in range(oh):
+                    r0 = i * per_img + oy * ow
+                    iy = oy * sh - pt + ky * dh
+                    if iy < 0 or iy >= h:
+                        for ox in range(ow):
+                            dst[r0 + ox, e] = off
+                        continue
+                    for ox in range(ox_lo):
+                        dst[r0 + ox, e] = off
+                    if absolute:
+                        for ox in range(ox_lo, ox_hi):
+                            dst[r0 + ox, e] = abs(src[iy, ox * sw + t])
+                    else:
+                        for ox in range(ox_lo, ox_hi):
+                            dst[r0 + ox, e] = src[iy, ox * sw + t] + off
+                    for ox in range(ox_hi, ow):
+                        dst[r0 + ox, e] = off
+            for r in range(nb * per_img, rp):
+                dst[r, e] = off
+
+
+@njit(cache=True)
+def pack_weights(w, c0, ng, taps, per, absolute, b):
+    """Weights of output channels ``c0 .. c0+ng-1`` into *b* [nt, nq, jp, per].
+
+    With *taps* each kernel position is a tap and k runs over input channels (plane layout);
+    else there is one tap and k runs over the im2col order (c, kh, kw). Channels past ``ng``
+    and k past the end are 0. With *absolute*, ``|w|`` is packed.
+    """
+    cg = w.shape[1]
+    kh = w.shape[2]
+    kw = w.shape[3]
+    nt, nq, jp, _ = b.shape
+    b[:] = 0
+    for j in range(ng):
+        o = c0 + j
+        for ci in range(cg):
+            for ky in range(kh):
+                for kx in range(kw):
+                    v = w[o, ci, ky, kx]
+                    if absolute and v < 0:
+                        v = -v
+                    if taps:
+                        t = ky * kw + kx
+                        k = ci
+                    else:
+                        t = 0
+                        k = (ci * kh + ky) * kw + kx
+                    b[t, k // per, j, k % per] = v
+
+
+# --------------------------------------------------------------------------- epilogues
+
+
+@njit(inline="always")
+def _wrap32(v):
+    """Two's-complement int32 value of the int64 *v* (reduction modulo 2**32)."""
+    return ((v + (np.int64(1) << 31)) & np.int64(0xFFFFFFFF)) - (np.int64(1) << 31)
+
+
+@njit(cache=True, parallel=True)
+def finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, hi, out, n0, c0, ng):
+    """Requantize raw sums into NCHW codes: ``out[n0+b, c0+j, oy, ox]``.
+
+    Image ``b`` of the chunk reads raw image ``b // ipr`` at virtual pixel
+    ``(b % ipr)*img_stride + oy*row + ox``; the sum is ``wrap32(raw - corr[j])`` (exact, see the
+    module docstring), then ``clip(requant(sum + bias[c0+j]), lo, hi)``.
+    """
+    oh = out.shape[2]
+    ow = out.shape[3]
+    nb = (raw.shape[0] // (jp * rp)) * ipr
+    for job in prange(nb * ng):
+        bimg = job // ng
+        j = job % ng
+        c = c0 + j
+        base = ((bimg // ipr) * jp + j) * rp + (bimg % ipr) * img_stride
+        cj = corr[j]
+        b = np.int64(bias[c])
+        p0 = np.int64(pre[c])
+        s = np.int64(scale[c])
+        p1 = np.int64(post[c])
+        for oy in range(oh):
+            rb = base + oy * row
+            for ox in range(ow):
+                v = _wrap32(np.int64(raw[rb + ox]) - cj) + b
+                out[n0 + bimg, c, oy, ox] = _requant(v, p0, s, p1, lo, hi)
+
+
+@njit(inline="always")
+def _step_output(x, w, n, o, c_base, b, oy, ox, sh, sw, pt, pl, dh, dw, lo, hi, wrap):
+    """The faithful accumulator of one output: bias, then (c, ky, kx), fixed after every step."""
+    h = x.shape[2]
+    wd = x.shape[3]
+    cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    a, cnt = _acc_step(b, lo, hi, wrap)
+    for ci in range(cg):
+        for ky in range(kh):
+            iy = oy * sh - pt + ky * dh
+            if iy < 0 or iy >= h:
+                continue
+            for kx in range(kw):
+                ix = ox * sw - pl + kx * dw
+                if ix < 0 or ix >= wd:
+                    continue
+                a, e = _acc_step(a + np.int64(x[n, c_base + ci, iy, ix]) * np.int64(w[o, ci, ky, kx]),
+                                 lo, hi, wrap)
+                cnt += e
+    return a, cnt
+
+
+@njit(cache=True, parallel=True)
+def finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,
+                    acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, c_base):
+    """Faithful accumulators from the screened GEMM, requantized into NCHW codes.
+
+    For each output, ``|bias| + sum_k |x_k w_k|`` (``rawabs``) bounds every partial sum; when
+    it is at most ``2**(acc_bits-1) - 1`` no step can overflow and ``bias + sum`` (``raw``) is
+    the faithful value. Otherwise the output is stepped in the documented order
+    (:func:`accelsim.datapath.kernels.conv_acc_faithful`'s rule) from the codes ``x``, ``w``.
+
+    Returns int64 [nb, ng] overflow events of the chunk per image and channel.
+    """
+    oh = out.shape[2]
+    ow = out.shape[3]
+    nb = (raw.shape[0] // (jp * rp)) * ipr
+    alo = -(np.int64(1) << (acc_bits - 1))
+    ahi = (np.int64(1) << (acc_bits - 1)) - 1
+    ev = np.zeros((nb, ng), dtype=np.int64)
+    for job in prange(nb * ng):
+        bimg = job // ng
+        j = job % ng
+        c = c0 + j
+        base = ((bimg // ipr) * jp + j) * rp + (bimg % ipr) * img_stride
+        cj = corr[j]
+        b = np.int64(bias[c])
+        babs = abs(b)
+        p0 = np.int64(pre[c])
+        s = np.int64(scale[c])
+        p1 = np.int64(post[c])
+        cnt = np.int64(0)
+        for oy in range(oh):
+            rb = base + oy * row
+            for ox in range(ow):
+                if babs + np.int64(rawabs[rb + ox]) <= ahi:
+                    acc = _wrap32(np.int64(raw[rb + ox]) - cj) + b
+                else:
+                    acc, e = _step_output(x, w, n0 + bimg, c, c_base, b, oy, ox, sh, sw, pt, pl, dh, dw,
+                                          alo, ahi, wrap)
+                    cnt += e
+                out[n0 + bimg, c, oy, ox] = _requant(acc, p0, s, p1, lo, hi)
+        ev[bimg, j] = cnt
+    return ev
+
+
+__all__ = ["HAVE_VNNI", "finish", "finish_faithful", "NR", "MR", "LANES", "gemm_raw", "pack_plane", "pack_cols", "pack_weights",
+           "vdot", "vzero", "vstore", "i32x16"]
+
+
+# --------------------------------------------------------------------------- driver
+
+_CHUNK_BYTES = 1 << 23
+"""Bound on one chunk's packed activations plus raw sums, bytes (whole images, at least one)."""
+_PLANE_MIN = 64
+"""Padded planes (Hp x Wp) from which a stride-1 kernel runs on the plane instead of im2col."""
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b) * b
+
+
+def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
+               sixteen: bool, faithful=None):
+    """Requantized output codes of a (grouped) convolution computed on the integer micro-kernel.
+
+    Parameters
+    ----------
+    x : int32 [N, C, H, W] codes; w : int32 [Cout, C/groups, kh, kw] codes; bias, pre, scale,
+        post : int64 [Cout]; lo, hi : output code range.
+    sixteen : use the 16-bit kernel (codes up to 16 bits) instead of the 8-bit one (activations
+        in [-128, 127], weights in [-128, 127]).
+    faithful : ``None`` for the exact path, or ``(acc_bits, wrap)``: screen every output with
+        its own bound and step the ones that may overflow (:func:`finish_faithful`).
+
+    The caller guarantees ``max|x| * max_c sum_k |w_{c,k}| < 2**31`` (module docstring).
+
+    Returns
+    -------
+    (out, events) : int32 [N, Cout, oh, ow] codes and the overflow events (0 on the exact path).
+    """
+    n, c, h, wd = x.shape
+    c_out, cg, kh, kw = w.shape
+    sh, sw = stride
+    pt, pl, pb, pr = padding
+    dh, dw = dilation
+    ng = c_out // groups
+    jp = _ceil(ng, NR)
+    per = 2 if sixteen else 4
+    adt = np.int16 if sixteen else np.uint8
+    bdt = np.int16 if sixteen else np.int8
+    hp, wp = h + pt + pb, wd + pl + pr
+    plane = (sh, sw) == (1, 1) and kh * kw > 1 and hp * wp >= _PLANE_MIN
+    out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+    events = 0
+    screen = faithful is not None
+    acc_bits, wrap = faithful if screen else (32, False)
+    for g in range(groups):
+        c0 = g * ng
+        xc0 = g * cg
+        if plane:
+            nq = -(-cg // per)
+            b = np.empty((kh * kw, nq, jp, per), dtype=bdt)
+            toff = np.array([ky * dh * wp + kx * dw for ky in range(kh) for kx in range(kw)], dtype=np.int64)
+            rp = _ceil(oh * wp, MR)
+            qstride = rp + int(toff.max())
+            per_img = (nq * qstride + jp * rp) * 4
+        else:
+            kk = cg * kh * kw
+            nq = -(-kk // per)
+            b = np.empty((1, nq, jp, per), dtype=bdt)
+            toff = np.zeros(1, dtype=np.int64)
+            per_img = (nq + jp) * oh * ow * 4
+        pack_weights(w, c0, ng, plane, per, False, b)
+        if sixteen:
+            corr = np.zeros(jp, dtype=np.int64)
+        else:
+            corr = 128 * b.reshape(-1, jp, per).astype(np.int64).sum(axis=(0, 2))
+        if screen:
+            babs = np.empty_like(b)
+            pack_weights(w, c0, ng, plane, per, True, babs)
+        imgs = max(1, _CHUNK_BYTES // max(per_img, 1))
+        for n0 in range(0, n, imgs):
+            nb = min(imgs, n - n0)
+            if plane:
+                a = np.empty((nb, nq, qstride, per), dtype=adt)
+                pack_plane(x, n0, xc0, cg, pt, pl, hp, wp, qstride, per, False, a)
+                n_raw, ipr, img_stride, row, a_img = nb, 1, 0, wp, nq * qstride
+            else:
+                rp = _ceil(nb * oh * ow, MR)
+                qstride = rp
+                a = np.empty((nq, rp, per), dtype=adt)
+                pack_cols(x, n0, nb, xc0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, False, a)
+                n_raw, ipr, img_stride, row, a_img = 1, nb, oh * ow, ow, 0
+            raw = np.empty(n_raw * jp * rp, dtype=np.int32)
+            gemm_raw(a.reshape(-1), b.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, raw)
+            if not screen:
+                finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, hi, out, n0, c0, ng)
+                continue
+            if plane:
+                pack_plane(x, n0, xc0, cg, pt, pl, hp, wp, qstride, per, True, a)
+            else:
+                pack_cols(x, n0, nb, xc0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, True, a)
+            rawabs = np.empty_like(raw)
+            gemm_raw(a.reshape(-1), babs.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, rawabs)
+            ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,
+                                 acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, xc0)
+            events += int(ev.sum())
+    return out, events

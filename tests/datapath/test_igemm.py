@@ -1,0 +1,204 @@
+"""The integer micro-kernel paths (int8, int16, screened faithful) against numpy int64 references.
+
+Geometry here is larger than in test_kernels.py so that the padded-plane layout (taps over the
+plane) and multi-tile jobs run; the references are vectorised numpy int64 so they stay fast.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+from accelsim.datapath import igemm, ops
+from tests.datapath.test_kernels import ref_conv_acc, ref_requant
+
+
+def ref_faithful_vec(x, w, bias, stride, pad, dil, groups, acc_bits, wrap):
+    """Stepwise accumulator in the documented order (bias, then c, ky, kx), all outputs at once.
+
+    Padded positions are skipped in the documented order; adding their zero product to an
+    in-range accumulator changes nothing and is no event, so adding 0 there is the same thing.
+    """
+    n, c, h, wd = x.shape
+    co, cg, kh, kw = w.shape
+    pt, pl, pb, pr = pad
+    lo, hi = -2 ** (acc_bits - 1), 2 ** (acc_bits - 1) - 1
+    xp = np.zeros((n, c, h + pt + pb, wd + pl + pr), np.int64)
+    xp[:, :, pt:pt + h, pl:pl + wd] = x
+    oh = (h + pt + pb - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + pl + pr - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    ng = co // groups
+    events = 0
+
+    def fix(s):
+        nonlocal events
+        bad = (s < lo) | (s > hi)
+        events += int(bad.sum())
+        if wrap:
+            return (s - lo) % 2 ** acc_bits + lo
+        return np.clip(s, lo, hi)
+
+    a = fix(np.broadcast_to(np.asarray(bias, np.int64)[None, :, None, None], (n, co, oh, ow)).copy())
+    for ci in range(cg):
+        for ky in range(kh):
+            for kx in range(kw):
+                ys, xs = ky * dil[0], kx * dil[1]
+                for g in range(groups):
+                    patch = xp[:, g * cg + ci, ys:ys + stride[0] * (oh - 1) + 1:stride[0],
+                               xs:xs + stride[1] * (ow - 1) + 1:stride[1]]
+                    wk = w[g * ng:(g + 1) * ng, ci, ky, kx].astype(np.int64)
+                    a[:, g * ng:(g + 1) * ng] = fix(a[:, g * ng:(g + 1) * ng] + patch[:, None] * wk[None, :, None, None])
+    return a, events
+
+
+@st.composite
+def wide_case(draw, acc_bits_range=(32, 32), bits_range=(2, 8)):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cg = draw(st.integers(1, 9))
+    ng = draw(st.integers(1, 19))
+    k = draw(st.sampled_from([1, 2, 3]))
+    kh, kw = k, draw(st.sampled_from([k, 1, 3]))
+    stride = draw(st.sampled_from([(1, 1), (1, 1), (2, 2), (1, 2)]))
+    dil = draw(st.sampled_from([(1, 1), (1, 1), (2, 1)]))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    h, wd = draw(st.integers(1, 17)), draw(st.integers(1, 17))
+    assume(h + pad[0] + pad[2] >= dil[0] * (kh - 1) + 1 and wd + pad[1] + pad[3] >= dil[1] * (kw - 1) + 1)
+    n = draw(st.integers(1, 3))
+    ab = draw(st.integers(*bits_range))
+    wb = draw(st.integers(*bits_range))
+    acc_bits = draw(st.integers(*acc_bits_range))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    aq, wq = 2 ** (ab - 1) - 1, 2 ** (wb - 1) - 1
+    x = rng.integers(-aq, aq + 1, (n, groups * cg, h, wd))
+    w = rng.integers(-wq, wq + 1, (groups * ng, cg, kh, kw))
+    if draw(st.booleans()):  # corners: largest codes of both signs
+        x.flat[:: max(1, x.size // 7)] = aq
+        w.flat[:: max(1, w.size // 5)] = -wq
+    co = groups * ng
+    bias = rng.integers(-2 ** min(acc_bits - 2, 30), 2 ** min(acc_bits - 2, 30), co)
+    return dict(x=x, w=w, bias=bias, pre=rng.integers(0, 4, co), scale=rng.integers(1, 256, co),
+                post=rng.integers(4, 20, co), lo=-127, hi=127, stride=stride, pad=pad, dil=dil,
+                groups=groups, acc_bits=acc_bits, wrap=draw(st.booleans()))
+
+
+def _run(case, path):
+    return ops.conv(case["x"], case["w"], case["bias"], case["pre"], case["scale"], case["post"],
+                    lo=case["lo"], hi=case["hi"], stride=case["stride"], padding=case["pad"],
+                    dilation=case["dil"], groups=case["groups"], acc_bits=case["acc_bits"],
+                    overflow="wrap" if case["wrap"] else "saturate", path=path)
+
+
+def _exact(case):
+    acc = ref_conv_acc(case["x"], case["w"], case["bias"], case["stride"], case["pad"], case["dil"], case["groups"])
+    return ref_requant(acc, case["pre"], case["scale"], case["post"], case["lo"], case["hi"])
+
+
+LAYOUTS = pytest.mark.parametrize("plane_min", [0, 1 << 30], ids=["plane", "im2col"])
+"""Run a test with every stride-1 layer on the padded-plane layout, then with none."""
+
+
+def _run_layout(case, path, plane_min):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(igemm, "_PLANE_MIN", plane_min)
+        return _run(case, path)
+
+
+@LAYOUTS
+@settings(max_examples=25, deadline=None)
+@given(case=wide_case())
+def test_int8_path_matches_int64(plane_min, case):
+    np.testing.assert_array_equal(_run_layout(case, "int8", plane_min).out, _exact(case))
+
+
+@LAYOUTS
+@settings(max_examples=25, deadline=None)
+@given(case=wide_case(bits_range=(2, 16), acc_bits_range=(40, 48)))
+def test_int16_path_matches_int64(plane_min, case):
+    l1 = np.abs(case["w"]).reshape(len(case["w"]), -1).sum(1)
+    assume(int(np.abs(case["x"]).max()) * int(l1.max()) < 2 ** 31)
+    np.testing.assert_array_equal(_run_layout(case, "int16", plane_min).out, _exact(case))
+
+
+@LAYOUTS
+@settings(max_examples=40, deadline=None)
+@given(case=wide_case(acc_bits_range=(8, 22), bits_range=(2, 10)))
+def test_faithful_path_matches_stepwise_reference_when_it_overflows(plane_min, case):
+    """Narrow accumulators: many outputs overflow and are stepped, the rest take the screen."""
+    acc, events = ref_faithful_vec(case["x"], case["w"], case["bias"], case["stride"], case["pad"],
+                                   case["dil"], case["groups"], case["acc_bits"], case["wrap"])
+    got = _run_layout(case, "faithful", plane_min)
+    np.testing.assert_array_equal(got.out, ref_requant(acc, case["pre"], case["scale"], case["post"], -127, 127))
+    assert got.overflow_events == events
+
+
+def test_sums_above_float32_range_are_exact():
+    """16-bit codes, sums up to ~2**31: beyond float32's 2**24 but inside the int32 lanes."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-32767, 32768, (2, 8, 9, 9))
+    x[0, :, 3:6, 3:6] = 32767
+    w = rng.integers(-800, 800, (16, 8, 3, 3))
+    w[0] = 800  # output (0, 0, 4, 4): 72 * 32767 * 800 = 1.887e9 < 2**31
+    l1 = np.abs(w).reshape(16, -1).sum(1)
+    assert 2 ** 24 < 32767 * int(l1.max()) < 2 ** 31
+    kw = dict(lo=-2 ** 31, hi=2 ** 31 - 1, padding=(1, 1, 1, 1), acc_bits=32)
+    got = ops.conv(x, w, np.zeros(16), 0, 1, 0, **kw)
+    assert got.path == "int16"
+    want = ref_conv_acc(x, w, np.zeros(16), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert want.max() == 72 * 32767 * 800
+    np.testing.assert_array_equal(got.out, want)
+
+
+def test_auto_takes_the_integer_kernel_and_depthwise_stays_direct():
+    rng = np.random.default_rng(4)
+    x = rng.integers(-127, 128, (2, 16, 12, 12))
+    kw = dict(lo=-127, hi=127, padding=(1, 1, 1, 1), acc_bits=32)
+    assert ops.conv(x, rng.integers(-127, 128, (16, 16, 3, 3)), np.zeros(16), 0, 1, 8, **kw).path == "int8"
+    assert ops.conv(x * 200, rng.integers(-127, 128, (16, 16, 3, 3)), np.zeros(16), 0, 1, 8, **kw).path == "int16"
+    dw = ops.conv(x, rng.integers(-127, 128, (16, 1, 3, 3)), np.zeros(16), 0, 1, 8, groups=16, **kw)
+    assert dw.path == "int64"
+    with pytest.raises(ValueError, match="not exact"):
+        ops.conv(x * 200, rng.integers(-127, 128, (16, 16, 3, 3)), np.zeros(16), 0, 1, 8, path="int8", **kw)
+
+
+def test_weight_code_minus_128_takes_the_16_bit_kernel():
+    """|w| = 128 does not fit the screen's signed bytes, so 8-bit codes with -128 go to int16."""
+    x = np.full((1, 4, 5, 5), 127)
+    w = np.full((8, 4, 3, 3), -128)
+    r = ops.conv(x, w, np.zeros(8), 0, 1, 0, lo=-2 ** 31, hi=2 ** 31 - 1, padding=(1, 1, 1, 1), acc_bits=32)
+    assert r.path == "int16"
+    np.testing.assert_array_equal(r.out, ref_conv_acc(x, w, np.zeros(8), (1, 1), (1, 1, 1, 1), (1, 1), 1))
+
+
+@pytest.mark.parametrize("sixteen", [False, True])
+def test_portable_vector_code_equals_the_vnni_instructions(sixteen, monkeypatch):
+    """The code compiled for processors without AVX-512 VNNI gives the same lanes."""
+
+    def kernel():
+        @njit
+        def dot(a, b, out, nq):
+            acc = igemm.vzero()
+            for q in range(nq):
+                acc = igemm.vdot(acc, a, q * 16, b, q)
+            igemm.vstore(acc, out, 0)
+        return dot
+
+    rng = np.random.default_rng(5)
+    nq = 37
+    if sixteen:
+        a = rng.integers(-32768, 32768, nq * 32).astype(np.int16)
+        b = rng.integers(-32768, 32768, nq * 2).astype(np.int16)
+        want = (a.reshape(nq, 16, 2).astype(np.int64) * b.reshape(nq, 1, 2)).sum(axis=(0, 2))
+    else:
+        a = rng.integers(0, 256, nq * 64).astype(np.uint8)
+        b = rng.integers(-128, 128, nq * 4).astype(np.int8)
+        want = (a.reshape(nq, 16, 4).astype(np.int64) * b.reshape(nq, 1, 4)).sum(axis=(0, 2))
+    want = (want + 2 ** 31) % 2 ** 32 - 2 ** 31  # lanes wrap modulo 2**32
+    outs = []
+    for vnni in sorted({False, igemm.HAVE_VNNI}):
+        monkeypatch.setattr(igemm, "HAVE_VNNI", vnni)
+        out = np.zeros(16, np.int32)
+        kernel()(a, b, out, nq)
+        outs.append(out)
+    for out in outs:
+        np.testing.assert_array_equal(out, want)
