@@ -201,6 +201,7 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
         plan.arrays["weight"] = np.ascontiguousarray(w, dtype=np.int32)
         plan.arrays["bias"] = np.ascontiguousarray(b.reshape(-1), dtype=np.int64)
         plan.arrays["l1"] = ops.weight_l1(plan.arrays["weight"])
+        plan.params["packed"] = {}  # the integer kernels' packed weights, filled on first use
         plan.params["req"] = _requant_arrays(net, layer, "", c_out)
     elif layer.op in ("avgpool", "mul"):
         plan.params["req"] = _requant_arrays(net, layer, "", c_out)
@@ -282,7 +283,7 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str) -> tuple[np.nda
         r = ops.conv(x, plan.arrays["weight"], plan.arrays["bias"], pre, scale, post, lo=lo, hi=hi,
                      stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                      groups=1 if op == "gemm" else layer.groups, acc_bits=layer.acc_bits,
-                     overflow=q.overflow, path=path, l1=plan.arrays["l1"])
+                     overflow=q.overflow, path=path, l1=plan.arrays["l1"], packed=plan.params["packed"])
         return r.out, r.overflow_events, r.path
     if op == "maxpool":
         return ops.maxpool(x, layer.kernel, layer.stride, layer.padding, layer.dilation, lo, hi), 0, ""

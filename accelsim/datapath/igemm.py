@@ -479,7 +479,7 @@ def _ceil(a: int, b: int) -> int:
 
 
 def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
-               sixteen: bool, faithful=None):
+               sixteen: bool, faithful=None, packed: dict | None = None):
     """Requantized output codes of a (grouped) convolution computed on the integer micro-kernel.
 
     Parameters
@@ -490,6 +490,8 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
         in [-128, 127], weights in [-128, 127]).
     faithful : ``None`` for the exact path, or ``(acc_bits, wrap)``: screen every output with
         its own bound and step the ones that may overflow (:func:`finish_faithful`).
+    packed : a dict the caller keeps per layer (weights unchanged between calls); packed
+        weights are stored in it on first use and reused.
 
     The caller guarantees ``max|x| * max_c sum_k |w_{c,k}| < 2**31`` (module docstring).
 
@@ -529,14 +531,21 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             b = np.empty((1, nq, jp, per), dtype=bdt)
             toff = np.zeros(1, dtype=np.int64)
             per_img = (nq + jp) * oh * ow * 4
-        pack_weights(w, c0, ng, plane, per, False, b)
-        if sixteen:
-            corr = np.zeros(jp, dtype=np.int64)
+        key = (sixteen, plane, screen, g)
+        if packed is not None and key in packed:
+            b, babs, corr = packed[key]
         else:
-            corr = 128 * b.reshape(-1, jp, per).astype(np.int64).sum(axis=(0, 2))
-        if screen:
-            babs = np.empty_like(b)
-            pack_weights(w, c0, ng, plane, per, True, babs)
+            pack_weights(w, c0, ng, plane, per, False, b)
+            if sixteen:
+                corr = np.zeros(jp, dtype=np.int64)
+            else:
+                corr = 128 * b.reshape(-1, jp, per).sum(axis=(0, 2), dtype=np.int64)
+            babs = None
+            if screen:
+                babs = np.empty_like(b)
+                pack_weights(w, c0, ng, plane, per, True, babs)
+            if packed is not None:
+                packed[key] = (b, babs, corr)
         imgs = max(1, _CHUNK_BYTES // max(per_img, 1))
         for n0 in range(0, n, imgs):
             nb = min(imgs, n - n0)
@@ -565,3 +574,52 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
                                  acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, xc0)
             events += int(ev.sum())
     return out, events
+
+
+# --------------------------------------------------------------------------- depthwise
+
+
+@njit(cache=True, parallel=True)
+def depthwise_codes(x, w, bias, pre, scale, post, lo, hi, sh, sw, pt, pl, dh, dw, oh, ow):
+    """Depthwise convolution (one input channel per output channel) to requantized codes.
+
+    Memory-bound, so no GEMM lowering: per (image, channel) job, each output row is built in an
+    int32 row buffer tap by tap (unit-stride inner loop over the valid output columns, which
+    LLVM vectorises), then bias is added in int64 and the row requantized. Exact when
+    ``max|x| * max_c sum|w_c| < 2**31`` (int32 row sums; the caller checks). Output channel
+    ``o`` reads input channel ``o // (Cout / C)``.
+    """
+    n_img, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    mult = c_out // c_in
+    out = np.empty((n_img, c_out, oh, ow), dtype=np.int32)
+    for job in prange(n_img * c_out):
+        n = job // c_out
+        o = job % c_out
+        src = x[n, o // mult]
+        b = np.int64(bias[o])
+        p0 = np.int64(pre[o])
+        s = np.int64(scale[o])
+        p1 = np.int64(post[o])
+        buf = np.zeros(ow, dtype=np.int32)
+        for oy in range(oh):
+            buf[:] = 0
+            for ky in range(kh):
+                iy = oy * sh - pt + ky * dh
+                if iy < 0 or iy >= h:
+                    continue
+                row = src[iy]
+                for kx in range(kw):
+                    wv = np.int32(w[o, 0, ky, kx])
+                    t = kx * dw - pl
+                    ox_lo = min(max(0, -(t // sw)), ow)
+                    ox_hi = max(min(ow, (wd - 1 - t) // sw + 1), ox_lo)
+                    if sw == 1:
+                        for ox in range(ox_lo, ox_hi):
+                            buf[ox] += row[ox + t] * wv
+                    else:
+                        for ox in range(ox_lo, ox_hi):
+                            buf[ox] += row[ox * sw + t] * wv
+            for ox in range(ow):
+                out[n, o, oy, ox] = _requant(np.int64(buf[ox]) + b, p0, s, p1, lo, hi)
+    return out

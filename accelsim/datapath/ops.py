@@ -21,10 +21,13 @@ Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
 ``float32``   a float32 BLAS GEMM (im2col, or all taps over the padded plane) when additionally
               ``max|x| * max_c sum|w_c| < 2**24``;
 ``float64``   the same in float64 when that product is below 2**53 (always, if acc_bits <= 48);
-``int64``     direct int64 loops (depthwise layers: memory-bound, no GEMM lowering).
+``depthwise`` one input channel per group: direct int32 row loops, no GEMM lowering (the
+              layer is memory-bound), when ``max|x| * max_c sum|w_c| < 2**31``;
+``int64``     direct int64 loops (small layers whose codes are too wide for the int32 paths).
 
-``auto`` takes ``faithful`` when the bound fails, else ``int64`` for depthwise layers, else
-``int8``/``int16`` when their condition holds, else ``float64``.
+``auto`` takes ``faithful`` when the bound fails; else ``depthwise`` for depthwise layers and
+``int8``/``int16`` for the others when the int32 condition holds; else ``int64`` for depthwise
+and tiny layers and ``float64`` for the rest.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 from accelsim.datapath import igemm
 from accelsim.datapath import kernels as K
 
-PATHS = ("auto", "faithful", "stepped", "int8", "int16", "int64", "float32", "float64")
+PATHS = ("auto", "faithful", "stepped", "int8", "int16", "depthwise", "int64", "float32", "float64")
 """Accepted values of ``path`` for :func:`conv`; ``auto`` chooses the fastest exact one."""
 
 _SCRATCH_BYTES = 1 << 24
@@ -127,7 +130,7 @@ def int_kernel(max_x: int, max_w: int, l1: np.ndarray) -> str | None:
 def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: int,
          stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1,
          acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
-         l1: np.ndarray | None = None) -> MacResult:
+         l1: np.ndarray | None = None, packed: dict | None = None) -> MacResult:
     """``clip(requant(acc, pre, scale, post), lo, hi)`` with ``acc = bias + sum(x*w)`` per channel.
 
     Parameters
@@ -140,6 +143,8 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     path : one of :data:`PATHS`; forcing an exact path on a layer whose bound fails is refused
         (``ValueError``) because it would not be bit-exact.
     l1 : precomputed :func:`weight_l1` (saves work when called per batch).
+    packed : a dict kept by the caller for this layer across batches (the weights must not
+        change): the integer paths store their packed weights and ``max|w|`` in it.
 
     Returns
     -------
@@ -163,14 +168,23 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     safe = choose_path(max_x, l1, bias, acc_bits)
     if path not in PATHS:
         raise ValueError(f"conv: path must be one of {PATHS}, got {path!r}")
-    max_w = int(K.max_abs(w))
+    if packed is not None and "max_w" in packed:
+        max_w = packed["max_w"]
+    else:
+        max_w = int(K.max_abs(w))
+        if packed is not None:
+            packed["max_w"] = max_w
     kern = int_kernel(max_x, max_w, l1)
-    depthwise = groups > 1 and cg == 1
+    depthwise = cg == 1 and groups == c  # one input channel per group (c == 1: a single-channel input)
     if path == "auto":
         path = safe
         if path != "faithful":
-            path = "int64" if depthwise or kern is None and (c_out // groups < 8 or cg * kh * kw < 8) \
-                else kern or safe
+            path = "int64" if kern is None and (depthwise or c_out // groups < 8 or cg * kh * kw < 8) \
+                else "depthwise" if depthwise else kern or safe
+    elif path == "depthwise":
+        if safe == "faithful" or kern is None or not depthwise:
+            raise ValueError(f"conv: path 'depthwise' is not exact here or not a depthwise layer (bound allows "
+                             f"{safe!r}, codes allow {kern!r}, groups={groups}, {cg} channels per group)")
     elif path in ("int8", "int16"):
         if safe == "faithful" or kern is None or (path == "int8" and kern != "int8"):
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r}, codes allow {kern!r})")
@@ -182,8 +196,12 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         codes, events = igemm.conv_codes(
             x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,
             sixteen=kern == "int16" if path == "faithful" else path == "int16",
-            faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None)
+            faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None, packed=packed)
         return MacResult(codes, events, path)
+    if path == "depthwise":
+        out = igemm.depthwise_codes(x, w, bias, pre, scale, post, lo, hi, stride[0], stride[1], padding[0],
+                                    padding[1], dilation[0], dilation[1], oh, ow)
+        return MacResult(out, 0, path)
     if path == "stepped":
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), int(ev.sum()), path)
@@ -242,7 +260,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
 
 def gemm(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: int,
          acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
-         l1: np.ndarray | None = None) -> MacResult:
+         l1: np.ndarray | None = None, packed: dict | None = None) -> MacResult:
     """Fully connected layer: x int [N, K] or [N, K, 1, 1], w int [Nout, K]; out [N, Nout, 1, 1].
 
     Same rule and reduction order (bias, then k ascending) as :func:`conv` with a 1x1 kernel.
@@ -252,7 +270,7 @@ def gemm(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     w = np.asarray(w)
     w4 = w.reshape(w.shape[0], w.shape[1], 1, 1)
     return conv(x4, w4, bias, pre, scale, post, lo=lo, hi=hi, acc_bits=acc_bits,
-                overflow=overflow, path=path, l1=l1)
+                overflow=overflow, path=path, l1=l1, packed=packed)
 
 
 def maxpool(x, kernel, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
