@@ -5,13 +5,21 @@ same thread count (1 and 2; each count in a fresh subprocess so NUMBA_NUM_THREAD
 OPENBLAS_NUM_THREADS and onnxruntime's intra-op threads all agree):
 
 * accelsim ``ops.conv`` (auto path: the exactness bound holds for 8-bit codes, 32-bit accumulator,
-  so the float32 GEMM path runs; checked bit-exact against the int64 path in the run),
-* accelsim ``ops.conv`` forced onto the faithful per-step path (saturating accumulator),
+  so the int8 micro-kernel runs; checked bit-exact against the int64 path in the run), with the
+  layer's packed weights kept across calls as the network executor keeps them,
+* accelsim ``ops.conv`` forced onto the faithful path (saturating accumulator: every output
+  screened by its own bound on the micro-kernel, stepped where the bound fails — here none,
+  as in any layer whose accumulator is wide enough),
+* the same faithful path with a 22-bit accumulator, where part of the outputs overflow and are
+  stepped (their count of overflow events printed),
+* the float32 BLAS path (``path="float32"``, the exact path before the integer kernels),
+* the per-step reference (``path="stepped"``: every output stepped; timed on one image),
 * onnxruntime int8 ``QLinearConv`` (uint8 activations, int8 per-channel weights, built with
   onnx.helper),
 * onnxruntime float32 ``Conv``.
 
-Prints GMAC/s (best of ``REPEATS``) and the ratio of accelsim to ORT int8.
+The four are timed in interleaved rounds (best of ``REPEATS`` kept) so machine load hits them
+alike. Prints GMAC/s and the ratio of accelsim to ORT int8, with the load average.
 
 Run: ``python benchmarks/datapath_conv_throughput.py`` (about a minute on 2 cores).
 """
@@ -27,6 +35,8 @@ import time
 N, C, H, W, K = 8, 64, 56, 56, 64
 MACS = N * H * W * K * C * 9
 REPEATS = 5
+NARROW_ACC_BITS = 22
+"""A second faithful run with this accumulator width, narrow enough that some outputs overflow."""
 
 
 def _best(fn, repeats=REPEATS):
@@ -55,13 +65,24 @@ def measure(threads: int) -> dict:
     kw = dict(lo=-127, hi=127, padding=(1, 1, 1, 1), acc_bits=32)
 
     res = {"threads": threads}
-    fast = ops.conv(xq, wq, bias, pre, scale, post, **kw)
+    l1 = ops.weight_l1(wq)
+    packed = {}
+    fast = ops.conv(xq, wq, bias, pre, scale, post, l1=l1, packed=packed, **kw)
     ref = ops.conv(xq, wq, bias, pre, scale, post, path="int64", **kw)
     res["accelsim_path"] = fast.path
     res["bit_exact_vs_int64"] = bool(np.array_equal(fast.out, ref.out))
-    res["accelsim_s"] = _best(lambda: ops.conv(xq, wq, bias, pre, scale, post, **kw))
+    faithful = ops.conv(xq, wq, bias, pre, scale, post, path="faithful", l1=l1, packed=packed, **kw)
+    res["faithful_bit_exact"] = bool(np.array_equal(faithful.out, ref.out)) and faithful.overflow_events == 0
+    narrow = ops.conv(xq, wq, bias, pre, scale, post, path="faithful", **dict(kw, acc_bits=NARROW_ACC_BITS))
+    res["narrow_events"] = narrow.overflow_events
     xs = xq[:1]
-    res["faithful_s"] = _best(lambda: ops.conv(xs, wq, bias, pre, scale, post, path="faithful", **kw), 2) * N
+    res["stepped_s"] = _best(lambda: ops.conv(xs, wq, bias, pre, scale, post, path="stepped", **kw), 1) * N
+    runs = {"accelsim": lambda: ops.conv(xq, wq, bias, pre, scale, post, l1=l1, packed=packed, **kw),
+            "faithful": lambda: ops.conv(xq, wq, bias, pre, scale, post, path="faithful", l1=l1, packed=packed,
+                                         **kw),
+            "faithful_narrow": lambda: ops.conv(xq, wq, bias, pre, scale, post, path="faithful", l1=l1,
+                                                packed=packed, **dict(kw, acc_bits=NARROW_ACC_BITS)),
+            "float32": lambda: ops.conv(xq, wq, bias, pre, scale, post, path="float32", l1=l1, **kw)}
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -84,15 +105,25 @@ def measure(threads: int) -> dict:
                             kernel_shape=[3, 3], pads=[1, 1, 1, 1])
     s8 = session([node], [helper.make_tensor_value_info("x", TensorProto.UINT8, [N, C, H, W])],
                  [helper.make_tensor_value_info("y", TensorProto.UINT8, [N, K, H, W])], inits)
-    res["ort_int8_s"] = _best(lambda: s8.run(None, {"x": x_u8}))
+    runs["ort_int8"] = lambda: s8.run(None, {"x": x_u8})
 
     xf = xq.astype(np.float32) * 0.02
     inits = [numpy_helper.from_array((wq * 0.01).astype(np.float32), "w"), numpy_helper.from_array(bias.astype(np.float32), "b")]
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
     sf = session([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [N, C, H, W])],
                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [N, K, H, W])], inits)
-    res["ort_float_s"] = _best(lambda: sf.run(None, {"x": xf}))
-    for k in ("accelsim", "faithful", "ort_int8", "ort_float"):
+    runs["ort_float"] = lambda: sf.run(None, {"x": xf})
+    for f in runs.values():
+        f()
+    best = {k: float("inf") for k in runs}
+    for _ in range(REPEATS):
+        for k, f in runs.items():
+            t = time.perf_counter()
+            f()
+            best[k] = min(best[k], time.perf_counter() - t)
+    for k, v in best.items():
+        res[k + "_s"] = v
+    for k in ("accelsim", "faithful", "faithful_narrow", "float32", "stepped", "ort_int8", "ort_float"):
         res[k + "_gmacs"] = MACS / res[k + "_s"] / 1e9
     res["accelsim_over_ort_int8"] = res["accelsim_gmacs"] / res["ort_int8_gmacs"]
     res["accelsim_over_ort_float"] = res["accelsim_gmacs"] / res["ort_float_gmacs"]
@@ -103,18 +134,24 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         print(json.dumps(measure(int(sys.argv[2]))))
         return
-    print(f"3x3 conv {C}->{K}, {H}x{W}, batch {N}: {MACS / 1e6:.0f} M MACs; best of {REPEATS}")
-    print(f"{'threads':>7}  {'accelsim':>9}  {'path':>8}  {'exact':>5}  {'faithful':>8}  {'ORT int8':>8}  "
-          f"{'ORT f32':>8}  {'acc/int8':>8}  {'acc/f32':>7}   (GMAC/s)")
+    print(f"3x3 conv {C}->{K}, {H}x{W}, batch {N}: {MACS / 1e6:.0f} M MACs; best of {REPEATS} interleaved rounds; "
+          f"load {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(f"{'threads':>7}  {'accelsim':>9}  {'path':>5}  {'exact':>5}  {'faithful':>8}  {'float32':>7}  {'stepped':>7}  "
+          f"{'ORT int8':>8}  {'ORT f32':>8}  {'acc/int8':>8}  {'faithful/int8':>13}   (GMAC/s)")
     for threads in (1, 2):
         env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         out = subprocess.run([sys.executable, __file__, "--child", str(threads)], env=env, check=True,
                              capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        print(f"{threads:>7}  {r['accelsim_gmacs']:>9.2f}  {r['accelsim_path']:>8}  {str(r['bit_exact_vs_int64']):>5}  "
-              f"{r['faithful_gmacs']:>8.2f}  {r['ort_int8_gmacs']:>8.2f}  {r['ort_float_gmacs']:>8.2f}  "
-              f"{r['accelsim_over_ort_int8']:>8.3f}  {r['accelsim_over_ort_float']:>7.3f}")
+        exact = r["bit_exact_vs_int64"] and r["faithful_bit_exact"]
+        print(f"{threads:>7}  {r['accelsim_gmacs']:>9.2f}  {r['accelsim_path']:>5}  {str(exact):>5}  "
+              f"{r['faithful_gmacs']:>8.2f}  {r['float32_gmacs']:>7.2f}  {r['stepped_gmacs']:>7.2f}  "
+              f"{r['ort_int8_gmacs']:>8.2f}  {r['ort_float_gmacs']:>8.2f}  {r['accelsim_over_ort_int8']:>8.3f}  "
+              f"{r['faithful_gmacs'] / r['ort_int8_gmacs']:>13.3f}")
+        print(f"{'':>7}  faithful with a {NARROW_ACC_BITS}-bit accumulator: {r['faithful_narrow_gmacs']:.2f} GMAC/s, "
+              f"{r['narrow_events']} overflow events")
+    print(f"load at end {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from accelsim.datapath.kernels import _acc_step, _requant
+from accelsim.datapath.kernels import _requant, _step_output
 
 NR = 8
 """Output channels per register tile."""
@@ -394,28 +394,6 @@ def finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, 
             for ox in range(ow):
                 v = _wrap32(np.int64(raw[rb + ox]) - cj) + b
                 out[n0 + bimg, c, oy, ox] = _requant(v, p0, s, p1, lo, hi)
-
-
-@njit(inline="always")
-def _step_output(x, w, n, o, c_base, b, oy, ox, sh, sw, pt, pl, dh, dw, lo, hi, wrap):
-    """The faithful accumulator of one output: bias, then (c, ky, kx), fixed after every step."""
-    h = x.shape[2]
-    wd = x.shape[3]
-    cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
-    a, cnt = _acc_step(b, lo, hi, wrap)
-    for ci in range(cg):
-        for ky in range(kh):
-            iy = oy * sh - pt + ky * dh
-            if iy < 0 or iy >= h:
-                continue
-            for kx in range(kw):
-                ix = ox * sw - pl + kx * dw
-                if ix < 0 or ix >= wd:
-                    continue
-                a, e = _acc_step(a + np.int64(x[n, c_base + ci, iy, ix]) * np.int64(w[o, ci, ky, kx]),
-                                 lo, hi, wrap)
-                cnt += e
-    return a, cnt
 
 
 @njit(cache=True, parallel=True)

@@ -87,6 +87,28 @@ def _acc_step(s, lo, hi, wrap):
 # --------------------------------------------------------------------------- MAC layers
 
 
+@njit(inline="always")
+def _step_output(x, w, n, o, c_base, b, oy, ox, sh, sw, pt, pl, dh, dw, lo, hi, wrap):
+    """The faithful accumulator of one output: bias, then (c, ky, kx), fixed after every step."""
+    h = x.shape[2]
+    wd = x.shape[3]
+    cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    a, cnt = _acc_step(b, lo, hi, wrap)
+    for ci in range(cg):
+        for ky in range(kh):
+            iy = oy * sh - pt + ky * dh
+            if iy < 0 or iy >= h:
+                continue
+            for kx in range(kw):
+                ix = ox * sw - pl + kx * dw
+                if ix < 0 or ix >= wd:
+                    continue
+                a, e = _acc_step(a + np.int64(x[n, c_base + ci, iy, ix]) * np.int64(w[o, ci, ky, kx]),
+                                 lo, hi, wrap)
+                cnt += e
+    return a, cnt
+
+
 @njit(cache=True, parallel=True)
 def conv_acc_faithful(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, groups,
                       out_h, out_w, acc_bits, wrap):
@@ -117,21 +139,9 @@ def conv_acc_faithful(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w
         cnt = np.int64(0)
         for oy in range(out_h):
             for ox in range(out_w):
-                a, o = _acc_step(np.int64(bias[oc]), lo, hi, wrap)
+                a, o = _step_output(x, w, n, oc, g * cg, np.int64(bias[oc]), oy, ox, stride_h, stride_w,
+                                    pad_t, pad_l, dil_h, dil_w, lo, hi, wrap)
                 cnt += o
-                for ci in range(cg):
-                    c = g * cg + ci
-                    for ky in range(kh):
-                        iy = oy * stride_h - pad_t + ky * dil_h
-                        if iy < 0 or iy >= h:
-                            continue
-                        for kx in range(kw):
-                            ix = ox * stride_w - pad_l + kx * dil_w
-                            if ix < 0 or ix >= wd:
-                                continue
-                            p = np.int64(x[n, c, iy, ix]) * np.int64(w[oc, ci, ky, kx])
-                            a, o = _acc_step(a + p, lo, hi, wrap)
-                            cnt += o
                 acc[n, oc, oy, ox] = a
         ev[n, oc] = cnt
     return acc, ev.sum(axis=0)
