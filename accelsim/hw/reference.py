@@ -9,12 +9,26 @@ buffer plus one, and the tests hold :func:`accelsim.hw.timing.layer_compute_cycl
 
 The sequencer (which cycle a fold's preload and stream begin) follows state it can observe:
 "the previous fold's results are all written" (no overlap), "the previous stream has fully
-entered", "bank b has no multiply left" (ws/is overlap), "the previous fold's results were copied
-into the output chain" (os shift overlap). The only rule using a known latency is the os
-shift-overlap one: a fold may not start so early that its copy would land before the output
-chain has emptied (``start + T + r + c + e + m + a - 2 >= previous copy + C``) and the ws/is rule
-that a stream may begin ``max(0, r-1-e)`` cycles after its preload began. If a rule were too
-eager, results would collide and the GEMM would come out wrong, which the tests also check.
+entered", "the bank this fold preloads has no multiply left" (ws/is overlap: the bank of two
+folds back with shadow stationary registers, the previous fold's with a single register), "the
+previous fold's results were copied into the output chain" (os shift overlap). The rules using a
+known latency are the os shift-overlap one: a fold may not start so early that its copy would
+land before the output chain has emptied (``start + T + r + c + e + m + a + z - 3 >= previous
+copy + C``) and the ws/is rule that a stream may begin ``max(0, r-e-z)`` cycles after its preload
+began. If a rule were too eager, results would collide and the GEMM would come out wrong, which
+the tests also check.
+
+With drain ``wavefront`` every PE's shadow output register is modelled: each result is copied
+into it the cycle after it is final; the chain of shadow registers holds one fold at a time and
+drains C beats once it holds the whole fold. The sequencer streams each fold right behind the
+previous one; a copy that finds the chain still owned by an older fold is a collision, and
+:func:`reference_gemm` replays the run with one more idle cycle before the colliding fold until
+none collides. So the back-pressure the closed form predicts is found by trying, not assumed.
+
+Other conventions modelled register by register: the skew bank with or without its input
+register, the multiplier reading the operand register or its input wires, the partial-sum hop
+registers after or before the adder (ws/is), padded edge folds (the zero operands really move),
+and os reductions split into chunks whose partial sums add into the output.
 
 Registers carry tags (fold index, stream index) so outputs land in the right place and so any
 misalignment of operands is detected (the run then returns cycles = -1).
