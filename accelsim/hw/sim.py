@@ -165,15 +165,8 @@ def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, ord
     if sim.convention == "scalesim":
         cyc = np.ones((len(r), len(c)))
     else:
-        # one fold's cycles depend on its rows and columns only through the edge folds: evaluate
-        # the 2 x 2 distinct (full / edge) shapes and spread them over the grid
-        full_r, full_c = mp.rows, mp.cols
-        cyc = np.empty((len(r), len(c)))
-        for ri, rv in enumerate((full_r, mp.edge_rows)):
-            for ci, cv in enumerate((full_c, mp.edge_cols)):
-                rows_sel = slice(0, len(r) - 1) if ri == 0 else slice(len(r) - 1, len(r))
-                cols_sel = slice(0, len(c) - 1) if ci == 0 else slice(len(c) - 1, len(c))
-                cyc[rows_sel, cols_sel] = single_fold_cycles(mp.dataflow, mp.t, int(rv), int(cv), arch)
+        cyc = np.array([[single_fold_cycles(mp.dataflow, mp.t, int(rv), int(cv), arch) for cv in c] for rv in r],
+                       dtype=np.float64)
     per_tile = cyc.sum(axis=1) if order == "rows" else cyc.sum(axis=0)
     if k_chunks > 1:
         nk, step, last = reduction_chunks(mp.t, k_chunks)
@@ -207,8 +200,6 @@ class AcceleratorModel:
         self.bw = hw.dram.bandwidth_bytes_per_cycle
         self.timeline = Timeline() if keep_timeline else None
         self.layer_end: dict[int, int] = {}
-        self.prefetched_bytes = 0.0
-        """Bytes loaded for a layer before the previous layer ended (cross-layer prefetch)."""
         self._layer_done: dict[int, simpy.Event] = {}
 
     def _transfer_cycles(self, nbytes: float) -> int:
@@ -231,7 +222,6 @@ class AcceleratorModel:
                 # cross-layer prefetch: the weights need no earlier layer; they load into the free
                 # half while the previous layer still computes or writes back
                 yield from self._dram_transfer(ch.layer, early, "dma")
-                self.prefetched_bytes += early
             if waits and prefetch:
                 yield self._done_event(ch.layer - 1)  # the activations are the previous output
             if ch.read - early > 0:

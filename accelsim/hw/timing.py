@@ -30,19 +30,23 @@ Output stationary (os), fold starting at cycle s, q = e + m + a + z - 2:
     of the previous fold's last beat. Full folds therefore stream T apart when T >= R + 2C - 2,
     else R + 2C - 2 apart (the array idles: back-pressure from the output chain).
 
-Weight / input stationary (ws, is; the same engine, stationary operand r x c):
+Weight / input stationary (ws, is; the same engine, stationary operand r x c; b = a with
+``pe.psum_register: after_adder``, 0 with ``before_adder``):
     preload from cycle p: the stationary tile shifts down the columns, one row per cycle, r
     cycles (latched by p + r - 1). The stream starts at s = p + max(0, r - e - z); stream step u
     of row i is latched in PE(i, j) at s + u + i*a + j + e (the feeder/skew staggers rows by a,
     the partial-sum hop); partial sums take a cycles per PE hop and pass through all R physical
-    rows; the bottom of column j writes step u at s + u + R*a + j + e + m + z, so
-    ``done = s + T + R*a + c + e + m + z - 2``. One fold alone takes
-    ``max(0, r-e-z) + T + R*a + c + e + m + z - 1`` cycles.
-    Without overlap the next preload starts at done + 1. With ``overlap_folds`` the stationary
-    registers are double-buffered (two banks, alternating per fold; a bank tag travels with the
-    stream): the next fold's preload starts at ``max(p + r, U_prev + 1)`` where U_prev is the
-    last multiply of the fold before the current one (the bank is idle) ``U = s + T + (r-1)*a +
-    c + e + z - 2``, and its stream at ``max(s + T, p' + max(0, r'-e-z))``.
+    rows; the bottom of column j writes step u at s + u + (R-1)*a + b + j + e + m + z - 1, so
+    ``done = s + T + (R-1)*a + b + c + e + m + z - 2``. One fold alone takes
+    ``max(0, r-e-z) + T + (R-1)*a + b + c + e + m + z - 1`` cycles. The last multiply of a fold is
+    at ``U = s + T + (r-1)*a + c + e + z - 2``.
+    Without overlap the next preload starts at done + 1. With ``overlap_folds`` and
+    ``array.stationary_registers: shadow`` the stationary registers are double-buffered (two
+    banks, alternating per fold; a bank tag travels with the stream): the next fold's preload
+    starts at ``max(p + r, U + 1)`` with U of the fold before the current one (its bank is idle);
+    with ``single`` registers at ``max(p + r, U + 1)`` with U of the current fold (early preload:
+    the preload shifts every row, so no multiply may still need the tile); its stream at
+    ``max(s + T, p' + max(0, r'-e-z))``.
 
 Layer compute cycles = (largest done over the layer's folds) + 1, the first fold starting at 0.
 Fold order: os runs group, row fold i, column fold j (the ifmap rows stay while the weight
@@ -81,7 +85,7 @@ class MicroArch:
     overlap_folds: bool = False
     skew_input_register: bool = True
     mult_input: str = "register"
-    edge_folds: str = "trimmed"
+    edge_folds: str = "padded"
     psum_register: str = "after_adder"
     stationary_registers: str = "shadow"
 
