@@ -36,7 +36,7 @@ Weight / input stationary (ws, is; the same engine, stationary operand r x c; b 
     cycles (latched by p + r - 1). The stream starts at s = p + max(0, r - e - z); stream step u
     of row i is latched in PE(i, j) at s + u + i*a + j + e (the feeder/skew staggers rows by a,
     the partial-sum hop); partial sums take a cycles per PE hop and pass through all R physical
-    rows; the bottom of column j writes step u at s + u + (R-1)*a + b + j + e + m + z - 1, so
+    rows; the bottom of column j writes step u at s + u + (R-1)*a + b + j + e + m + z, so
     ``done = s + T + (R-1)*a + b + c + e + m + z - 2``. One fold alone takes
     ``max(0, r-e-z) + T + (R-1)*a + b + c + e + m + z - 1`` cycles. The last multiply of a fold is
     at ``U = s + T + (r-1)*a + c + e + z - 2``.
