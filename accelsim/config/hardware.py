@@ -57,7 +57,8 @@ class ArrayConfig(ConfigModel):
         "takes full-array time: the unused rows and columns are fed zeros, which move through the PE "
         "registers like real operands, as in most RTL arrays) or 'trimmed' (it takes only the time of "
         "its used r x c PEs: the array's control shortens the wavefront). Operand and result SRAM "
-        "traffic is the same either way (the zeros are made at the array edge).",
+        "traffic is the same either way (the zeros are made at the array edge), and MAC energy counts "
+        "only the real MACs; the PE register and forwarding bits include the zeros.",
     )
     stationary_registers: Literal["shadow", "single"] = Field(
         "shadow",
