@@ -20,7 +20,7 @@ fc, 1, 1, 1, 1, 512, 10, 1,
 def topo_cfg(tmp_path):
     path = tmp_path / "tiny.csv"
     path.write_text(TOPO_CSV)
-    return config_from_dict({"name": "tiny", "workload": {"topology": str(path)},
+    return config_from_dict({"name": "tiny", "workload": {"topology": {"csv": str(path)}},
                              "hardware": {"array": {"rows": 8, "cols": 8}, "clock_hz": 5e8}})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from accelsim import __version__
 from accelsim.atomic import describe_os_error
@@ -47,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"accelsim {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return int(args.func(args) or 0)
     except AccelsimError as exc:
         print(f"accelsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

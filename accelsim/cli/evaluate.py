@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import sys
-import warnings
 from pathlib import Path
 
 from accelsim.atomic import write_text
@@ -22,7 +21,7 @@ from accelsim.errors import ConfigError
 
 
 def add_parser(subparsers) -> None:
-    from accelsim.cli.quantize import add_quant_arguments
+    from accelsim.cli.common import add_quant_arguments
 
     p = subparsers.add_parser(
         "evaluate",
@@ -39,8 +38,7 @@ def add_parser(subparsers) -> None:
     src.add_argument("--descriptors", metavar="DIR", help="descriptor folder written by 'accelsim quantize' "
                      "(instead of calibrating)")
     add_quant_arguments(p)
-    p.add_argument("--config", metavar="YAML", help="run config whose quant: and data: sections to use")
-    p.add_argument("--seed", type=int, help="seed of the calibration batch draw (default: the config's seed, 0)")
+    p.add_argument("--config", metavar="YAML", help="run config whose workload, quant: and data: sections to use")
     p.add_argument("--eval-batch", type=int, metavar="N", help="images per evaluation batch (default: the "
                    "config's data.batch_size, 256)")
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N test images")
@@ -82,74 +80,49 @@ def format_result(res) -> str:
     return "\n".join(lines)
 
 
-def _dataset_cfg(arg: str | None, cfg, section: str, flag: str):
-    from accelsim.config.data import DatasetConfig
-
-    from_cfg = getattr(cfg.data, section) if cfg is not None else None
-    if arg is None:
-        if from_cfg is None:
-            raise ConfigError(f"accelsim evaluate: no {section} data; give {flag} (or a --config with data.{section})")
-        return from_cfg
-    if arg != "bundled" and from_cfg is not None:
-        return DatasetConfig(path=str(Path(arg)), preprocess=from_cfg.preprocess)
-    return DatasetConfig(path=arg if arg == "bundled" else str(Path(arg)))
-
-
 def run(args: argparse.Namespace) -> int:
-    from accelsim.cli.quantize import quant_config_from_args
+    from accelsim.cli.common import (
+        build_config, dataset_override, given_quant_flags, model_overrides, quant_overrides,
+    )
     from accelsim.config.run import load_config
-    from accelsim.datapath import evaluate, prepare
-    from accelsim.datasets.readers import open_dataset
-    from accelsim.graph.onnx_import import load_onnx
     from accelsim.layers import read_network
+    from accelsim.pipeline.stages import Runtime, run_stages
 
-    if args.eval_batch is not None and args.eval_batch < 1:
-        raise ConfigError(f"accelsim evaluate: --eval-batch must be >= 1, got {args.eval_batch}")
-    if args.workers < 1:
-        raise ConfigError(f"accelsim evaluate: --workers must be >= 1, got {args.workers}")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"accelsim evaluate: --limit must be >= 1, got {args.limit}")
-    cfg = load_config(args.config) if args.config else None
-    model = args.model
-    if model == "bundled":
-        from accelsim.workloads.bundled import model_path
-
-        model = str(model_path())
-    graph = load_onnx(model)
-    in_shape = tuple(next(iter(graph.inputs.values())))
-    if args.descriptors is None:
-        from accelsim.quant.lower import check_supported
-
-        check_supported(graph)  # refuse before any data is read
-    test = open_dataset(_dataset_cfg(args.data, cfg, "test", "--data TEST"), in_shape, split="test")
-
+    for flag, value in (("--eval-batch", args.eval_batch), ("--workers", args.workers), ("--limit", args.limit)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value}")
+    given = {}
     if args.descriptors is not None:
-        quant_flags = [n for n in ("batch", "bits", "weight_bits", "act_bits", "method", "seed")
-                       if getattr(args, n) is not None] + (["per_tensor"] if args.per_tensor else [])
-        if quant_flags:
-            raise ConfigError(f"accelsim evaluate: --{quant_flags[0].replace('_', '-')} calibrates; it cannot "
-                              "be combined with --descriptors (the folder is already quantized)")
-        net = read_network(args.descriptors)
+        flags = given_quant_flags(args)
+        if flags:
+            raise ConfigError(f"{flags[0]} calibrates; it cannot be combined with --descriptors (the folder is "
+                              "already quantized)")
+        given["descriptors"] = read_network(args.descriptors)
+    configured = load_config(args.config).data if args.config else None
+    overrides = {**model_overrides(args.model), **quant_overrides(args)}
+    for arg, split in ((args.data, "test"), (args.calib, "calib")):
+        if arg is not None:
+            overrides[f"data.{split}"] = dataset_override(arg, getattr(configured, split, None))
+    if args.eval_batch is not None:
+        overrides["data.batch_size"] = args.eval_batch
+    cfg = build_config(args.config, overrides, source="accelsim evaluate")
+    if cfg.data.test is None:
+        raise ConfigError("no test data; give --data TEST (or a --config with data.test)")
+    if cfg.data.calib is None and not given:
+        raise ConfigError("no calibration data; give --calib CALIB or --descriptors DIR (or a --config with "
+                          "data.calib)")
+    if args.limit is not None:
+        cfg = build_config(args.config, {**overrides, "data.test.limit": args.limit}, source="accelsim evaluate")
+    runtime = Runtime(progress=not args.quiet and sys.stderr.isatty(), workers=args.workers)
+    values = run_stages(cfg, "accuracy", given=given, runtime=runtime)
+    res = values["accuracy"]
+    if args.descriptors is not None:
         source = str(args.descriptors)
     else:
-        from accelsim.quant.calibrate import calibrate
-
-        qcfg = quant_config_from_args(args, cfg.quant.model_dump() if cfg is not None else None)
-        seed = args.seed if args.seed is not None else (cfg.seed if cfg is not None else 0)
-        calib = open_dataset(_dataset_cfg(args.calib, cfg, "calib", "--calib CALIB or --descriptors DIR"),
-                             in_shape, split="calib")
-        x, _ = calib.take(qcfg.calib_batch, seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            net = calibrate(graph, x, qcfg)
-        for w in caught:
-            print(f"accelsim evaluate: warning: {w.message}", file=sys.stderr)
-        source = f"calibrated on {len(x)} images of {calib.source} (seed {seed}, method {qcfg.method})"
-    prep = prepare(net)
-    batch = args.eval_batch or (cfg.data.batch_size if cfg is not None else 256)
-    res = evaluate(graph, prep, test, batch, progress=not args.quiet and sys.stderr.isatty(),
-                   workers=args.workers, limit=args.limit)
-    res.meta.update(model=str(model), data=test.source, descriptors=source)
+        net = values["descriptors"]
+        source = (f"calibrated on {net.meta.get('calib_images')} images of {net.meta.get('data')} "
+                  f"(seed {cfg.seed}, method {cfg.quant.method})")
+    res.meta.update(descriptors=source)
     print(format_result(res))
     if args.json:
         path = Path(args.json)

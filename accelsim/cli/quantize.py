@@ -14,29 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
-from pathlib import Path
-
-from accelsim.errors import ConfigError
-
-
-def add_quant_arguments(p: argparse.ArgumentParser) -> None:
-    """The calibration flags ``quantize`` and ``evaluate`` share; defaults read from :class:`QuantConfig`."""
-    import typing
-
-    from accelsim.config.quant import QuantConfig, ThresholdMethod
-
-    f = QuantConfig.model_fields
-    p.add_argument("--batch", type=int, metavar="N", help=f"calibration images (default {f['calib_batch'].default})")
-    p.add_argument("--bits", type=int, metavar="B", help="weight and activation width, bits (2-16)")
-    p.add_argument("--weight-bits", type=int, metavar="W", help=f"weight width, bits (default {f['weight_bits'].default})")
-    p.add_argument("--act-bits", type=int, metavar="A", help=f"activation width, bits (default {f['act_bits'].default})")
-    p.add_argument("--method", choices=typing.get_args(ThresholdMethod),
-                   help=f"activation threshold method (default {f['method'].default})")
-    p.add_argument("--per-tensor", action="store_true", help="one weight threshold per layer (default per channel)")
 
 
 def add_parser(subparsers) -> None:
+    from accelsim.cli.common import add_quant_arguments
+
     p = subparsers.add_parser(
         "quantize",
         help="calibrate a float ONNX model on one batch and write quantized layer descriptors",
@@ -48,41 +30,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", metavar="CALIB", help="calibration data: .npz (x float32 N×C×H×W preprocessed, "
                    "or raw images), IDX file, image folder, or 'bundled' (default: the config's data.calib)")
     add_quant_arguments(p)
-    p.add_argument("--config", metavar="YAML", help="run config whose quant: (and data.calib) sections to use")
-    p.add_argument("--seed", type=int, help="seed of the calibration batch draw (default: the config's seed, 0)")
+    p.add_argument("--config", metavar="YAML", help="run config whose workload, quant: and data.calib sections to use")
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary table, no progress bar")
     p.set_defaults(func=run)
-
-
-def quant_config_from_args(args: argparse.Namespace, base: dict | None = None):
-    """The :class:`QuantConfig` of the command: ``base`` (a config's quant section) + flags.
-
-    Raises
-    ------
-    ConfigError
-        ``--bits`` given with ``--weight-bits``/``--act-bits``, or any value out of range
-        (bit widths outside 2-16, a batch < 1).
-    """
-    from accelsim.config.base import parse_model
-    from accelsim.config.quant import QuantConfig
-
-    data = dict(base or {})
-    if args.bits is not None and (args.weight_bits is not None or args.act_bits is not None):
-        raise ConfigError("--bits sets both widths; give either --bits or --weight-bits/--act-bits")
-    if args.bits is not None:
-        data["weight_bits"] = data["act_bits"] = args.bits
-    if args.weight_bits is not None:
-        data["weight_bits"] = args.weight_bits
-    if args.act_bits is not None:
-        data["act_bits"] = args.act_bits
-    if args.method is not None:
-        data["method"] = args.method
-    if args.per_tensor:
-        data["per_channel"] = False
-    if args.batch is not None:
-        data["calib_batch"] = args.batch
-    return parse_model(QuantConfig, data, source="accelsim quantize", prefix="quant")
 
 
 def _range(values) -> str:
@@ -144,59 +95,18 @@ def format_summary(net) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelsim.config.data import DatasetConfig
+    from accelsim.cli.common import build_config, dataset_override, model_overrides, quant_overrides
     from accelsim.config.run import load_config
-    from accelsim.datasets.readers import open_dataset
-    from accelsim.graph.onnx_import import load_onnx
     from accelsim.layers import write_network
-    from accelsim.quant.calibrate import calibrate
-    from accelsim.quant.lower import plan_layers
+    from accelsim.pipeline.stages import Runtime, run_stages
 
-    cfg = load_config(args.config) if args.config else None
-    qcfg = quant_config_from_args(args, cfg.quant.model_dump() if cfg is not None else None)
-    seed = args.seed if args.seed is not None else (cfg.seed if cfg is not None else 0)
-
-    model = args.model
-    if model == "bundled":
-        from accelsim.workloads.bundled import model_path
-
-        model = str(model_path())
-    graph = load_onnx(model)
-    in_shape = next(iter(graph.inputs.values()))
-    from accelsim.quant.lower import check_supported
-
-    check_supported(graph)  # refuse before any data is read or calibrated
-
+    overrides = {**model_overrides(args.model), **quant_overrides(args)}
     if args.data is not None:
-        calib = cfg.data.calib if cfg is not None and cfg.data.calib is not None else None
-        data_path = args.data if args.data == "bundled" else str(Path(args.data))
-        ds_cfg = DatasetConfig(path=data_path, preprocess=calib.preprocess) if calib is not None and \
-            args.data != "bundled" else DatasetConfig(path=data_path)
-    elif cfg is not None and cfg.data.calib is not None:
-        ds_cfg = cfg.data.calib
-    else:
-        raise ConfigError("accelsim quantize: no calibration data; give --data CALIB (or a --config with data.calib)")
-    ds = open_dataset(ds_cfg, tuple(in_shape), split="calib")
-    x, _ = ds.take(qcfg.calib_batch, seed)
-
-    n_layers = len(plan_layers(graph, {next(iter(graph.inputs)): (1,) + tuple(x.shape[1:])}).layers)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_layers, desc="calibrating", unit="layer", file=sys.stderr,
-                   disable=not sys.stderr.isatty(), leave=False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        net = calibrate(graph, x, qcfg, progress=(lambda name: bar.update(1)) if bar is not None else None)
-    if bar is not None:
-        bar.close()
-    for w in caught:
-        print(f"accelsim quantize: warning: {w.message}", file=sys.stderr)
-    meta = dict(net.meta, model=str(model), data=str(ds_cfg.path), seed=seed)
-    from dataclasses import replace
-
-    net = replace(net, meta=meta)
+        configured = load_config(args.config).data.calib if args.config else None
+        overrides["data.calib"] = dataset_override(args.data, configured)
+    cfg = build_config(args.config, overrides, source="accelsim quantize")
+    runtime = Runtime(progress=not args.quiet and sys.stderr.isatty())
+    net = run_stages(cfg, "descriptors", runtime=runtime)["descriptors"]
     out = write_network(net, args.out)
     if not args.quiet:
         print(format_summary(net))

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, overrides=parse_overrides(args.overrides))
     result = run_config(cfg, progress=not args.no_progress)
-    out = Path(args.out) if args.out else output_dir(cfg)
+    out = output_dir(cfg, args.out)
     paths = write_outputs(result, out)
     print(format_summary(result.summary()))
     print(f"\nwrote {paths['summary']}, {paths['layers']}, {paths['descriptors']}/")

@@ -1,7 +1,8 @@
 """``accelsim simulate [CONFIG]``: cycles, stalls and memory traffic of a topology on one array.
 
 Shapes only, no weights: the workload is a zoo name or a SCALE-Sim topology CSV (``--topology``
-or the config's ``workload.topology``), at the config's ``quant.weight_bits``/``act_bits``.
+or the config's ``workload.topology``), at the widths of the config's ``quant:`` section. Runs the
+pipeline's stages up to the timing (:func:`accelsim.pipeline.stages.run_stages`).
 Command-line values override the config. Prints a per-layer table and totals; writes
 ``simulate.json`` and ``simulate.csv`` to the output folder, and to ``--json``/``--csv`` if given.
 """
@@ -77,9 +78,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     if args.bandwidth is not None:
         out["hardware.dram.bandwidth_bytes_per_cycle"] = args.bandwidth
     if args.topology:
-        topo = args.topology
-        if topo.lower().endswith(".csv") or "/" in topo or Path(topo).is_file():
-            topo = str(Path(topo).resolve())  # relative to the working directory, not the config
+        from accelsim.cli.common import cli_path
+        from accelsim.config.workload import topology_from_text
+
+        topo = topology_from_text(args.topology)
+        if "csv" in topo:
+            topo = {"csv": cli_path(topo["csv"])}  # relative to the working directory, not the config
         out["workload.topology"] = topo
         out["workload.model"] = None
     return out
@@ -148,29 +152,25 @@ def format_table(result: dict, quiet: bool = False) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from accelsim.config.run import load_config
-    from accelsim.workloads.load import load_topology
-    from accelsim.hw.sim import simulate_network
+    from accelsim.pipeline.point import output_dir
+    from accelsim.pipeline.stages import run_stages
 
     path = _config_path(args.config)
     cfg = load_config(path, overrides=_overrides(args))
-    spec = cfg.workload.topology
-    if spec is None:
+    if cfg.workload.topology is None:
         raise ConfigError(
-            f"{path}: workload.topology is not set (the config names "
-            f"{'the model ' + repr(cfg.workload.model_or_bundled) if cfg.workload.model_or_bundled else 'no workload'}); "
-            "accelsim simulate needs a topology for now: give --topology NAME|CSV (zoo names: alexnet, vgg16, "
-            "googlenet, resnet18, resnet50, mobilenet_v1, mobilenet_v2); 'accelsim run' simulates ONNX models"
+            f"{path}: workload.topology is not set (the config names the model "
+            f"{cfg.workload.model_or_bundled!r}); accelsim simulate needs a topology for now: give --topology "
+            "NAME|CSV (zoo names: alexnet, vgg16, googlenet, resnet18, resnet50, mobilenet_v1, mobilenet_v2); "
+            "'accelsim run' simulates ONNX models"
         )
-    net = load_topology(spec, form=cfg.workload.topology_form, batch=cfg.workload.batch)
-    net = net.with_bits(weight_bits=cfg.quant.weight_bits, act_bits=cfg.quant.act_bits,
-                        out_bits=cfg.quant.act_bits, acc_bits=cfg.quant.acc_bits)
-    timing = simulate_network(net, cfg.hardware, cfg.simulation)
+    timing = run_stages(cfg, "timing")["timing"]
     result = timing.to_dict()
     result["meta"]["config"] = str(path)
     print(format_table(result, quiet=args.quiet))
     written = []
     if args.out != "-":
-        out = Path(args.out) if args.out else (Path(cfg.output_dir) if cfg.output_dir else Path("out") / cfg.name)
+        out = output_dir(cfg, args.out)
         write_text(out / "simulate.json", json.dumps(result, indent=1))
         write_csv(result, out / "simulate.csv")
         written += [out / "simulate.json", out / "simulate.csv"]

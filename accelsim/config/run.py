@@ -10,6 +10,7 @@
     simulation: {...}         # accelsim.config.simulation
     energy: {...}             # accelsim.config.energy
     output_dir: out/edge      # relative to the working directory
+    seed: 0                   # seed of the calibration batch draw
 
 Paths inside the file are relative to the file's folder; :func:`load_config` resolves them.
 """
@@ -20,6 +21,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import pydantic
 from pydantic import Field
 
 from accelsim.config.base import ConfigModel, load_yaml, parse_model
@@ -28,7 +30,7 @@ from accelsim.config.energy import EnergyConfig
 from accelsim.config.hardware import HardwareConfig
 from accelsim.config.quant import QuantConfig
 from accelsim.config.simulation import SimulationConfig
-from accelsim.config.workload import WorkloadConfig
+from accelsim.config.workload import WorkloadConfig, deprecated_topology
 from accelsim.errors import ConfigError
 
 BUNDLED = "bundled"
@@ -47,6 +49,28 @@ class RunConfig(ConfigModel):
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
     output_dir: str | None = Field(None, description="Output folder; default out/<name>.")
     seed: int = Field(0, description="Seed of every random choice (calibration batch draw).")
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _bundled_data(cls, data: Any) -> Any:
+        """For the bundled model, a data set without a ``path`` (or not given) is the bundled one."""
+        if not isinstance(data, dict):
+            return data
+        wl = data.get("workload")
+        wl = wl if isinstance(wl, dict) else {}
+        if wl.get("topology") is not None or wl.get("model", BUNDLED) not in (None, BUNDLED):
+            return data
+        section = data.get("data")
+        if section is not None and not isinstance(section, dict):
+            return data
+        section = dict(section or {})
+        for split in ("calib", "test"):
+            ds = section.get(split)
+            if ds is None:
+                section[split] = {"path": BUNDLED}
+            elif isinstance(ds, dict) and "path" not in ds:
+                section[split] = {"path": BUNDLED, **ds}
+        return {**data, "data": section}
 
 
 def configs_dir() -> Path:
@@ -68,9 +92,11 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         wl = dict(wl)
         if "model" in wl:
             wl["model"] = fix(wl["model"])
-        topo = wl.get("topology")
-        if isinstance(topo, str) and (topo.endswith(".csv") or "/" in topo):
-            wl["topology"] = fix(topo)
+        topo = deprecated_topology(wl.get("topology"))
+        if isinstance(topo, dict) and isinstance(topo.get("csv"), str):
+            topo = dict(topo, csv=fix(topo["csv"]))
+        if topo is not None:
+            wl["topology"] = topo
         out["workload"] = wl
     dt = out.get("data")
     if isinstance(dt, dict):

@@ -71,6 +71,18 @@ class EvalResult:
             "meta": dict(self.meta),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "EvalResult":
+        """Read :meth:`to_dict`'s form back (``"inf"`` becomes ``math.inf`` again)."""
+        def unfix(v):
+            return math.inf if v == "inf" else v
+        layers = [LayerAccuracy(name=la["name"], op=la["op"], float_tensor=la["float_tensor"],
+                                sqnr_db=unfix(la["sqnr_db"]), overflow_events=la["overflow_events"], path=la["path"])
+                  for la in data.get("layers", [])]
+        return cls(samples=data["samples"], float_top1=data["float_top1"], quant_top1=data["quant_top1"],
+                   float_top5=data["float_top5"], quant_top5=data["quant_top5"], agreement=data["agreement"],
+                   layers=layers, meta=dict(data.get("meta", {})))
+
 
 class _Totals:
     """Sums over batches; mergeable so worker processes can return their part."""

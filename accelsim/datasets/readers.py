@@ -27,21 +27,19 @@ Public API: :func:`open_dataset`, :class:`Dataset` (``len``, ``batches``, ``take
 from __future__ import annotations
 
 import gzip
-import json
 import zipfile
-from importlib.resources import files
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from accelsim.config.data import DatasetConfig, PreprocessConfig
+from accelsim.config.run import BUNDLED
 from accelsim.errors import ConfigError, InputFileError
 
-__all__ = ["Dataset", "open_dataset", "check_compatible", "read_idx", "bundled_dataset_path", "IMAGE_SUFFIXES"]
+__all__ = ["Dataset", "open_dataset", "check_compatible", "read_idx", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
-BUNDLED_FILES = {"calib": "fashion_mnist_calib_512.npz", "test": "fashion_mnist_test_2000.npz"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -319,22 +317,6 @@ class Dataset:
         return self.get(idx)
 
 
-def bundled_dataset_path(split: str) -> Path:
-    """Path of the data set shipped with the bundled model (``calib`` or ``test``)."""
-    if split not in BUNDLED_FILES:
-        raise ConfigError(f"bundled data: unknown split {split!r} (valid: {', '.join(BUNDLED_FILES)})")
-    return Path(str(files("accelsim") / "data" / BUNDLED_FILES[split]))
-
-
-def _bundled_preprocess() -> PreprocessConfig | None:
-    meta = Path(str(files("accelsim") / "data" / "default_model.json"))
-    if not meta.is_file():
-        return None
-    pp = json.loads(meta.read_text(encoding="utf-8")).get("preprocessing", {})
-    return PreprocessConfig(scale=pp.get("scale", 1 / 255), mean=tuple(pp.get("mean", (0.0,))),
-                            std=tuple(pp.get("std", (1.0,))), layout=pp.get("layout", "nchw"))
-
-
 def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, ...] | None = None,
                  split: str = "test") -> Dataset:
     """Open a data set as configured; nothing is preprocessed until batches are asked for.
@@ -357,12 +339,12 @@ def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, 
     if not isinstance(cfg, DatasetConfig):
         cfg = DatasetConfig(path=str(cfg))
     pp = cfg.preprocess
-    if cfg.path == "bundled":
-        path = bundled_dataset_path(split)
+    if cfg.path == BUNDLED:
+        from accelsim.workloads import bundled
+
+        path = bundled.dataset_path(split)
         if pp == PreprocessConfig():
-            pp = _bundled_preprocess() or pp
-        if not path.is_file():
-            raise InputFileError(f"{path}: bundled {split} data set is missing from the package installation")
+            pp = bundled.preprocess_config()
     else:
         path = Path(cfg.path)
     if not path.exists():

@@ -7,7 +7,7 @@
 - :mod:`~accelsim.sweep.runner` - :func:`run_sweep`, tying them together.
 """
 
-from accelsim.sweep.cache import ResultCache, quant_key
+from accelsim.sweep.cache import ResultCache
 from accelsim.sweep.executor import (
     DEFAULT_POINT_FN,
     DaskExecutor,
@@ -36,7 +36,6 @@ __all__ = [
     "load_sweep",
     "make_executor",
     "point_key",
-    "quant_key",
     "run_sweep",
     "sweep_from_dict",
 ]

@@ -2,8 +2,9 @@
 
 Points that differ only in hardware share the calibration (thresholds, integer weights) and the
 accuracy measured on the integer datapath; the pipeline builds them once per key and every other
-point reads them back. Keys come from :meth:`ResultCache.key` over the things the value depends
-on - typically ``(model file digest, data config, quant config, seed)``, see :func:`quant_key`.
+point reads them back. The keys come from the pipeline's stage declarations
+(:func:`accelsim.pipeline.stages.stage_keys`: the config slice each stage reads, the digests of
+the files it reads, the keys of what it needs); this module only stores values under them.
 
 Layout under the cache folder (by default ``<results>/cache``)::
 
@@ -31,70 +32,6 @@ from accelsim.sweep.store import canonical_json
 
 CACHE_SCHEMA_VERSION = 1
 """Mixed into every key: bump it when cached values change meaning."""
-
-
-def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file's bytes (the model's identity, not its path or mtime)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk_bytes), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _digest_memo(path: Path) -> str:
-    """:func:`file_digest`, remembered per (path, size, mtime) within this process."""
-    st = path.stat()
-    memo_key = (str(path), st.st_size, st.st_mtime_ns)
-    if memo_key not in _DIGESTS:
-        _DIGESTS[memo_key] = file_digest(path)
-    return _DIGESTS[memo_key]
-
-
-def _model_identity(cfg: Any) -> str:
-    """A model's identity for keys: the digest of its file bytes (not its path or mtime).
-
-    The bundled model is identified by the digests of the files shipped with it in the package
-    (ONNX model, its JSON metadata, the bundled calibration/test ``.npz`` sets);
-    a topology (shapes only, no calibration) by its zoo name or CSV digest.
-    """
-    wl = cfg.workload
-    model = wl.model_or_bundled if hasattr(wl, "model_or_bundled") else wl.model
-    if model is None:
-        topo = Path(str(wl.topology))
-        return "topology-sha256:" + _digest_memo(topo) if topo.is_file() else f"topology:{wl.topology}"
-    if model == "bundled":
-        from importlib.resources import files
-
-        data = Path(str(files("accelsim") / "data"))
-        shipped = sorted(p for p in data.iterdir() if p.suffix in (".onnx", ".npz", ".json")) if data.is_dir() else []
-        return "bundled:" + ",".join(f"{p.name}={_digest_memo(p)}" for p in shipped)
-    path = Path(model)
-    if path.is_file():
-        return "sha256:" + _digest_memo(path)
-    return f"name:{model}"
-
-
-def quant_key(cfg: Any, *extra: Any) -> str:
-    """Key of everything a quantized network and its accuracy depend on.
-
-    ``(model file digest, workload config without batch, data config, quant config, seed)`` plus
-    any *extra* parts. Hardware, simulation and energy settings are left out, so points that
-    differ only there share the key.
-    """
-    workload = cfg.workload.model_dump(mode="json")
-    workload.pop("batch", None)  # inferences per array pass: a hardware-side setting
-    return ResultCache.key(
-        _model_identity(cfg),
-        workload,
-        cfg.data.model_dump(mode="json"),
-        cfg.quant.model_dump(mode="json"),
-        cfg.seed,
-        *extra,
-    )
 
 
 class ResultCache:
@@ -213,14 +150,6 @@ class ResultCache:
 
         with atomic_dir(self._path("quantized", key)) as tmp:
             write_network(net, tmp)
-
-    def network_for(self, cfg: Any, builder: Callable[[], Any]):
-        """The quantized network of run config *cfg* (keyed by :func:`quant_key`), built once."""
-        return self.quantized(quant_key(cfg, "network"), builder)
-
-    def accuracy_for(self, cfg: Any, builder: Callable[[], Any]) -> Any:
-        """The accuracy (JSON) of run config *cfg* (keyed by :func:`quant_key`), measured once."""
-        return self.json(quant_key(cfg, "accuracy"), builder)
 
     def quantized(self, key: str, builder: Callable[[], Any]):
         """The network under *key*; on a miss call ``builder()`` (returning a Network) and store it."""

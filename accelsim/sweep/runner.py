@@ -1,7 +1,7 @@
 """Running a sweep: skip what the store holds, run the rest on an executor, store each at once.
 
-Order of work: points are grouped by :func:`~accelsim.sweep.cache.quant_key` (the points that
-share a calibration) and dealt round-robin - the first point of every group, then the second of
+Order of work: points are grouped by the cache key of their quantized descriptors
+(:func:`~accelsim.pipeline.stages.stage_keys`: the points that share a calibration) and dealt round-robin - the first point of every group, then the second of
 every group, ... - so parallel workers start on *different* calibrations and later points of a
 group find theirs in the cache instead of two workers building the same one.
 """
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsim.sweep.cache import ResultCache, quant_key
+from accelsim.pipeline.stages import stage_keys
+from accelsim.sweep.cache import ResultCache
 from accelsim.sweep.executor import DEFAULT_POINT_FN, evaluate_point, resolve_point_fn
 from accelsim.sweep.spec import Sweep, SweepPoint
 from accelsim.sweep.store import ResultStore, config_json, make_record, point_key
@@ -44,7 +45,7 @@ def deal_by_group(points: list[SweepPoint]) -> list[SweepPoint]:
     """Order *points* round-robin over their calibration groups (see the module docstring)."""
     groups: dict[str, list[SweepPoint]] = {}
     for p in points:
-        groups.setdefault(quant_key(p.config), []).append(p)
+        groups.setdefault(stage_keys(p.config, ("descriptors",))["descriptors"], []).append(p)
     order: list[SweepPoint] = []
     depth = max((len(g) for g in groups.values()), default=0)
     for i in range(depth):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelsim.config.workload import TopologyConfig, topology_from_text
 from accelsim.errors import ConfigError
 from accelsim.workloads.topology import FORMS, read_topology
 from accelsim.workloads.zoo import ZOO
 from accelsim.layers import Network
 
 ZOO_NAMES: tuple[str, ...] = tuple(ZOO)
-"""Names :func:`load_topology` accepts besides a CSV path."""
+"""Zoo names :func:`load_topology` accepts (besides CSV paths)."""
 
 
 def _zoo_key(spec: str) -> str:
@@ -24,12 +25,14 @@ def _zoo_key(spec: str) -> str:
     return aliases.get(key, key)
 
 
-def load_topology(spec: str, form: str = "auto", batch: int = 1) -> Network:
-    """Shape-only network for *spec*: a zoo name (see :data:`ZOO_NAMES`) or a CSV path.
+def load_topology(spec: "str | TopologyConfig", form: str = "auto", batch: int = 1) -> Network:
+    """Shape-only network for *spec*: ``{zoo: name}`` or ``{csv: path}`` (a :class:`TopologyConfig`),
+    or a string read by :func:`~accelsim.config.workload.topology_from_text` (a path if it looks
+    like one, else a zoo name).
 
     Parameters
     ----------
-    spec : zoo name (case-insensitive, ``-`` or ``_``) or path to a SCALE-Sim topology CSV.
+    spec : the topology; zoo names are case-insensitive, ``-`` or ``_`` (see :data:`ZOO_NAMES`).
     form : for CSVs, ``"auto"``, ``"conv"`` or ``"gemm"``; ignored for zoo names.
     batch : inferences per pass (N of every layer).
 
@@ -42,8 +45,8 @@ def load_topology(spec: str, form: str = "auto", batch: int = 1) -> Network:
     Raises
     ------
     ConfigError
-        *spec* is neither a zoo name nor an existing file (the message lists the zoo names), or
-        *form*/*batch* is invalid.
+        An unknown zoo name (the message lists the zoo names), a CSV that does not exist, or an
+        invalid *form*/*batch*.
     InputFileError
         The CSV is malformed (file and line named).
     """
@@ -51,13 +54,16 @@ def load_topology(spec: str, form: str = "auto", batch: int = 1) -> Network:
         raise ConfigError(f"topology form must be one of {', '.join(FORMS)}, got {form!r}")
     if not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, got {batch!r}")
-    key = _zoo_key(spec)
-    if key in ZOO:
+    if isinstance(spec, str):
+        spec = TopologyConfig(**topology_from_text(spec))
+    if spec.zoo is not None:
+        key = _zoo_key(spec.zoo)
+        if key not in ZOO:
+            raise ConfigError(f"unknown topology: {spec.zoo!r}; give a SCALE-Sim topology CSV path or a zoo "
+                              f"name ({', '.join(ZOO_NAMES)})")
         return ZOO[key](batch=batch)
-    path = Path(spec)
-    if path.is_file():
-        return read_topology(path, form=form, batch=batch)
-    looks_like_path = path.suffix.lower() == ".csv" or "/" in spec or "\\" in spec
-    what = "topology file not found" if looks_like_path else "unknown topology"
-    raise ConfigError(f"{what}: {spec!r}; give a SCALE-Sim topology CSV path or a zoo name "
-                      f"({', '.join(ZOO_NAMES)})")
+    path = Path(spec.csv)
+    if not path.is_file():
+        raise ConfigError(f"topology file not found: {spec.csv!r}; give a SCALE-Sim topology CSV path or a "
+                          f"zoo name ({', '.join(ZOO_NAMES)})")
+    return read_topology(path, form=form, batch=batch)

@@ -16,7 +16,7 @@ def _cli(*args, cwd=None):
 
 def test_run_topology_with_overrides_and_trace(tmp_path, capsys):
     trace = tmp_path / "t.json"
-    code = main(["run", "--no-progress", "--set", "workload.model=null", "--set", "workload.topology=mobilenet_v1",
+    code = main(["run", "--no-progress", "--set", "workload.model=null", "--set", "workload.topology={zoo: mobilenet_v1}",
                  "--set", "hardware.array={rows: 16, cols: 16}", "-o", str(tmp_path / "o"), "--trace", str(trace)])
     assert code == 0
     out = capsys.readouterr().out

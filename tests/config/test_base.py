@@ -64,4 +64,4 @@ def test_overrides_apply_before_validation():
     cfg = load_config(overrides={"hardware.array.rows": 16, "quant.weight_bits": 4})
     assert cfg.hardware.array.rows == 16 and cfg.quant.weight_bits == 4
     with pytest.raises(ConfigError, match="model' or 'topology', not both"):
-        load_config(overrides={"workload.topology": "resnet18"})
+        load_config(overrides={"workload.topology": {"zoo": "resnet18"}})

@@ -60,7 +60,7 @@ def test_unknown_dataflow_rejected_by_argparse(capsys):
 
 def test_sram_smaller_than_one_tile_from_a_config(tmp_path, capsys):
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text("name: tiny\nworkload: {topology: resnet18}\n"
+    cfg.write_text("name: tiny\nworkload: {topology: {zoo: resnet18}}\n"
                    "hardware: {array: {rows: 64, cols: 64}, dataflow: ws, buffers: {weight_kb: 4}}\n")
     assert main(["simulate", str(cfg), "-o", "-"]) == 2
     err = capsys.readouterr().err
@@ -69,7 +69,7 @@ def test_sram_smaller_than_one_tile_from_a_config(tmp_path, capsys):
 
 def test_bad_config_key_names_file_and_path(tmp_path, capsys):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("workload: {topology: resnet18}\nhardware: {array: {rows: 0}, dataflow: rs}\n")
+    cfg.write_text("workload: {topology: {zoo: resnet18}}\nhardware: {array: {rows: 0}, dataflow: rs}\n")
     assert main(["simulate", str(cfg), "-o", "-"]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "hardware.array.rows" in err and "hardware.dataflow" in err

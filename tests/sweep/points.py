@@ -11,7 +11,7 @@ import os
 import time
 import warnings
 
-from accelsim.sweep.cache import quant_key
+from accelsim.pipeline.stages import stage_keys
 
 BREAKDOWN = ("mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight", "sram_ofmap",
              "dram", "leakage", "vector")
@@ -41,7 +41,7 @@ def fake_point(cfg, *, cache=None, progress=False) -> dict:
                 fh.write(f"{wb},{ab}\n")
         return {"quant_top1": 0.9 - 0.1 / wb - 0.1 / ab}
 
-    acc = cache.json(quant_key(cfg), accuracy) if cache is not None else accuracy()
+    acc = cache.json(stage_keys(cfg)["accuracy"], accuracy) if cache is not None else accuracy()
     layers = [
         {"name": f"conv{i}", "op": "conv2d", "macs": macs // 2, "compute_cycles": compute // 2,
          "stall_cycles": stall // 2, "total_cycles": total // 2, "utilization": 0.5 + 0.1 * i,

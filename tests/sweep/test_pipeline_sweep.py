@@ -17,7 +17,7 @@ MACS = 14 * 14 * 16 * 3 * 3 * 8 + 14 * 14 * 32 * 16
 def sweep(tmp_path_factory):
     d = tmp_path_factory.mktemp("topo")
     (d / "tiny.csv").write_text(CSV)
-    return sweep_from_dict({"name": "topo", "base": {"workload": {"topology": "tiny.csv"}}, "axes": [
+    return sweep_from_dict({"name": "topo", "base": {"workload": {"topology": {"csv": "tiny.csv"}}}, "axes": [
         {"hardware.array.rows": [4, 8], "hardware.array.cols": [4, 8]},
         {"hardware.dataflow": ["os", "ws"]}]}, base_dir=d)
 

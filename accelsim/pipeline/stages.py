@@ -1,0 +1,464 @@
+"""The pipeline's stages: one explicit, named list; each stage a function of the config slice it declares.
+
+::
+
+    STAGES = (
+        workload     resolve_workload    model file or topology, located once (bundled, paths, zoo/CSV)
+        float_graph  load_float_graph    ONNX file -> float graph                         (models)
+        calibrate    calibrate_network   one calibration batch -> quantized descriptors   (models)
+        topology     topology_network    zoo / CSV -> shape-only descriptors at quant widths (topologies)
+        accuracy     measure_accuracy    float graph vs integer datapath on the test set  (models)
+        batch        batch_network       descriptors at the array's batch (inferences per pass)
+        timing       simulate_timing     SimPy array model -> cycles, stalls and event counts
+        energy       price_energy        counts x energy table -> breakdown per layer and kind
+    )
+
+A :class:`Stage` names the value it *produces*, the earlier values it *needs* and, in *reads*, the
+config keys it depends on, mapped to its parameters (``reads={"quant": "quant", "seed": "seed"}``).
+The stage function receives exactly those as typed arguments (no ``**kwargs``, no whole config),
+so it cannot read a setting its declaration leaves out; :func:`check_stages` holds every
+declaration to its function's signature.
+
+The same declarations key the cache: :func:`stage_keys` hashes, per value, the stage name, the
+keys of what it needs, the config slice it reads and (for files) the bytes it reads. A sweep
+(:class:`~accelsim.sweep.cache.ResultCache`) stores the calibrated descriptors and the accuracy under
+those keys, so points differing only in hardware, simulation or energy settings share them, and a
+setting a stage starts reading enters its key the moment it is declared.
+
+Commands call :func:`run_stages` for the values they need (``accelsim simulate``: the timing;
+``accelsim quantize``: the descriptors; ``accelsim run`` and the sweep: accuracy and energy).
+Heavy modules (ONNX import, Numba kernels, SimPy) are imported inside the stage that uses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from accelsim.config.data import DatasetConfig
+from accelsim.config.run import BUNDLED, RunConfig
+from accelsim.config.workload import TopologyConfig
+from accelsim.errors import ConfigError, InputFileError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from accelsim.config.energy import EnergyConfig
+    from accelsim.config.hardware import HardwareConfig
+    from accelsim.config.quant import QuantConfig
+    from accelsim.config.simulation import SimulationConfig
+    from accelsim.datapath.accuracy import EvalResult
+    from accelsim.energy.model import NetworkEnergy
+    from accelsim.graph.ir import Graph
+    from accelsim.hw.sim import NetworkTiming
+    from accelsim.layers import Network
+
+CACHE_KEY_VERSION = 2
+"""Mixed into every stage key: bump it when a stage's cached value changes meaning."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to run, not what to compute: never changes a number, so never part of a key."""
+
+    progress: bool = False
+    """Status lines and progress bars on stderr."""
+    workers: int = 1
+    """Worker processes of the accuracy measurement (1: this process, multi-threaded kernels)."""
+
+    def status(self, message: str) -> None:
+        if self.progress:
+            print(f"accelsim: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A resolved workload: which file or zoo network, and the identity of the bytes it reads."""
+
+    label: str
+    """``bundled model``, the ONNX file name, or ``topology:<zoo name or CSV name>``."""
+    model_path: Path | None
+    """The float ONNX model (None for a topology)."""
+    topology: TopologyConfig | None
+    topology_form: str
+    input_shape: tuple[int, ...] | None
+    bundled: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``"model"`` or ``"topology"``."""
+        return "model" if self.model_path is not None else "topology"
+
+
+# -- the stage functions ------------------------------------------------------------------------
+
+
+def resolve_workload(model: str | None, topology: TopologyConfig | None, topology_form: str,
+                     input_shape: tuple[int, ...] | None) -> Workload:
+    """Locate the workload: the bundled model, a model file or a topology (zoo name or CSV).
+
+    Raises
+    ------
+    InputFileError
+        The model or CSV file does not exist (or the bundled model is missing).
+    """
+    if topology is not None:
+        if topology.csv is not None and not Path(topology.csv).is_file():
+            raise InputFileError(f"workload.topology.csv: topology file not found: {topology.csv}")
+        return Workload(label=f"topology:{topology.label}", model_path=None, topology=topology,
+                        topology_form=topology_form, input_shape=input_shape)
+    if model in (None, BUNDLED):
+        from accelsim.workloads.bundled import model_path
+
+        return Workload(label="bundled model", model_path=model_path(), topology=None,
+                        topology_form=topology_form, input_shape=input_shape, bundled=True)
+    path = Path(model)
+    if not path.is_file():
+        raise InputFileError(f"workload.model: ONNX model not found: {model}")
+    return Workload(label=path.name, model_path=path, topology=None, topology_form=topology_form,
+                    input_shape=input_shape)
+
+
+def load_float_graph(workload: Workload) -> "Graph":
+    """The float graph of the workload's ONNX model (operators, weights, shapes).
+
+    Raises
+    ------
+    UnsupportedOpError
+        The graph holds an operator the quantizer cannot lower (checked before any data is read).
+    """
+    from accelsim.graph.onnx_import import load_onnx
+    from accelsim.quant.lower import check_supported
+
+    graph = load_onnx(workload.model_path, workload.input_shape)
+    check_supported(graph)
+    return graph
+
+
+def calibrate_network(workload: Workload, float_graph: "Graph", calib: DatasetConfig | None,
+                      quant: "QuantConfig", seed: int, runtime: Runtime) -> "Network":
+    """Quantized layer descriptors from one calibration batch (``quant.calib_batch`` images drawn
+    with *seed*); the network's ``meta`` records model, data and seed.
+
+    Raises
+    ------
+    ConfigError
+        No calibration data set is configured.
+    """
+    from accelsim.datasets.readers import open_dataset
+    from accelsim.quant.calibrate import calibrate
+
+    if calib is None:
+        raise ConfigError(f"data.calib: required to calibrate model {workload.model_path} "
+                          "(give a data set: .npz, IDX or an image folder)")
+    shape = next(iter(float_graph.inputs.values()))
+    ds = open_dataset(calib, model_input_shape=shape, split="calib")
+    x, _ = ds.take(quant.calib_batch, seed=seed)
+    runtime.status(f"calibrating on {len(x)} images ({quant.method}, {quant.weight_bits}-bit weights, "
+                   f"{quant.act_bits}-bit activations)")
+    bar = None
+    if runtime.progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        from accelsim.quant.lower import plan_layers
+
+        n_layers = len(plan_layers(float_graph, {next(iter(float_graph.inputs)): (1,) + tuple(x.shape[1:])}).layers)
+        bar = tqdm(total=n_layers, desc="calibrating", unit="layer", file=sys.stderr, leave=False)
+    try:
+        net = calibrate(float_graph, x, quant, progress=(lambda name: bar.update(1)) if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    return replace(net, meta=dict(net.meta, model=str(workload.model_path), data=str(ds.source), seed=seed))
+
+
+def topology_network(workload: Workload, quant: "QuantConfig") -> "Network":
+    """Shape-only descriptors of a topology (one inference) at the widths of ``quant``."""
+    from accelsim.workloads.load import load_topology
+
+    net = load_topology(workload.topology, form=workload.topology_form, batch=1)
+    return net.with_bits(weight_bits=quant.weight_bits, act_bits=quant.act_bits, out_bits=quant.act_bits,
+                         acc_bits=quant.acc_bits, bias_bits=quant.bias_bits)
+
+
+def measure_accuracy(workload: Workload, float_graph: "Graph", descriptors: "Network", test: DatasetConfig | None,
+                     batch_size: int, runtime: Runtime) -> "EvalResult | None":
+    """Top-1/top-5 of the float graph and the integer datapath on the test set (None without one).
+
+    Raises
+    ------
+    InputFileError
+        The test data set has no labels.
+    """
+    if test is None:
+        return None
+    from accelsim.datapath.accuracy import evaluate
+    from accelsim.datasets.readers import open_dataset
+
+    shape = next(iter(float_graph.inputs.values()))
+    ds = open_dataset(test, model_input_shape=shape, split="test")
+    if ds.labels is None:
+        raise InputFileError(f"{ds.source}: the test data set has no labels; accuracy needs them")
+    runtime.status(f"measuring accuracy on {len(ds)} images (float model vs integer datapath)")
+    res = evaluate(float_graph, descriptors, ds, batch_size=batch_size, progress=runtime.progress,
+                   workers=runtime.workers)
+    res.meta.update(model=str(workload.model_path), data=ds.source)
+    return res
+
+
+def batch_network(descriptors: "Network", batch: int) -> "Network":
+    """The descriptors with every layer processing *batch* inferences per pass."""
+    return descriptors.with_batch(batch)
+
+
+def simulate_timing(network: "Network", hardware: "HardwareConfig", simulation: "SimulationConfig",
+                    runtime: Runtime) -> "NetworkTiming":
+    """Cycles, stalls and event counts of every layer on the array (the SimPy model)."""
+    from accelsim.hw.sim import simulate_network
+
+    runtime.status(f"simulating {len(network.layers)} layers on a {hardware.array.rows}x{hardware.array.cols} "
+                   f"{hardware.dataflow} array")
+    return simulate_network(network, hardware, simulation)
+
+
+def price_energy(network: "Network", timing: "NetworkTiming", hardware: "HardwareConfig",
+                 energy: "EnergyConfig") -> "NetworkEnergy":
+    """Energy of every counted event, per layer and kind, from the configured table."""
+    from accelsim.energy.model import price_network
+    from accelsim.energy.table import table_for
+
+    table = table_for(energy, hardware)
+    return price_network(timing.layers, network.layers, hardware, table, inferences_per_pass=timing.batch)
+
+
+# -- the list -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step: ``fn(**needs, **reads[, runtime])`` -> the value named *produces*."""
+
+    name: str
+    fn: Callable[..., Any]
+    produces: str
+    needs: tuple[str, ...] = ()
+    """Values of earlier stages, passed under the same parameter names."""
+    reads: Mapping[str, str] = field(default_factory=dict)
+    """Parameter name -> dotted config key: the config slice this stage depends on."""
+    when: str = "any"
+    """``"model"``, ``"topology"`` or ``"any"``: the workloads this stage runs for."""
+    cache: str | None = None
+    """How a sweep caches the value: ``"network"`` (descriptor folder), ``"json"`` or None (recompute)."""
+
+
+STAGES: tuple[Stage, ...] = (
+    # locate the model file or the topology once: bundled assets, paths, zoo name or CSV
+    Stage("workload", resolve_workload, "workload",
+          reads={"model": "workload.model", "topology": "workload.topology",
+                 "topology_form": "workload.topology_form", "input_shape": "workload.input_shape"}),
+    # ONNX -> float graph (weights, shapes, operators)
+    Stage("float_graph", load_float_graph, "float_graph", needs=("workload",), when="model"),
+    # one calibration batch -> thresholds, integer weights, requantization: the quantized descriptors
+    Stage("calibrate", calibrate_network, "descriptors", needs=("workload", "float_graph"),
+          reads={"calib": "data.calib", "quant": "quant", "seed": "seed"}, when="model", cache="network"),
+    # zoo network or SCALE-Sim CSV -> shape-only descriptors at the configured widths
+    Stage("topology", topology_network, "descriptors", needs=("workload",), reads={"quant": "quant"},
+          when="topology"),
+    # float graph vs integer datapath on the labelled test set
+    Stage("accuracy", measure_accuracy, "accuracy", needs=("workload", "float_graph", "descriptors"),
+          reads={"test": "data.test", "batch_size": "data.batch_size"}, when="model", cache="json"),
+    # N inferences per pass through the array
+    Stage("batch", batch_network, "network", needs=("descriptors",), reads={"batch": "workload.batch"}),
+    # the SimPy model of array, buffers and DRAM
+    Stage("timing", simulate_timing, "timing", needs=("network",),
+          reads={"hardware": "hardware", "simulation": "simulation"}),
+    # counted events x energy per event
+    Stage("energy", price_energy, "energy", needs=("network", "timing"),
+          reads={"hardware": "hardware", "energy": "energy"}),
+)
+"""Every stage, in the order it runs; a stage needs only values produced above it."""
+
+VALUES: tuple[str, ...] = tuple(dict.fromkeys(s.produces for s in STAGES))
+"""Names of the values the stages produce, in order."""
+
+
+def check_stages(stages: Iterable[Stage] = STAGES) -> None:
+    """Hold every declaration to its function: parameters = needs + reads (+ ``runtime``), and a
+    stage needs only values produced above it. Raises ``TypeError`` naming the stage."""
+    produced: set[str] = set()
+    for s in stages:
+        params = set(inspect.signature(s.fn).parameters)
+        declared = set(s.needs) | set(s.reads)
+        if params - {"runtime"} != declared or declared & {"runtime"}:
+            raise TypeError(f"stage {s.name!r}: {s.fn.__name__} takes {sorted(params)}, the declaration "
+                            f"gives {sorted(declared)}")
+        missing = [n for n in s.needs if n not in produced]
+        if missing:
+            raise TypeError(f"stage {s.name!r} needs {missing}, which no earlier stage produces")
+        produced.add(s.produces)
+
+
+check_stages()
+
+
+def config_value(cfg: RunConfig, dotted: str) -> Any:
+    """The value at dotted key *dotted* of *cfg* (``"data.calib"`` -> a DatasetConfig or None)."""
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _applies(stage: Stage, kind: str) -> bool:
+    return stage.when in ("any", kind)
+
+
+def _workload_kind(cfg: RunConfig) -> str:
+    return "topology" if cfg.workload.topology is not None else "model"
+
+
+def _plan(cfg: RunConfig, want: Iterable[str], have: Iterable[str] = ()) -> list[Stage]:
+    """The stages producing *want* and what they need, in list order, for this config's workload."""
+    kind = _workload_kind(cfg)
+    producer = {s.produces: s for s in STAGES if _applies(s, kind)}
+    wanted: set[str] = set()
+    todo = list(want)
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        if name not in producer:
+            if name in VALUES:  # made for the other kind of workload only (accuracy of a topology)
+                continue
+            raise ConfigError(f"no stage produces {name!r} (values: {', '.join(VALUES)})")
+        wanted.add(name)
+        if name not in have:
+            todo.extend(producer[name].needs)
+    return [s for s in STAGES if _applies(s, kind) and s.produces in wanted]
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file's bytes, remembered per (path, size, mtime) in this process."""
+    path = Path(path)
+    st = path.stat()
+    memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if memo not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(chunk_bytes), b""):
+                h.update(block)
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
+def _files_read(param: str, value: Any) -> list[str]:
+    """Digests of the files a slice value names (model, CSV, data set), so edited files miss."""
+    out: list[str] = []
+    if isinstance(value, DatasetConfig):
+        if value.path == BUNDLED:
+            from accelsim.workloads.bundled import DATASET_FILES, bundled_path
+
+            out += [f"{name}={file_digest(bundled_path(name))}" for name in sorted(DATASET_FILES.values())]
+        elif Path(value.path).is_file():
+            out.append(file_digest(value.path))
+        if value.labels is not None and Path(value.labels).is_file():
+            out.append(file_digest(value.labels))
+    elif isinstance(value, TopologyConfig) and value.csv is not None and Path(value.csv).is_file():
+        out.append(file_digest(value.csv))
+    elif param == "model" and value is not None:
+        from accelsim.workloads.bundled import METADATA_FILE, MODEL_FILE, bundled_path
+
+        if value == BUNDLED:
+            out += [f"{name}={file_digest(bundled_path(name))}" for name in (MODEL_FILE, METADATA_FILE)]
+        elif Path(value).is_file():
+            out.append(file_digest(value))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def stage_keys(cfg: RunConfig, want: Iterable[str] = ("accuracy", "energy")) -> dict[str, str]:
+    """Cache key of every value needed for *want*: SHA-256 over the stage name, the keys of its
+    needs, its config slice (as JSON) and the digests of the files the slice names.
+
+    Two configs agreeing on everything a stage reads (directly or through its needs) get the same
+    key for that stage's value; a config key no stage declares never enters any key.
+    """
+    if cfg.workload.model is None and cfg.workload.topology is None:
+        cfg = cfg.model_copy(update={"workload": cfg.workload.model_copy(update={"model": BUNDLED})})
+    keys: dict[str, str] = {}
+    for s in _plan(cfg, want):
+        slice_ = {p: config_value(cfg, k) for p, k in s.reads.items()}
+        payload = {
+            "version": CACHE_KEY_VERSION,
+            "stage": s.name,
+            "needs": {n: keys[n] for n in s.needs},
+            "reads": {p: _plain(v) for p, v in slice_.items()},
+            "files": {p: _files_read(p, v) for p, v in slice_.items()},
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        keys[s.produces] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return keys
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def run_stages(cfg: RunConfig, want: str | Iterable[str], *, given: Mapping[str, Any] | None = None,
+               cache: Any = None, runtime: Runtime = Runtime()) -> dict[str, Any]:
+    """Run the stages that produce *want* (and what they need) for *cfg*; return every value made.
+
+    Parameters
+    ----------
+    cfg : the run config.
+    want : value name(s) from :data:`VALUES`, e.g. ``"timing"`` or ``("accuracy", "energy")``; a value
+        no stage makes for this kind of workload (the accuracy of a topology) is left out.
+    given : values supplied instead of computed (``{"descriptors": read_network(folder)}``).
+    cache : a :class:`~accelsim.sweep.cache.ResultCache` (or anything with ``quantized(key,
+        builder)`` and ``json(key, builder)``): stages declaring ``cache`` read and publish their
+        value under :func:`stage_keys`. Nothing is cached for values that depend on *given* ones.
+    runtime : progress and worker settings.
+
+    Returns
+    -------
+    dict
+        Value name -> value, for every stage run (plus *given*).
+    """
+    want = (want,) if isinstance(want, str) else tuple(want)
+    values: dict[str, Any] = dict(given or {})
+    plan = _plan(cfg, want, have=values)
+    keys = stage_keys(cfg, want) if cache is not None and not values else {}
+    for s in plan:
+        if s.produces in values:
+            continue
+        args = {n: values[n] for n in s.needs}
+        args.update({p: config_value(cfg, k) for p, k in s.reads.items()})
+        if "runtime" in inspect.signature(s.fn).parameters:
+            args["runtime"] = runtime
+        values[s.produces] = _cached(s, keys.get(s.produces), cache, lambda s=s, args=args: s.fn(**args))
+    return values
+
+
+def _cached(stage: Stage, key: str | None, cache: Any, build: Callable[[], Any]) -> Any:
+    if key is None or stage.cache is None:
+        return build()
+    if stage.cache == "network":
+        return cache.quantized(key, build)
+    from accelsim.datapath.accuracy import EvalResult
+
+    data = cache.json(key, lambda: None if (v := build()) is None else v.to_dict())
+    return None if data is None else EvalResult.from_dict(data)

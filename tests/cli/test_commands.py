@@ -1,0 +1,39 @@
+"""What every command shares: the bundled model works everywhere, errors print their prefix once."""
+
+import json
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.layers import read_network
+
+
+def test_quantize_and_evaluate_take_the_bundled_data_like_run(tmp_path, capsys):
+    assert main(["quantize", "bundled", "-o", str(tmp_path / "d"), "-q", "--batch", "16"]) == 0
+    net = read_network(tmp_path / "d")
+    assert net.quantized and net.meta["calib_images"] == 16 and net.meta["data"].endswith("calib_512.npz")
+    assert main(["evaluate", "bundled", "--descriptors", str(tmp_path / "d"), "--limit", "40", "-q",
+                 "--json", str(tmp_path / "e.json")]) == 0
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["samples"] == 40 and res["meta"]["data"].endswith("test_2000.npz")
+    assert 0.0 <= res["quant_top1"] <= 1.0
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "nope.onnx"],
+    ["evaluate", "bundled", "--eval-batch", "0"],
+    ["quantize", "nope.onnx", "-o", "x"],
+    ["quantize", "bundled", "--bits", "4", "--act-bits", "8", "-o", "x"],
+    ["simulate", "--topology", "resnet19"],
+    ["run", "--set", "quant.weight_bits=40"],
+    ["report", "nowhere"],
+    ["sweep", "nowhere.yaml"],
+])
+def test_every_command_error_is_one_line_with_its_prefix_once(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    prefix = f"accelsim {argv[0]}: error: "
+    assert err[0].startswith(prefix) and err[0].count(": error:") == 1, err[0]
+    assert not err[0][len(prefix):].startswith(f"accelsim {argv[0]}:"), err[0]
