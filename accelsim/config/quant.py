@@ -42,6 +42,10 @@ class QuantConfig(ConfigModel):
                              "run seed).")
     overflow: Literal["saturate", "wrap"] = Field("saturate", description="Accumulator overflow policy, "
                                                    "stored in each layer's QuantParams.")
+    add_threshold: Literal["inputs", "calibrated"] = Field(
+        "inputs", description="Output threshold of a residual add: 'inputs' = the larger input threshold "
+        "(DESIGN's rule: that input passes unscaled, but the sum may saturate); 'calibrated' = the larger of "
+        "that and the threshold method's choice on the sum (deep residual networks lose less).")
     layers: dict[str, LayerQuantOverride] = Field(
         default_factory=dict, description="Per-layer overrides keyed by layer (ONNX node) name."
     )

@@ -14,7 +14,8 @@ threshold accounts for the rounding and clipping of every earlier one. Per layer
      :class:`~accelsim.quant.observers.HistogramObserver` of the float output (after the
      fused activation: "ReLU takes its threshold from the tensor after the ReLU");
    - maxpool / reshape: the input's threshold (codes pass through);
-   - add: the larger input threshold; concat: the largest input threshold (DESIGN says the
+   - add: the larger input threshold (``quant.add_threshold: calibrated``: at least the method's
+     threshold on the sum); concat: the largest input threshold (DESIGN says the
      inputs *share* the output threshold; their producers are already calibrated when the
      concat is reached, so each input is requantized to it instead by its ``in<i>.*``
      parameters — the identity for the input that sets the threshold);
@@ -326,13 +327,18 @@ def _cal_add_concat(job: _Layer) -> _Result:
     """add, concat: the output takes the largest input threshold; each input is requantized to it."""
     y = job.run_float()
     t_out = _tq(max(q.threshold for q in job.ins_q), job.out_bits)
+    method = "max-of-inputs"
+    if job.desc.op == "add" and job.qcfg.add_threshold == "calibrated":  # a sum can exceed both inputs
+        t_own = job.out_tq(y)
+        if t_own.threshold > t_out.threshold:
+            t_out, method = t_own, job.method
     for i, q in enumerate(job.ins_q):
         job.requant(f"in{i}.", np.array([q.step / t_out.step]), qmax(q.bits))
     lo, hi = _out_range(job.lp.activation, job.lp.fused, t_out)
     if job.desc.op == "concat" and "axis" in job.extra:
         in_shapes = [job.shapes[t] for t in job.lp.inputs]
         job.tensors[job.desc.key("index")] = concat_index(in_shapes, job.extra["axis"]).astype(np.int32)
-    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, "max-of-inputs")
+    return _Result(_fake(y, t_out, lo, hi), t_out, lo, hi, method)
 
 
 def _cal_mul(job: _Layer) -> _Result:

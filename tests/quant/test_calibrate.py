@@ -253,3 +253,20 @@ def test_accumulator_too_narrow_warns():
     w = np.abs(net.tensors["c1.weight"].astype(np.int64)).reshape(8, -1).sum(axis=1)
     bound = np.abs(net.tensors["c1.bias"].astype(np.int64)) + 2047 * w
     assert c1.extra["acc_bound_bits"] == int(np.ceil(np.log2(bound.max() + 1))) + 1
+
+
+def test_add_threshold_calibrated_takes_the_sum_range_when_it_exceeds_the_inputs():
+    """Two copies of one relu output summed: the sum reaches twice either input. With method max,
+    'inputs' keeps T = T_in (the sum saturates), 'calibrated' takes T = max|sum| = 2 T_in."""
+    p = {"w": np.ones((2, 1, 1, 1), np.float32), "v": np.full((2, 1, 1, 1), 1.0, np.float32)}
+    conv = {"kernel": (1, 1), "stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1}
+    nodes = [Node("a", "conv", ["x", "w"], ["ya"], conv), Node("b", "conv", ["x", "v"], ["yb"], conv),
+             Node("s", "add", ["ya", "yb"], ["y"])]
+    g = Graph("g", nodes, {"x": (1, 1, 3, 3)}, ["y"], p)
+    x = np.random.default_rng(0).standard_normal((8, 1, 3, 3)).astype(np.float32)
+    t_in = float(np.abs(x).max())
+    for mode, want in (("inputs", t_in), ("calibrated", 2 * t_in)):
+        net = calibrate(g, x, QuantConfig(method="max", add_threshold=mode))
+        assert net.layer("s").quant.out_threshold == pytest.approx(want, rel=1e-2)
+        err = np.abs(run_int(net, x)["y"] - run_graph(g, {"x": x})["y"].reshape(8, -1)).max()
+        assert (err > 0.5 * t_in) if mode == "inputs" else (err < 0.03 * t_in)  # saturated, or a few steps
