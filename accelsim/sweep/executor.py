@@ -233,8 +233,12 @@ class DaskExecutor:
                 f"--scheduler {address}: dask.distributed is not installed; "
                 "install it with: pip install 'accelsim[dask]'"
             ) from None
+        if not timeout_s > 0:
+            raise ConfigError(f"--scheduler-timeout: must be > 0 s (got {timeout_s})")
         self.address = address
         self._distributed = distributed
+        self.client = None
+        _handshake(address, timeout_s)
         try:
             self.client = distributed.Client(address, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -267,10 +271,75 @@ class DaskExecutor:
             self.client.cancel([f for f in futures if not f.done()])
 
     def close(self) -> None:
+        if self.client is None:
+            return
         try:
             self.client.close()
         except Exception:  # noqa: BLE001 - closing a client must not mask the real outcome
             pass
+        self.client = None
+
+
+def _handshake(address: str, timeout_s: float) -> None:
+    """Check within *timeout_s* that *address* is a Dask scheduler, before any client exists.
+
+    Opens one Dask comm, asks ``identity`` and expects ``{"type": "Scheduler", ...}`` back; the
+    whole exchange (connect, Dask's comm handshake, the reply) has one deadline, so a port that
+    accepts connections but never answers (an HTTP server, a database) fails in *timeout_s*.
+    Probing first also means no half-built ``distributed.Client`` is left to complain from its
+    destructor at exit.
+
+    Raises
+    ------
+    ConfigError
+        Malformed address, nothing listening, no answer in time, or an answer that is not a
+        scheduler's.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    hint = "give the scheduler's address, e.g. tcp://10.0.0.5:8786"
+    try:
+        scheme, location = parse_address(address, strict=False)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"--scheduler {address}: not a scheduler address ({exc}); {hint}") from None
+
+    async def identity():
+        comm = await connect(address, timeout=timeout_s)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), timeout_s))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ConfigError(
+            f"--scheduler {address}: no Dask scheduler answered within {timeout_s:g} s (something may "
+            "listen there but it is not a Dask scheduler); check the address and that 'dask scheduler' "
+            "is running, or raise --scheduler-timeout"
+        ) from None
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        raise ConfigError(
+            f"--scheduler {address}: cannot reach a Dask scheduler within {timeout_s:g} s "
+            f"({_one_line(exc)}); check the address and that 'dask scheduler' is running"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - a garbled reply (CommClosedError, decode errors)
+        raise ConfigError(
+            f"--scheduler {address}: the process there does not speak the Dask protocol "
+            f"({_one_line(exc)}); {hint}"
+        ) from None
+    if not (isinstance(reply, dict) and reply.get("type") == "Scheduler"):
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise ConfigError(
+            f"--scheduler {address}: answers as {kind!r}, not as a Dask scheduler (a worker's or "
+            f"nanny's port?); {hint}"
+        )
 
 
 def make_executor(

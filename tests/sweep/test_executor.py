@@ -1,7 +1,14 @@
 """Executors: the Dask path gives the serial numbers; a bad scheduler fails fast and clearly."""
 
+import contextlib
+import http.server
+import os
 import socket
+import subprocess
+import sys
+import threading
 import time
+from importlib.resources import files
 
 import pytest
 
@@ -10,6 +17,7 @@ from accelsim.sweep import ResultStore, SerialExecutor, run_sweep, sweep_from_di
 from accelsim.sweep.executor import DaskExecutor, evaluate_point, make_executor
 
 FAKE = "tests.sweep.points:fake_point"
+SHIPPED_SWEEP = files("accelsim") / "configs" / "sweeps" / "bitwidths.yaml"
 
 
 def _sweep():
@@ -42,6 +50,72 @@ def test_unreachable_scheduler_is_a_clear_error_within_seconds():
     with pytest.raises(ConfigError, match=rf"--scheduler tcp://127\.0\.0\.1:{port}: cannot reach a Dask scheduler within 2 s"):
         make_executor(scheduler=f"tcp://127.0.0.1:{port}", scheduler_timeout_s=2)
     assert time.monotonic() - start < 10
+
+
+@contextlib.contextmanager
+def _http_server():
+    """A real HTTP server on a free port of 127.0.0.1 (it accepts connections, never speaks Dask)."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def _junk_server():
+    """A server that answers every connection at once with bytes that are not Dask's protocol."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 8)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
+@pytest.mark.parametrize("server", [_http_server, _junk_server])
+def test_a_port_that_is_not_a_scheduler_is_one_line_within_the_timeout(server):
+    import distributed  # noqa: F401
+    with server() as port:
+        start = time.monotonic()
+        with pytest.raises(ConfigError, match=rf"--scheduler tcp://127\.0\.0\.1:{port}: .*(not a Dask scheduler|"
+                                              r"does not speak the Dask protocol|cannot reach)"):
+            make_executor(scheduler=f"tcp://127.0.0.1:{port}", scheduler_timeout_s=1.5)
+        assert time.monotonic() - start < 8
+
+
+@pytest.mark.parametrize("address", ["not-a-url", "tcp://127.0.0.1:notaport"])
+def test_malformed_scheduler_address_is_one_line_and_no_destructor_traceback(address, tmp_path):
+    """In a real process: one error line, exit 2, nothing printed at interpreter exit."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelsim", "sweep", str(SHIPPED_SWEEP), "--scheduler", address,
+         "--scheduler-timeout", "2", "--results", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"accelsim sweep: error: --scheduler {address}: not a scheduler address (")
+    assert lines[0].endswith("give the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    assert not (tmp_path / "r").exists()
 
 
 def test_workers_and_scheduler_exclude_each_other():
