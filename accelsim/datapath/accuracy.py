@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -171,8 +172,12 @@ def _batch(graph, prep: PreparedNetwork, ftens: dict[str, str], x, y, path: str)
 _W: dict = {}
 
 
-def _worker_init(graph, net, dataset, path):
+def _worker_init(parent_pid, graph, net, dataset, path):
     import numba
+
+    from accelsim.lifeline import die_with_parent
+
+    die_with_parent(parent_pid)
 
     numba.set_num_threads(1)
     prep = prepare(net)
@@ -229,7 +234,8 @@ def evaluate(graph, net: Network | PreparedNetwork, dataset, batch_size: int = 2
                 bar.update(stop - start)
         else:
             ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_worker_init, initargs=(graph, prep.net, dataset, path)) as pool:
+            with ctx.Pool(workers, initializer=_worker_init,
+                          initargs=(os.getpid(), graph, prep.net, dataset, path)) as pool:
                 for part in pool.imap(_worker_batch, bounds):
                     total.merge(part)
                     bar.update(part.n)

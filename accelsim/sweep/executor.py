@@ -4,7 +4,8 @@ An executor maps :func:`evaluate_point` over argument tuples and yields ``(tag, 
 as points finish, in completion order. Three implementations:
 
 - :class:`LocalExecutor` - worker processes on this machine (``concurrent.futures`` with the
-  ``spawn`` start method: no forked Numba/thread state in the children);
+  ``spawn`` start method: no forked Numba/thread state in the children); they end when this
+  process dies, even by ``SIGKILL`` (:func:`accelsim.lifeline.die_with_parent`);
 - :class:`DaskExecutor` - an existing ``dask.distributed`` cluster named by its scheduler address
   (the optional extra ``accelsim[dask]``; imported only when used);
 - :class:`SerialExecutor` - this process, one point after another (debugging, tests).
@@ -27,6 +28,7 @@ import warnings
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.lifeline import die_with_parent
 
 DEFAULT_POINT_FN = "accelsim.pipeline:run_point"
 """The function that evaluates one point: ``fn(cfg, *, cache=None, progress=False) -> dict``."""
@@ -182,7 +184,8 @@ class LocalExecutor:
         if not jobs:
             return
         ctx = multiprocessing.get_context(self.start_method)
-        self._pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=ctx)
+        self._pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=ctx,
+                                            initializer=die_with_parent, initargs=(os.getpid(),))
         futures = {self._pool.submit(fn, *args): tag for tag, args in jobs}
         try:
             for fut in cf.as_completed(futures):
