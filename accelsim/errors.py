@@ -36,3 +36,8 @@ class SchemaVersionError(AccelsimError, ValueError):
 
 class OutputFileError(AccelsimError, OSError):
     """A file or folder accelsim must write cannot be written (no space, read-only, permission, path too long)."""
+
+
+class AccelsimWarning(UserWarning):
+    """A clamp or fallback accelsim made on the user's behalf (e.g. a calibration batch larger than its
+    data set); the run goes on, and the line is recorded in ``summary.json`` under ``warnings``."""

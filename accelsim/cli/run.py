@@ -71,6 +71,12 @@ def format_summary(s: PointSummary) -> str:
         + (f"  (argmax agreement {pct(s.agreement)}, {s.accuracy_images:,} images)"
            if s.quant_top1 is not None else f"  ({s.accuracy_note})" if s.accuracy_note else ""),
     ]
+    if s.calib_images is not None:
+        req = s.calib_images_requested
+        lines.append(f"  calibration          {s.calib_images:,} image{'s' if s.calib_images != 1 else ''}"
+                     + (f"  ({req:,} requested)" if req not in (None, s.calib_images) else ""))
+    for w in s.warnings:
+        lines.append(f"  warning: {w}")
     return "\n".join(lines)
 
 

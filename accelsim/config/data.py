@@ -84,6 +84,10 @@ class DatasetConfig(ConfigModel):
     image_layout: Literal["auto", "nhwc", "nchw"] = Field(
         "auto", description="Layout of raw images stored in .npz/IDX arrays: [N,H,W] is grey; auto reads 4-D "
                             "arrays as NHWC when the last axis is 1, 3 or 4, else NCHW.")
+    allow_empty_classes: bool = Field(
+        False, description="Image folders: accept a class sub-folder without images (it keeps its label id, so "
+                           "the ids of later classes do not shift). Default false: an empty class folder is an "
+                           "error naming it, as in torchvision's ImageFolder.")
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
 
 

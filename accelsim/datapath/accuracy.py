@@ -190,6 +190,17 @@ def _worker_batch(bounds):
     return _batch(_W["graph"], _W["prep"], _W["ftens"], x, y, _W["path"])
 
 
+def _check_labels(graph, dataset, count: int) -> None:
+    """Refuse labels outside the model's output classes before any batch runs (one float sample tells)."""
+    from accelsim.datasets.readers import check_label_range
+    from accelsim.graph.executor import run_graph
+
+    x0, _ = dataset.get(np.arange(1))
+    out = run_graph(graph, {next(iter(graph.inputs)): x0})[graph.outputs[0]]
+    check_label_range(np.asarray(dataset.labels[:count]), int(np.asarray(out).reshape(1, -1).shape[1]), dataset,
+                      source=getattr(dataset, "source", "test data"))
+
+
 def evaluate(graph, net: Network | PreparedNetwork, dataset, batch_size: int = 256, progress: bool = True,
              *, path: str = "auto", workers: int = 1, limit: int | None = None) -> EvalResult:
     """Accuracy of *net* (integer datapath) and *graph* (float) on *dataset*, streamed in batches.
@@ -213,7 +224,8 @@ def evaluate(graph, net: Network | PreparedNetwork, dataset, batch_size: int = 2
     Raises
     ------
     InputFileError
-        Data whose shape does not match the model; descriptors that do not match the model.
+        Data whose shape does not match the model; descriptors that do not match the model;
+        labels outside the model's output classes (checked before any batch runs).
     """
     from tqdm import tqdm
 
@@ -225,6 +237,8 @@ def evaluate(graph, net: Network | PreparedNetwork, dataset, batch_size: int = 2
     bounds = [(s, min(s + batch_size, count)) for s in range(0, count, batch_size)]
     total = _Totals(ftens)
     labelled = getattr(dataset, "labels", None) is not None
+    if labelled and count:
+        _check_labels(graph, dataset, count)
     bar = tqdm(total=count, unit="img", desc="evaluate", disable=not progress, leave=False)
     try:
         if workers <= 1 or len(bounds) <= 1:

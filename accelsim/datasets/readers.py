@@ -7,9 +7,13 @@ Formats (``DatasetConfig.format``, ``auto`` picks by path):
   ``[N,H,W,C]`` or ``[N,C,H,W]`` — preprocessed here. Labels from ``labels`` or ``y`` when present.
 - IDX (the MNIST / Fashion-MNIST format, gzipped or not): an images file (``[N,H,W]`` or
   ``[N,H,W,C]``) and optionally a labels file (``[N]``), found beside it by name when not given.
-- an image folder: one sub-folder per class holding PNG/JPEG/BMP files (read with Pillow, colour as
-  RGB); label ids are the sorted sub-folder names' positions. A folder of images without
-  sub-folders is read unlabelled.
+- an image folder, by torchvision's ``ImageFolder`` rules: every sub-folder is a class (hidden ones
+  too), label ids are the positions of the sub-folder names sorted as strings, and a class's images
+  are the files with an image suffix (:data:`IMAGE_SUFFIXES`, any case) anywhere below its folder,
+  sorted by path. A class folder without images is an error naming it, unless the data set sets
+  ``allow_empty_classes: true``; then it keeps its label id, so later classes keep theirs (the
+  numbering a model trained with ``ImageFolder`` expects). A folder of images without sub-folders
+  is read unlabelled. Read with Pillow, colour as RGB.
 
 Preprocessing (:class:`~accelsim.config.data.PreprocessConfig`), in this order on each raw image
 (float32, H x W x C): channel count (grey -> RGB by replication, RGB -> grey by ITU-R 601 luma,
@@ -18,15 +22,18 @@ RGBA drops alpha) -> bilinear resize (Pillow, per channel in float) -> centre cr
 
 Memory stays bounded: raw pixels of ``.npz``/IDX sets are held once (uint8 as stored), image
 folders are read per batch, and preprocessing runs batch by batch in :meth:`Dataset.batches`.
-Every batch is checked for NaN/Inf.
+Every batch is checked for NaN/Inf; the error names the file and the sample's index (and the image
+file, for folders). :func:`check_label_range` refuses labels outside the model's output classes.
 
 Public API: :func:`open_dataset`, :class:`Dataset` (``len``, ``batches``, ``take``, ``sample_shape``,
-``labels``), :func:`check_compatible`, :func:`read_idx`.
+``labels``), :func:`check_compatible`, :func:`check_label_range`, :func:`calibration_batch`, :func:`read_idx`.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -35,11 +42,16 @@ import numpy as np
 
 from accelsim.config.data import DatasetConfig, PreprocessConfig
 from accelsim.config.run import BUNDLED
-from accelsim.errors import ConfigError, InputFileError
+from accelsim.errors import AccelsimWarning, ConfigError, InputFileError
 
-__all__ = ["Dataset", "open_dataset", "check_compatible", "read_idx", "IMAGE_SUFFIXES"]
+__all__ = ["Dataset", "open_dataset", "check_compatible", "check_label_range", "calibration_batch", "read_idx",
+           "IMAGE_SUFFIXES", "FEW_CALIBRATION_IMAGES"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+"""Image file suffixes of an image folder (torchvision's ``IMG_EXTENSIONS``), matched in any case."""
+
+FEW_CALIBRATION_IMAGES = 8
+"""Below this many images a calibration batch gets a warning (thresholds follow single images)."""
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -56,7 +68,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     Raises
     ------
     InputFileError
-        Missing file, bad magic number, or fewer data bytes than the header promises.
+        Missing file, bad magic number, a header whose dimensions do not account for exactly the
+        data bytes that follow (a wrong rank byte, a truncated or padded file).
     """
     path = Path(path)
     if not path.is_file():
@@ -74,13 +87,19 @@ def read_idx(path: str | Path) -> np.ndarray:
         )
     ndim = raw[3]
     head = 4 + 4 * ndim
-    if len(raw) < head:
-        raise InputFileError(f"{path}: IDX header truncated")
+    if ndim == 0 or len(raw) < head:
+        raise InputFileError(f"{path}: IDX header truncated or of rank {ndim} (byte 4 is the number of dimensions)")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     need = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if len(raw) - head < need:
-        raise InputFileError(f"{path}: IDX data truncated ({len(raw) - head} bytes, header {dims} needs {need})")
+        raise InputFileError(f"{path}: IDX data truncated ({len(raw) - head} bytes, header {dims} needs {need}; "
+                             f"or the rank byte (byte 4) = {ndim} is wrong)")
+    if len(raw) - head != need or 0 in dims:
+        raise InputFileError(
+            f"{path}: IDX header of rank {ndim} gives dimensions {dims} = {need} data bytes, but "
+            f"{len(raw) - head} follow; the rank byte (byte 4) or a dimension is wrong, or the file is corrupt"
+        )
     arr = np.frombuffer(raw, dtype=dtype, count=int(np.prod(dims, dtype=np.int64)), offset=head).reshape(dims)
     return arr.astype(dtype.newbyteorder("="), copy=False)
 
@@ -140,30 +159,47 @@ def _read_image(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            im = im.convert("L") if im.mode in ("L", "I", "I;16", "F", "1") else im.convert("RGB")
-            arr = np.asarray(im, dtype=np.float32)
+            if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16/32-bit grey: keep every value
+                arr = np.asarray(im).astype(np.float32)
+            else:
+                im = im.convert("L") if im.mode in ("L", "1") else im.convert("RGB")
+                arr = np.asarray(im, dtype=np.float32)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputFileError(f"{path}: cannot read image ({exc})") from None
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def _scan_folder(root: Path):
-    """(files, labels or None, class names) of an image folder."""
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    def imgs(d):
-        return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if subdirs:
-        paths, labels, names = [], [], []
-        for d in subdirs:
-            found = imgs(d)
+def _class_images(folder: Path) -> list[Path]:
+    """Image files anywhere below *folder* (links followed), in torchvision's order."""
+    found = []
+    for dirpath, _, names in sorted(os.walk(folder, followlinks=True)):
+        found += [Path(dirpath) / n for n in sorted(names) if n.lower().endswith(IMAGE_SUFFIXES)]
+    return found
+
+
+def _scan_folder(root: Path, allow_empty: bool = False):
+    """(files, labels or None, class names) of an image folder, by ``ImageFolder`` rules (module docstring)."""
+    names = sorted(e.name for e in os.scandir(root) if e.is_dir())
+    if names:
+        paths, labels, empty = [], [], []
+        for label, name in enumerate(names):
+            found = _class_images(root / name)
             if not found:
-                continue
-            names.append(d.name)
+                empty.append(name)
             paths += found
-            labels += [len(names) - 1] * len(found)
-        if paths:
-            return paths, np.asarray(labels, np.int64), names
-    paths = imgs(root)
+            labels += [label] * len(found)
+        if empty and not allow_empty:
+            raise InputFileError(
+                f"{root}: class folder{'s' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty[:5])}"
+                f"{' ...' if len(empty) > 5 else ''} hold{'s' if len(empty) == 1 else ''} no images "
+                f"({', '.join(IMAGE_SUFFIXES)}); every sub-folder is a class and the label ids are their "
+                "sorted positions, so add its images, remove the folder, or set allow_empty_classes: true "
+                "to keep its id"
+            )
+        if not paths:
+            raise InputFileError(f"{root}: none of the {len(names)} class folders holds images ({', '.join(IMAGE_SUFFIXES)})")
+        return paths, np.asarray(labels, np.int64), names
+    paths = sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
     if not paths:
         raise InputFileError(
             f"{root}: no images found (valid: one sub-folder per class holding {', '.join(IMAGE_SUFFIXES)} files)"
@@ -299,7 +335,14 @@ class Dataset:
             x = _normalise(stacked, self.preprocess, self.source)
         bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1) if len(x) else np.zeros(0, bool)
         if bad.any():
-            raise InputFileError(f"{self.source}: sample {int(idx[np.argmax(bad)])} holds NaN or Inf values")
+            i = int(idx[np.argmax(bad)])
+            where = f"{self._paths[i]}: sample {i} of {self.source}" if self._paths is not None else \
+                f"{self.source}: sample {i}"
+            stored = "" if self._x is not None else " after preprocessing (check preprocess.scale/mean/std)"
+            raise InputFileError(
+                f"{where} holds NaN or Inf values{stored}; {int(bad.sum())} of the {len(x)} samples read "
+                "with it do; fix or drop them"
+            )
         return x, y
 
     def batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -311,10 +354,57 @@ class Dataset:
 
     def take(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         """A calibration batch: *n* samples drawn without replacement by ``numpy.random.default_rng(seed)``,
-        in ascending index order. When the set holds fewer than *n* samples, all of them are returned."""
+        in ascending index order. When the set holds fewer than *n* samples, all of them are returned
+        (:func:`calibration_batch` warns about it)."""
         n = min(int(n), self.count)
         idx = np.sort(np.random.default_rng(seed).choice(self.count, size=n, replace=False))
         return self.get(idx)
+
+
+def calibration_batch(ds: Dataset, requested: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """The calibration batch of *requested* images from *ds*, and the warnings it deserves.
+
+    Returns the images (see :meth:`Dataset.take`) and one line per warning, each also issued as an
+    :class:`~accelsim.errors.AccelsimWarning`: the data set holds fewer images than requested (all
+    are used: requested and effective counts differ), or fewer than :data:`FEW_CALIBRATION_IMAGES`
+    images calibrate (thresholds then follow single images).
+    """
+    x, _ = ds.take(requested, seed)
+    lines = []
+    if len(x) < requested:
+        lines.append(f"calibration batch: {requested} images requested (quant.calib_batch), {ds.source} holds "
+                     f"{len(ds)}; calibrating on all {len(x)}")
+    if len(x) < FEW_CALIBRATION_IMAGES:
+        lines.append(f"calibration batch: only {len(x)} image{'s' if len(x) != 1 else ''}; thresholds from fewer "
+                     f"than {FEW_CALIBRATION_IMAGES} images follow single images (64 or more is usual)")
+    for line in lines:
+        warnings.warn(line, AccelsimWarning, stacklevel=2)
+    return x, lines
+
+
+def check_label_range(labels: np.ndarray, classes: int, ds: Dataset | None = None, source: str = "") -> None:
+    """Raise unless every label is a class id of a model with *classes* outputs (``0 .. classes-1``).
+
+    Raises
+    ------
+    InputFileError
+        Naming the data set, the first bad label and its index (and class folder, for image folders).
+    """
+    labels = np.asarray(labels)
+    bad = (labels < 0) | (labels >= classes)
+    if not bad.any():
+        return
+    i = int(np.argmax(bad))
+    source = getattr(ds, "source", None) or source
+    names = getattr(ds, "class_names", None) or []
+    folder = ""
+    if 0 <= labels[i] < len(names):
+        folder = f" (class folder {names[int(labels[i])]!r} of {len(names)})"
+    raise InputFileError(
+        f"{source}: label {int(labels[i])} at sample {i}{folder} is outside the model's {classes} output "
+        f"classes (valid: 0-{classes - 1}); {int(bad.sum())} label{'s' if bad.sum() != 1 else ''} out of range "
+        "- wrong labels file, or data for another model"
+    )
 
 
 def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, ...] | None = None,
@@ -377,7 +467,7 @@ def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, 
         if labels is not None and labels.ndim != 1:
             raise InputFileError(f"{lpath}: IDX labels must be one-dimensional, got shape {labels.shape}")
     else:
-        paths, labels, names = _scan_folder(path)
+        paths, labels, names = _scan_folder(path, cfg.allow_empty_classes)
     count = len(x) if x is not None else (len(raw) if raw is not None else len(paths))
     if labels is not None:
         labels = np.asarray(labels)

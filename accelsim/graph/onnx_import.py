@@ -97,6 +97,45 @@ def import_model(model: Any, input_shape: tuple | dict[str, tuple] | None = None
 # ----------------------------------------------------------------------------------------------
 
 
+_BOUND_INPUTS = {"Clip": (1, 2)}
+"""Node inputs that may legitimately be infinite (a Clip with no upper bound), by op type."""
+
+
+def check_finite_initializers(graph_proto: Any, consts: dict[str, np.ndarray], source: str) -> None:
+    """Refuse float initializers holding NaN or Inf (a weight or bias the model cannot have meant).
+
+    Inf is allowed only in an initializer every consumer uses as a bound (``Clip`` min/max).
+
+    Raises
+    ------
+    InputFileError
+        Naming the initializer, how many values are NaN / Inf, the first flat index, and a node
+        that reads it.
+    """
+    users: dict[str, list[tuple[Any, int]]] = {}
+    for node in graph_proto.node:
+        for k, name in enumerate(node.input):
+            users.setdefault(name, []).append((node, k))
+    for init in graph_proto.initializer:
+        arr = consts.get(init.name)
+        if arr is None or not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
+            continue
+        nan, inf = np.isnan(arr), np.isinf(arr)
+        if not nan.any() and not inf.any():
+            continue
+        readers = users.get(init.name, [])
+        if not nan.any() and readers and all(k in _BOUND_INPUTS.get(n.op_type, ()) for n, k in readers):
+            continue
+        bad = nan | inf
+        first = int(np.argmax(bad.reshape(-1)))
+        node = f" (read by {readers[0][0].op_type} node {readers[0][0].name or '?'!r})" if readers else ""
+        raise InputFileError(
+            f"{source}: initializer {init.name!r}{node} of shape {tuple(arr.shape)} holds "
+            f"{int(nan.sum())} NaN and {int(inf.sum())} Inf values (first at flat index {first}); "
+            "a trained model's weights and biases are finite - re-export the model"
+        )
+
+
 def _attrs(node) -> dict[str, Any]:
     onnx = _onnx()
     out = {}
@@ -211,6 +250,7 @@ class _Importer:
         g = model.graph
         for init in g.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)
+        check_finite_initializers(g, self.consts, self.source)
         self._check_support(g)
         inputs = self._inputs(g, input_shape)
         for i, onode in enumerate(g.node):

@@ -88,6 +88,9 @@ class RunResult:
             agreement=acc.get("agreement"),
             accuracy_images=acc.get("samples"),
             accuracy_note=self.accuracy_note,
+            calib_images_requested=self.network.meta.get("calib_images_requested"),
+            calib_images=self.network.meta.get("calib_images"),
+            warnings=tuple(self.network.meta.get("warnings", ())),
             layers=layers,
         )
 

@@ -99,6 +99,12 @@ class PointSummary:
     """Fraction of images where float and quantized argmax agree."""
     accuracy_images: int | None = None
     accuracy_note: str = ""
+    calib_images_requested: int | None = None
+    """Calibration images the config asked for (``quant.calib_batch``); None without calibration."""
+    calib_images: int | None = None
+    """Calibration images actually used (fewer when the data set is smaller: see ``warnings``)."""
+    warnings: tuple[str, ...] = ()
+    """Every clamp or fallback the run made on the user's behalf, one line each."""
     layers: tuple[LayerSummary, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
@@ -113,6 +119,8 @@ class PointSummary:
                 value = [asdict(layer) for layer in value]
             elif f.name == "energy_breakdown_uj":
                 value = dict(value)
+            elif f.name == "warnings":
+                value = list(value)
             out[f.name] = value
         return out
 
@@ -139,6 +147,7 @@ class PointSummary:
         kwargs["energy_breakdown_uj"] = dict(data.get("energy_breakdown_uj") or {})
         if kwargs.get("accuracy_note") is None:
             kwargs["accuracy_note"] = ""
+        kwargs["warnings"] = tuple(str(w) for w in (data.get("warnings") or ()))
         layer_keys = {f.name for f in fields(LayerSummary)}
         rows = data.get("layers") or []
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

@@ -32,10 +32,13 @@ Heavy modules (ONNX import, Numba kernels, SimPy) are imported inside the stage 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import sys
+import threading
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -141,14 +144,17 @@ def load_float_graph(workload: Workload) -> "Graph":
 def calibrate_network(workload: Workload, float_graph: "Graph", calib: DatasetConfig | None,
                       quant: "QuantConfig", seed: int, runtime: Runtime) -> "Network":
     """Quantized layer descriptors from one calibration batch (``quant.calib_batch`` images drawn
-    with *seed*); the network's ``meta`` records model, data and seed.
+    with *seed*); the network's ``meta`` records model, data, seed, the requested and effective
+    batch (``calib_images_requested``, ``calib_images``) and, in ``warnings``, every clamp and
+    calibration warning (a smaller data set than the batch, bias saturation, accumulator overflow
+    risk), so a network read back from a cache still carries them into the summary.
 
     Raises
     ------
     ConfigError
         No calibration data set is configured.
     """
-    from accelsim.datasets.readers import open_dataset
+    from accelsim.datasets.readers import calibration_batch, open_dataset
     from accelsim.quant.calibrate import calibrate
 
     if calib is None:
@@ -156,7 +162,7 @@ def calibrate_network(workload: Workload, float_graph: "Graph", calib: DatasetCo
                           "(give a data set: .npz, IDX or an image folder)")
     shape = next(iter(float_graph.inputs.values()))
     ds = open_dataset(calib, model_input_shape=shape, split="calib")
-    x, _ = ds.take(quant.calib_batch, seed=seed)
+    x, clamps = calibration_batch(ds, quant.calib_batch, seed=seed)
     runtime.status(f"calibrating on {len(x)} images ({quant.method}, {quant.weight_bits}-bit weights, "
                    f"{quant.act_bits}-bit activations)")
     bar = None
@@ -168,11 +174,41 @@ def calibrate_network(workload: Workload, float_graph: "Graph", calib: DatasetCo
         n_layers = len(plan_layers(float_graph, {next(iter(float_graph.inputs)): (1,) + tuple(x.shape[1:])}).layers)
         bar = tqdm(total=n_layers, desc="calibrating", unit="layer", file=sys.stderr, leave=False)
     try:
-        net = calibrate(float_graph, x, quant, progress=(lambda name: bar.update(1)) if bar is not None else None)
+        with _recorded_warnings() as caught:
+            net = calibrate(float_graph, x, quant, progress=(lambda name: bar.update(1)) if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
-    return replace(net, meta=dict(net.meta, model=str(workload.model_path), data=str(ds.source), seed=seed))
+    lines = list(clamps) + [w for w in _warning_lines(caught) if w not in clamps]
+    return replace(net, meta=dict(net.meta, model=str(workload.model_path), data=str(ds.source), seed=seed,
+                                  calib_images_requested=quant.calib_batch, warnings=lines))
+
+
+@contextlib.contextmanager
+def _recorded_warnings():
+    """Record the warnings raised inside, then issue them again (the user still sees them).
+
+    Only in the main thread: ``warnings.catch_warnings`` swaps process-global state, so in a
+    threaded worker (Dask) the warnings go their usual way and are not recorded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _warning_lines(caught) -> list[str]:
+    """Distinct first lines of recorded warnings, in order."""
+    lines: list[str] = []
+    for w in caught:
+        text = str(w.message).strip().splitlines()
+        if text and text[0] not in lines:
+            lines.append(text[0])
+    return lines
 
 
 def topology_network(workload: Workload, quant: "QuantConfig") -> "Network":

@@ -163,7 +163,7 @@ def test_missing_file_and_wrong_format(tmp_path):
 def test_truncated_idx(tmp_path):
     data = _idx_bytes(np.zeros((4, 5, 5), np.uint8))
     (tmp_path / "t-images-idx3-ubyte").write_bytes(data[:-10])
-    with pytest.raises(InputFileError, match=r"IDX data truncated \(90 bytes, header \(4, 5, 5\) needs 100\)"):
+    with pytest.raises(InputFileError, match=r"IDX data truncated \(90 bytes, header \(4, 5, 5\) needs 100; or the rank byte"):
         open_dataset(str(tmp_path / "t-images-idx3-ubyte"))
 
 
@@ -241,3 +241,104 @@ def test_raw_image_layouts_in_npz(tmp_path):
     np.savez(tmp_path / "c.npz", images=sq)
     x, _ = open_dataset(DatasetConfig(path=str(tmp_path / "c.npz"), image_layout="nchw", preprocess=pp)).get([1])
     assert np.array_equal(x[0], sq[1].astype(np.float32))
+
+
+# ----------------------------------------------------------------- faults: ImageFolder, IDX, NaN, clamps
+
+
+def _png(path, value, size=(4, 4)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full(size, value, np.uint8), "L").save(path)
+
+
+def _classes(root, counts):
+    """One sub-folder per class name, *counts[name]* grey images each (pixel value = class position)."""
+    for k, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            _png(root / name / f"{i}.png", 10 * k)
+
+
+def test_empty_class_folder_is_an_error_naming_it(tmp_path):
+    _classes(tmp_path / "imgs", {"cat": 2, "dog": 0, "eel": 3})
+    with pytest.raises(InputFileError, match=r"imgs: class folder 'dog' holds no images .* allow_empty_classes: true"):
+        open_dataset(str(tmp_path / "imgs"))
+
+
+def test_allowed_empty_class_keeps_its_id_so_later_classes_do_not_shift(tmp_path):
+    # ImageFolder numbering written out by hand: sorted names cat=0, dog=1, eel=2
+    _classes(tmp_path / "imgs", {"cat": 2, "dog": 0, "eel": 3})
+    ds = open_dataset(DatasetConfig(path=str(tmp_path / "imgs"), allow_empty_classes=True))
+    assert ds.class_names == ["cat", "dog", "eel"]
+    assert ds.labels.tolist() == [0, 0, 2, 2, 2]
+
+
+def test_image_folder_rules_match_torchvision(tmp_path):
+    """Nested files count for their class, suffixes in any case, other files ignored, hidden folders are classes."""
+    root = tmp_path / "imgs"
+    _png(root / "b" / "deep" / "x.PNG", 1)
+    _png(root / "b" / "a.png", 1)
+    (root / "b" / "notes.txt").write_text("not an image")
+    _png(root / "a" / "z.jpg.png", 0)
+    _png(root / ".hidden" / "h.png", 2)
+    ds = open_dataset(str(root))
+    assert ds.class_names == [".hidden", "a", "b"]
+    assert ds.labels.tolist() == [0, 1, 2, 2]
+    assert [p.name for p in ds._paths] == ["h.png", "z.jpg.png", "a.png", "x.PNG"]  # os.walk order: b/ then b/deep/
+
+
+def test_idx_wrong_rank_byte_names_the_header(tmp_path):
+    data = bytearray(_idx_bytes(np.ones((30, 28, 28), np.uint8)))
+    data[3] = 4  # rank 4: the first four pixels are read as a fourth dimension (here 1 1 1 1 -> 16843009)
+    (tmp_path / "r-images-idx3-ubyte").write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match=r"IDX data truncated \(23516 bytes, header \(30, 28, 28, 16843009\) "
+                                             r"needs 396147571680; or the rank byte \(byte 4\) = 4 is wrong\)"):
+        open_dataset(str(tmp_path / "r-images-idx3-ubyte"))
+    zeros = bytearray(_idx_bytes(np.zeros((30, 28, 28), np.uint8)))
+    zeros[3] = 4  # the issue's case: a zero fourth dimension made a (30, 28, 28, 0) array
+    (tmp_path / "z-images-idx3-ubyte").write_bytes(bytes(zeros))
+    with pytest.raises(InputFileError, match=r"dimensions \(30, 28, 28, 0\) = 0 data bytes, but 23516 follow"):
+        read_idx(tmp_path / "z-images-idx3-ubyte")
+
+
+def test_nan_in_an_image_file_names_the_file(tmp_path):
+    root = tmp_path / "imgs"
+    _classes(root, {"a": 2, "b": 1})
+    img = np.zeros((4, 4), np.float32)
+    img[1, 2] = np.nan
+    Image.fromarray(img, "F").save(root / "b" / "bad.tif")  # a float TIFF may hold NaN
+    ds = open_dataset(str(root))
+    with pytest.raises(InputFileError, match=r"b/bad.tif: sample 3 of .*imgs holds NaN or Inf values after preprocessing"):
+        list(ds.batches(8))
+
+
+def test_sixteen_bit_images_keep_their_values(tmp_path):
+    Image.fromarray(np.full((3, 3), 40000, np.uint16)).save(tmp_path / "w.png")
+    x, _ = open_dataset(DatasetConfig(path=str(tmp_path), preprocess=PreprocessConfig(scale=1.0))).get([0])
+    assert np.all(x == 40000.0)  # not clipped to 255 by a conversion to 8-bit grey
+
+
+def test_calibration_batch_warns_about_clamps(tmp_path):
+    from accelsim.datasets.readers import calibration_batch
+    from accelsim.errors import AccelsimWarning
+
+    np.savez(tmp_path / "c.npz", x=np.zeros((5, 1, 2, 2), np.float32))
+    ds = open_dataset(str(tmp_path / "c.npz"))
+    with pytest.warns(AccelsimWarning, match=r"64 images requested \(quant.calib_batch\), .*c.npz holds 5; "
+                                             r"calibrating on all 5"):
+        x, lines = calibration_batch(ds, 64, seed=0)
+    assert len(x) == 5 and len(lines) == 2  # clamped, and 5 < FEW_CALIBRATION_IMAGES
+    with pytest.warns(AccelsimWarning, match="only 1 image; thresholds from fewer than 8"):
+        x, lines = calibration_batch(ds, 1, seed=0)
+    assert len(x) == 1 and len(lines) == 1
+
+
+def test_labels_outside_the_model_outputs(tmp_path):
+    from accelsim.datasets.readers import check_label_range
+
+    _classes(tmp_path / "imgs", {"a": 1, "b": 1, "c": 2})
+    ds = open_dataset(str(tmp_path / "imgs"))
+    check_label_range(ds.labels, 3, ds)
+    with pytest.raises(InputFileError, match=r"imgs: label 2 at sample 2 \(class folder 'c' of 3\) is outside the "
+                                             r"model's 2 output classes \(valid: 0-1\); 2 labels out of range"):
+        check_label_range(ds.labels, 2, ds)

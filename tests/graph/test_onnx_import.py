@@ -257,3 +257,25 @@ def test_input_shape_as_mapping_and_unknown_name():
     assert graph.inputs == {"x": (1, 3, 8, 8)}
     with pytest.raises(InputFileError, match=r"input_shape names \['img'\], model inputs are \['x'\]"):
         import_model(_dynamic_hw_model(), input_shape={"img": (1, 3, 8, 8)})
+
+
+@pytest.mark.parametrize("bad, counts", [(np.nan, "1 NaN and 0 Inf"), (np.inf, "0 NaN and 1 Inf")])
+def test_nan_or_inf_weight_names_the_initializer(bad, counts):
+    w = np.ones((2, 1, 3, 3), np.float32)
+    w[1, 0, 2, 1] = bad  # flat index 9 + 6 + 1 = 16
+    nodes = [H("Conv", ["x", "W", "B"], ["y"], name="conv_a")]
+    model = build_model(nodes, (1, 1, 5, 5), {"W": w, "B": np.zeros(2, np.float32)})
+    with pytest.raises(InputFileError, match=rf"initializer 'W' \(read by Conv node 'conv_a'\) of shape \(2, 1, 3, 3\) "
+                                             rf"holds {counts} values \(first at flat index 16\)"):
+        import_model(model)
+
+
+def test_nan_bias_refused_but_infinite_clip_bound_accepted():
+    nodes = [H("Conv", ["x", "W", "B"], ["y"])]
+    model = build_model(nodes, (1, 1, 5, 5), {"W": np.ones((2, 1, 3, 3), np.float32),
+                                              "B": np.array([0.0, np.nan], np.float32)})
+    with pytest.raises(InputFileError, match=r"initializer 'B' .* holds 1 NaN and 0 Inf values"):
+        import_model(model)
+    clip = [H("Clip", ["x", "lo", "hi"], ["y"])]
+    model = build_model(clip, (1, 1, 5, 5), {"lo": np.array(0.0, np.float32), "hi": np.array(np.inf, np.float32)})
+    assert import_model(model).nodes[0].op == "clip"
