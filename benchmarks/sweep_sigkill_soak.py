@@ -64,6 +64,21 @@ def check_cache(folder: Path) -> list[str]:
     return bad
 
 
+def wait_unlocked(folder: Path) -> None:
+    """Wait while a sweep holds *folder*'s store lock (the reference may still be running)."""
+    import fcntl
+
+    while True:
+        fd = os.open(folder / "store.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError:
+            time.sleep(5)
+        finally:
+            os.close(fd)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sweep", type=Path, default=SHIPPED)
@@ -73,7 +88,9 @@ def main() -> int:
     ap.add_argument("--max-delay", type=float, default=25.0, help="s")
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--work", type=Path, default=Path("/tmp/accelsim_sigkill_soak"))
-    ap.add_argument("--keep-reference", action="store_true", help="reuse <work>/reference if complete")
+    ap.add_argument("--keep-reference", action="store_true",
+                    help="reuse <work>/reference (waiting for a sweep still writing it to finish) instead of "
+                         "running it first; lets the reference and the kills run side by side")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -84,8 +101,7 @@ def main() -> int:
         shutil.rmtree(ref, ignore_errors=True)
         subprocess.run(sweep_cmd(args.sweep, ref, args.workers), env=env, check=True,
                        stdout=subprocess.DEVNULL)
-    reference = results_of(ref)
-    print(f"reference: {len(reference)} points in {time.time() - t0:.0f} s", flush=True)
+        print(f"reference: {len(results_of(ref))} points in {time.time() - t0:.0f} s", flush=True)
     shutil.rmtree(killed, ignore_errors=True)
     problems: list[str] = []
     leftovers_total = 0
@@ -129,6 +145,8 @@ def main() -> int:
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if final.returncode != 0:
         problems.append(f"final resume exited {final.returncode}: {final.stderr.strip()[-300:]}")
+    wait_unlocked(ref)
+    reference = results_of(ref)
     got = results_of(killed)
     lines = sum(1 for _ in open(killed / "results.jsonl", encoding="utf-8"))
     if set(got) != set(reference):

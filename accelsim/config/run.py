@@ -9,10 +9,12 @@
     hardware: {...}           # accelsim.config.hardware
     simulation: {...}         # accelsim.config.simulation
     energy: {...}             # accelsim.config.energy
-    output_dir: out/edge      # relative to the working directory
+    output_dir: out/edge      # relative to this file's folder, like every path in it
     seed: 0                   # seed of the calibration batch draw
 
-Paths inside the file are relative to the file's folder; :func:`load_config` resolves them.
+Paths inside the file (model, data, labels, topology CSV, energy table, output_dir) are relative to
+the file's folder; :func:`load_config` resolves them. Command-line paths (``-o DIR``) are relative
+to the working directory.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class RunConfig(ConfigModel):
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
-    output_dir: str | None = Field(None, description="Output folder; default out/<name>.")
+    output_dir: str | None = Field(
+        None, description="Output folder, relative to the config file's folder like every path in it; default "
+                          "out/<name> under the working directory (accelsim run -o DIR overrides both).")
     seed: int = Field(0, description="Seed of every random choice (calibration batch draw).")
 
     @pydantic.model_validator(mode="before")
@@ -110,6 +114,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
                         ds[key] = fix(ds[key])
                 dt[split] = ds
         out["data"] = dt
+    if isinstance(out.get("output_dir"), str):
+        out["output_dir"] = fix(out["output_dir"])
     en = out.get("energy")
     if isinstance(en, dict) and "table" in en:
         en = dict(en)

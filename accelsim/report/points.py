@@ -130,7 +130,7 @@ def load_points(source: str | Path) -> list[ReportPoint]:
     Raises
     ------
     InputFileError
-        *source* is none of those (the message says what was expected).
+        *source* is none of those (the message says what was expected), or a store holding no points.
     SchemaVersionError
         The results store is from an incompatible version.
     """
@@ -138,7 +138,13 @@ def load_points(source: str | Path) -> list[ReportPoint]:
     if source.is_file() and source.name.endswith(".json"):
         return _from_summary(source)
     if (source / META_FILE).is_file():
-        return _from_store(source)
+        points = _from_store(source)
+        if not points:
+            raise InputFileError(
+                f"{source}: the results store holds no points yet (the sweep stopped before its first point "
+                f"finished?); run 'accelsim sweep SWEEP.yaml --results {source}' to resume it, then report"
+            )
+        return points
     if (source / SUMMARY_FILE).is_file():
         return _from_summary(source / SUMMARY_FILE)
     if not source.exists():

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from accelsim.atomic import atomic_dir, make_dirs, write_text
+from accelsim.errors import InputFileError, SchemaVersionError
 from accelsim.sweep.store import canonical_json
 
 CACHE_SCHEMA_VERSION = 1
@@ -136,13 +137,16 @@ class ResultCache:
     # -- quantized networks --------------------------------------------------------------------
 
     def get_quantized(self, key: str):
-        """The cached :class:`~accelsim.layers.Network` under *key*, or ``None``."""
+        """The cached :class:`~accelsim.layers.Network` under *key*, or ``None`` (also for an unreadable entry)."""
         from accelsim.layers import read_network
 
         path = self._path("quantized", key)
         if not (path / "descriptors.json").is_file():
             return None
-        return read_network(path)
+        try:
+            return read_network(path)
+        except (InputFileError, SchemaVersionError):  # unreadable entry: treat as missing, it will be rebuilt
+            return None
 
     def put_quantized(self, key: str, net: Any) -> None:
         """Publish network *net* under *key*: written to a temporary folder, then renamed."""

@@ -54,10 +54,11 @@ def test_paths_resolve_against_the_config_folder(tmp_path):
     sub = tmp_path / "cfgs"
     sub.mkdir()
     p = sub / "run.yaml"
-    p.write_text("workload: {model: ../models/m.onnx}\ndata:\n  calib: {path: calib.npz}\n")
+    p.write_text("workload: {model: ../models/m.onnx}\ndata:\n  calib: {path: calib.npz}\noutput_dir: out/r\n")
     cfg = load_config(p)
     assert cfg.workload.model == str((tmp_path / "models" / "m.onnx").resolve())
     assert cfg.data.calib.path == str((sub / "calib.npz").resolve())
+    assert cfg.output_dir == str((sub / "out" / "r").resolve())  # as the docs say: every path in the file
 
 
 def test_overrides_apply_before_validation():
