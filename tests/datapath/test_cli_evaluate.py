@@ -161,4 +161,5 @@ def test_labels_outside_the_classes_are_refused(files, capsys):
     np.savez(d / "badlab.npz", x=x[:8], labels=np.full(8, 7))
     rc = main(["evaluate", str(model), "--data", str(d / "badlab.npz"), "--calib", str(d / "calib.npz"), "-q"])
     assert rc == 2
-    assert "labels hold class 7, outside the model's 3 output classes 0-2" in capsys.readouterr().err
+    assert ("badlab.npz: label 7 at sample 0 is outside the model's 3 output classes (valid: 0-2); 8 labels out "
+            "of range") in capsys.readouterr().err
