@@ -89,6 +89,33 @@ def is_temporary(path: str | Path) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
 
 
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete temporaries in *folder* whose writer process is gone (killed mid-write); returns how many.
+
+    Only names :func:`temporary_name` makes are touched, and only when the process id in the name
+    no longer exists, so a writer still at work keeps its file.
+    """
+    removed = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for p in entries:
+        parts = p.name.split(".")
+        if not is_temporary(p) or len(parts) < 5 or not parts[-3].isdigit():
+            continue
+        try:
+            os.kill(int(parts[-3]), 0)
+            continue  # the writer still runs (or the pid was reused): leave it
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, ValueError):
+            continue
+        _remove(p)
+        removed += 1
+    return removed
+
+
 def fsync_dir(folder: str | Path) -> None:
     """``fsync`` folder *folder* so renames inside it are durable (a no-op where unsupported)."""
     if sys.platform == "win32":  # pragma: no cover - folders cannot be opened on Windows

@@ -11,6 +11,7 @@
    points, each result bit-identical (canonical JSON equal) to the reference's.
 
     python benchmarks/sweep_sigkill_soak.py --kills 50            (from the repo root)
+    python benchmarks/sweep_sigkill_soak.py --kills 50 --keep-reference --warm-cache --killed warm
 
 Prints one line per kill and a summary; exit status 1 when any check failed.
 """
@@ -87,6 +88,11 @@ def main() -> int:
     ap.add_argument("--min-delay", type=float, default=1.0, help="s")
     ap.add_argument("--max-delay", type=float, default=25.0, help="s")
     ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--warm-cache", action="store_true",
+                    help="start the killed store with a copy of the reference's cache/ (calibration and "
+                         "accuracy done), so points finish every few seconds and kills land while records "
+                         "are stored; the default cold start kills mostly during calibration")
+    ap.add_argument("--killed", default="killed", help="name of the killed store under --work")
     ap.add_argument("--work", type=Path, default=Path("/tmp/accelsim_sigkill_soak"))
     ap.add_argument("--keep-reference", action="store_true",
                     help="reuse <work>/reference (waiting for a sweep still writing it to finish) instead of "
@@ -94,7 +100,7 @@ def main() -> int:
     args = ap.parse_args()
     rng = random.Random(args.seed)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    ref, killed = args.work / "reference", args.work / "killed"
+    ref, killed = args.work / "reference", args.work / args.killed
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     if not (args.keep_reference and ref.is_dir()):
@@ -103,6 +109,12 @@ def main() -> int:
                        stdout=subprocess.DEVNULL)
         print(f"reference: {len(results_of(ref))} points in {time.time() - t0:.0f} s", flush=True)
     shutil.rmtree(killed, ignore_errors=True)
+    if args.warm_cache:
+        wait_unlocked(ref)
+        from accelsim.sweep import load_sweep
+
+        ResultStore(killed).open(load_sweep(args.sweep).name).close()  # an empty store, then its cache
+        shutil.copytree(ref / "cache", killed / "cache", ignore=shutil.ignore_patterns("locks"))
     problems: list[str] = []
     leftovers_total = 0
     finished_before_kill = 0

@@ -101,3 +101,18 @@ def test_atomic_dir_failure_keeps_old_folder(tmp_path):
 def test_describe_os_error_names_cause_and_fix():
     msg = atomic.describe_os_error(OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG)))
     assert msg == "File name too long (ENAMETOOLONG); shorten the output path"
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # exited and reaped: no process has this id (unless reused at once)
+    stale = tmp_path / f".summary.json.{dead_pid}.0123abcd.tmp"
+    live = tmp_path / f".layers.csv.{os.getpid()}.89abcdef.tmp"
+    other = tmp_path / ".notes.tmp"
+    for p in (stale, live, other):
+        p.write_text("half")
+    assert atomic.remove_stale_temporaries(tmp_path) == 1
+    assert _listing(tmp_path) == sorted([live.name, other.name])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from accelsim.atomic import atomic_open, make_dirs, write_text
+from accelsim.atomic import atomic_open, make_dirs, remove_stale_temporaries, write_text
 from accelsim.config.run import RunConfig
 from accelsim.layers import Network, write_network
 from accelsim.pipeline.result import DESCRIPTORS_DIR, LAYERS_FILE, SUMMARY_FILE, LayerSummary, PointSummary
@@ -131,10 +131,12 @@ def write_outputs(result: RunResult, directory: str | Path) -> dict[str, Path]:
     """Write ``summary.json``, ``layers.csv`` and the descriptors folder; return their paths.
 
     Each file is replaced atomically (:mod:`accelsim.atomic`): a crash or a full disk leaves the
-    previous file or the new one. Raises :class:`~accelsim.errors.OutputFileError` naming the path
-    and the cause when the file system refuses.
+    previous file or the new one; temporaries an earlier killed run left are removed. Raises
+    :class:`~accelsim.errors.OutputFileError` naming the path and the cause when the file system refuses.
     """
     directory = make_dirs(directory)
+    for folder in (directory, directory / DESCRIPTORS_DIR):
+        remove_stale_temporaries(folder)
     summary = result.summary().to_dict()
     full = dict(summary)
     full["config"] = result.config.model_dump(mode="json")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
-from accelsim.atomic import atomic_open, make_dirs, write_bytes, write_text
+from accelsim.atomic import atomic_open, make_dirs, remove_stale_temporaries, write_bytes, write_text
 from accelsim.report.figures import all_figures
 from accelsim.report.points import DEFAULT_MAX_ACCURACY_DROP, ReportPoint, best_point, pareto_front
 
@@ -219,6 +219,7 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
         The HTML page.
     """
     out_dir = make_dirs(out_dir)
+    remove_stale_temporaries(out_dir)
     if detail is None:
         detail = best_point(points)
     figs = all_figures(points, detail, max_accuracy_drop)
