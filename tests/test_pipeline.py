@@ -98,3 +98,27 @@ def test_user_model_without_calibration_data_is_a_clear_error():
     cfg = config_from_dict({"workload": {"model": str(bundled.model_path())}})
     with pytest.raises(ConfigError, match=r"data.calib: required to calibrate model .*default_model.onnx"):
         run(cfg)
+
+
+def test_clamps_and_calibration_warnings_are_in_the_summary_also_from_the_cache(tmp_path):
+    """A calibration set of 5 images for calib_batch 64, 16-bit accumulators: warned and recorded."""
+    from accelsim.datasets.readers import bundled_dataset_path
+    from accelsim.sweep.cache import ResultCache
+
+    with np.load(bundled_dataset_path("calib")) as z:
+        key = "x" if "x" in z.files else "images"
+        np.savez(tmp_path / "five.npz", **{key: z[key][:5]})
+    cfg = config_from_dict({"name": "clamp", "data": {"calib": {"path": str(tmp_path / "five.npz")},
+                                                      "test": {"path": "bundled", "limit": 20}},
+                            "quant": {"calib_batch": 64, "acc_bits": 16}})
+    cache = ResultCache(tmp_path / "cache")
+    with pytest.warns(UserWarning) as record:
+        first = run_point(cfg, cache=cache)
+    again = run_point(cfg, cache=cache)  # a cache hit: no calibration runs, the record stays
+    assert first["calib_images_requested"] == 64 and first["calib_images"] == 5
+    w = first["warnings"]
+    assert w[0].startswith("calibration batch: 64 images requested (quant.calib_batch)") and "holds 5" in w[0]
+    assert w[1].startswith("calibration batch: only 5 images")
+    assert any("worst-case accumulator needs" in line and "quant.acc_bits=16" in line for line in w)
+    assert {str(r.message).splitlines()[0] for r in record} >= set(w)  # the user saw them too
+    assert again["warnings"] == w and again["calib_images"] == 5

@@ -323,9 +323,9 @@ def _handshake(address: str, timeout_s: float) -> None:
         reply = asyncio.run(asyncio.wait_for(identity(), timeout_s))
     except (asyncio.TimeoutError, TimeoutError):
         raise ConfigError(
-            f"--scheduler {address}: no Dask scheduler answered within {timeout_s:g} s (something may "
-            "listen there but it is not a Dask scheduler); check the address and that 'dask scheduler' "
-            "is running, or raise --scheduler-timeout"
+            f"--scheduler {address}: cannot reach a Dask scheduler within {timeout_s:g} s (no answer; "
+            "something may listen there that is not a Dask scheduler, e.g. an HTTP server); check the "
+            "address and that 'dask scheduler' is running, or raise --scheduler-timeout"
         ) from None
     except (OSError, ValueError, TypeError, EOFError) as exc:
         raise ConfigError(
