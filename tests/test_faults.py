@@ -51,7 +51,7 @@ def tiny_config(tmp_path) -> Path:
     """A run config of a two-layer SCALE-Sim topology: a full run takes well under a second."""
     (tmp_path / "tiny.csv").write_text(TOPOLOGY)
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text("name: tiny\nworkload: {topology: tiny.csv}\nhardware: {array: {rows: 8, cols: 8}}\n")
+    cfg.write_text("name: tiny\nworkload: {topology: {csv: tiny.csv}}\nhardware: {array: {rows: 8, cols: 8}}\n")
     return cfg
 
 

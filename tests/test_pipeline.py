@@ -102,10 +102,10 @@ def test_user_model_without_calibration_data_is_a_clear_error():
 
 def test_clamps_and_calibration_warnings_are_in_the_summary_also_from_the_cache(tmp_path):
     """A calibration set of 5 images for calib_batch 64, 16-bit accumulators: warned and recorded."""
-    from accelsim.datasets.readers import bundled_dataset_path
+    from accelsim.workloads.bundled import dataset_path
     from accelsim.sweep.cache import ResultCache
 
-    with np.load(bundled_dataset_path("calib")) as z:
+    with np.load(dataset_path("calib")) as z:
         key = "x" if "x" in z.files else "images"
         np.savez(tmp_path / "five.npz", **{key: z[key][:5]})
     cfg = config_from_dict({"name": "clamp", "data": {"calib": {"path": str(tmp_path / "five.npz")},
