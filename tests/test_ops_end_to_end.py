@@ -366,3 +366,41 @@ def test_pad_opset11_reflect_and_edge_and_prelu_opset7_slope():
     _float_case([H("Pad", ["x", "p"], ["y"], mode="edge")], (1, 2, 4, 4), inits, 11)
     inits = {"s": np.array([0.1, -0.2, 0.3], np.float32).reshape(3, 1, 1)}
     _float_case([H("PRelu", ["x", "s"], ["y"])], (1, 3, 2, 2), inits, 9)
+
+
+def test_prelu_slope_of_length_w_follows_onnx_broadcasting():
+    """ONNX broadcasts a [k] slope along the last axis (W), even when k equals C."""
+    inits = {"s": np.array([0.1, -0.2, 0.3], np.float32)}
+    _float_case([H("PRelu", ["x", "s"], ["y"])], (1, 3, 2, 3), inits, 17)
+
+
+def test_unused_split_output_leaves_no_layer_and_concat_of_a_constant_is_refused():
+    rng = np.random.default_rng(18)
+    inits = {}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("Split", ["a"], ["p", "unused"], axis=1, split=[1, 3]),
+             _conv("c2", "p", "y", 1, 2, rng, inits)]
+    graph = import_model(build_model(nodes, (1, 3, 5, 5), inits, opset=11))
+    assert [n.op for n in graph.nodes] == ["conv", "slice", "conv"]
+    inits = {"k": _w(rng, 1, 2, 5, 5)}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("Concat", ["a", "k"], ["y"], axis=1, name="cat")]
+    graph = import_model(build_model(nodes, (1, 3, 5, 5), inits, batch_param=False))
+    with pytest.raises(UnsupportedOpError, match="node 'cat': concat with a constant input is not supported"):
+        calibrate(graph, rng.standard_normal((1, 3, 5, 5)).astype(np.float32))
+
+
+def test_mtcnn_rnet_like_prelu_after_conv_and_fully_connected_with_two_heads():
+    """MTCNN's RNet shape: conv-PRelu-maxpool(ceil) x2, flatten, FC-PRelu([F] slope), two heads
+    (class scores through a trailing softmax, box regression)."""
+    rng = np.random.default_rng(19)
+    inits = {"s1": _w(rng, 4, 1, 1, scale=0.3), "s2": _w(rng, 6, 1, 1, scale=0.3), "s3": _w(rng, 16, scale=0.3),
+             "W1": _w(rng, 16, 6 * 2 * 2), "b1": _w(rng, 16, scale=0.1), "Wc": _w(rng, 2, 16), "Wb": _w(rng, 4, 16)}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits, pad=0), H("PRelu", ["a", "s1"], ["ap"]),
+             H("MaxPool", ["ap"], ["m1"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+             _conv("c2", "m1", "b", 4, 6, rng, inits, pad=0), H("PRelu", ["b", "s2"], ["bp"]),
+             H("MaxPool", ["bp"], ["m2"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
+             H("Flatten", ["m2"], ["f"]), H("Gemm", ["f", "W1", "b1"], ["h"], transB=1),
+             H("PRelu", ["h", "s3"], ["hp"]), H("Gemm", ["hp", "Wb"], ["y"], transB=1),
+             H("Gemm", ["hp", "Wc"], ["cls"], transB=1), H("Softmax", ["cls"], ["prob"], axis=1)]
+    model = build_model(nodes, (1, 3, 12, 12), inits, opset=11, outputs=("y", "prob"))
+    _, net, _ = through_all(model, (1, 3, 12, 12), rng)
+    assert [lay.op for lay in net.layers].count("prelu") == 3 and net.meta["dropped"]

@@ -32,12 +32,13 @@ import numpy as np
 from accelsim.graph.executor import UNARY_OPS, execute_node
 from accelsim.graph.ir import Graph, Node
 
-__all__ = ["KNOWN_FUNCTIONS", "affine_params", "fuse_affine", "fuse_elementwise", "per_sample", "recognise_function"]
+__all__ = ["KNOWN_FUNCTIONS", "affine_params", "consumers", "drop_dead_nodes", "fuse_affine", "fuse_elementwise", "per_sample", "recognise_function"]
 
 _ARITH = ("add", "sub", "mul", "div")
 
 
-def _consumers(graph: Graph) -> dict[str, list[Node]]:
+def consumers(graph: Graph) -> dict[str, list[Node]]:
+    """Tensor name -> the nodes reading it, in graph order."""
     uses: dict[str, list[Node]] = {}
     for node in graph.nodes:
         for i in node.inputs:
@@ -49,7 +50,7 @@ def _scalar_param(graph: Graph, name: str) -> bool:
     return name in graph.params and graph.params[name].size == 1
 
 
-def _dead_code(graph: Graph) -> None:
+def drop_dead_nodes(graph: Graph) -> None:
     """Drop nodes none of whose outputs is read or a graph output (repeat until stable)."""
     while True:
         used = {i for n in graph.nodes for i in n.inputs} | set(graph.outputs)
@@ -118,7 +119,7 @@ def fuse_elementwise(graph: Graph) -> None:
                 member[node.outputs[0]] = node
     if not member:
         return
-    uses = _consumers(graph)
+    uses = consumers(graph)
     outputs = set(graph.outputs)
     replace: dict[int, Node] = {}
     for t, node in member.items():
@@ -148,7 +149,7 @@ def fuse_elementwise(graph: Graph) -> None:
     if not replace:
         return
     graph.nodes[:] = [replace.get(id(n), n) for n in graph.nodes]
-    _dead_code(graph)
+    drop_dead_nodes(graph)
 
 
 # -- constant affine arithmetic ------------------------------------------------------------------
@@ -197,6 +198,8 @@ def affine_params(node: Node, params: dict, x_shape: tuple) -> tuple[str, np.nda
         return None
     c_name = consts[0]
     x = node.inputs[1] if node.inputs[0] == c_name else node.inputs[0]
+    if params[c_name].ndim > len(x_shape):
+        return None  # the constant raises the rank: not an element-wise affine of x
     c = per_sample(params[c_name], len(x_shape))
     if c is None or tuple(np.broadcast_shapes(tuple(x_shape), (1,) + c.shape)) != tuple(x_shape):
         return None
@@ -230,7 +233,7 @@ def _fold_affine(graph: Graph) -> None:
     while changed:
         changed = False
         producer = {o: n for n in graph.nodes for o in n.outputs}
-        uses = _consumers(graph)
+        uses = consumers(graph)
         for node in graph.nodes:
             if node.op != "affine":
                 continue

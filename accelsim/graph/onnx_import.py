@@ -33,7 +33,7 @@ import numpy as np
 
 from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.executor import infer_shapes, node_output_shapes
-from accelsim.graph.fuse import fuse_affine, fuse_elementwise
+from accelsim.graph.fuse import consumers, drop_dead_nodes, fuse_affine, fuse_elementwise
 from accelsim.graph.ir import Graph, Node
 
 __all__ = ["load_onnx", "import_model", "SUPPORTED_ONNX_OPS"]
@@ -270,6 +270,7 @@ class _Importer:
         _fold_gemm_bias(graph)
         fuse_elementwise(graph)
         fuse_affine(graph, infer_shapes(graph))
+        drop_dead_nodes(graph)  # e.g. a Split output nobody reads
         _prune_params(graph)
         return graph
 
@@ -533,8 +534,9 @@ class _Importer:
     def h_prelu(self, onode, a):
         slope = self.need_const(onode, onode.input[1], "slope")
         shp = self.shape(onode.input[0])
-        if slope.ndim == 1 and slope.size == shp[1] and len(shp) > 2 and slope.size > 1:
-            # opset < 9 files and some exporters give a per-channel [C] slope: make it [C, 1, 1]
+        if (slope.ndim == 1 and slope.size == shp[1] and len(shp) > 2 and slope.size > 1
+                and (self.opset < 7 or shp[-1] not in (1, slope.size))):
+            # a per-channel [C] slope (opset 6 semantics, or one that cannot broadcast along W): [C, 1, 1]
             slope = slope.reshape((-1,) + (1,) * (len(shp) - 2))
         self.emit("prelu", onode.name, [onode.input[0], self.new_param(onode.name + ".slope", slope)],
                   onode.output[0])
@@ -978,21 +980,13 @@ also accepted when every input is constant, and folded away."""
 # -- IR clean-up passes ------------------------------------------------------------------------
 
 
-def _consumers(graph: Graph) -> dict[str, list[Node]]:
-    uses: dict[str, list[Node]] = {}
-    for node in graph.nodes:
-        for i in node.inputs:
-            uses.setdefault(i, []).append(node)
-    return uses
-
-
 def _fold_batchnorm(graph: Graph) -> None:
     """Fold ``batchnorm`` into the producing ``conv`` (or ``gemm``) when that node feeds only the BN.
 
     ``bn(conv(x)) = conv(x; W*scale[o], b*scale + shift)`` per output channel ``o`` (same for gemm rows).
     """
     producer = {o: n for n in graph.nodes for o in n.outputs}
-    uses = _consumers(graph)
+    uses = consumers(graph)
     keep = []
     for node in graph.nodes:
         conv = producer.get(node.inputs[0]) if node.op == "batchnorm" else None
@@ -1015,7 +1009,7 @@ def _fold_batchnorm(graph: Graph) -> None:
 
 def _fold_pad(graph: Graph) -> None:
     """Fold a zero constant ``pad`` into the conv (or count-include-pad avgpool) that alone reads it."""
-    uses = _consumers(graph)
+    uses = consumers(graph)
     drop = set()
     for node in graph.nodes:
         if (node.op != "pad" or node.attrs.get("value", 0.0) != 0.0 or node.attrs.get("mode", "constant") != "constant"
@@ -1039,7 +1033,7 @@ def _fold_pad(graph: Graph) -> None:
 def _fold_gemm_bias(graph: Graph) -> None:
     """Fold ``add(gemm(x, W), c)`` with constant ``c`` of shape [N_out] or [1, N_out] into the gemm bias."""
     producer = {o: n for n in graph.nodes for o in n.outputs}
-    uses = _consumers(graph)
+    uses = consumers(graph)
     drop = set()
     for node in graph.nodes:
         if node.op != "add":

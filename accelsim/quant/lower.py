@@ -178,6 +178,10 @@ def plan_layers(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> L
             if op == "avgpool":
                 _check_avgpool(node, shapes[ins[0]])
         elif op == "concat":
+            if len(ins) != len(node.inputs):
+                raise UnsupportedOpError(
+                    f"node {node.name!r}: concat with a constant input is not supported by the integer path "
+                    f"(valid: every input an activation)")
             kind = "concat"
         elif op in LUT_OPS:
             kind = "lut"
