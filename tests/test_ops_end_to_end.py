@@ -404,3 +404,15 @@ def test_mtcnn_rnet_like_prelu_after_conv_and_fully_connected_with_two_heads():
     model = build_model(nodes, (1, 3, 12, 12), inits, opset=11, outputs=("y", "prob"))
     _, net, _ = through_all(model, (1, 3, 12, 12), rng)
     assert [lay.op for lay in net.layers].count("prelu") == 3 and net.meta["dropped"]
+
+
+@pytest.mark.parametrize("op,axes,keep", [("ReduceMean", [2], 0), ("ReduceMax", [3], 1), ("ReduceMean", [3], 1),
+                                          ("ReduceMax", [2], 0)])
+def test_reduce_over_one_spatial_axis_is_a_pool(op, axes, keep):
+    """Text recognisers pool over H only (CRNN): a window spanning that axis."""
+    rng = np.random.default_rng(20)
+    inits = {}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H(op, ["a"], ["r"], axes=axes, keepdims=keep),
+             H("Relu", ["r"], ["y"])]
+    _, net, _ = through_all(build_model(nodes, (1, 3, 4, 6), inits, opset=13), (1, 3, 4, 6), rng)
+    assert [lay.op for lay in net.layers][1] == ("avgpool" if op == "ReduceMean" else "maxpool")

@@ -462,18 +462,35 @@ class _Importer:
         self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0])
 
     def h_reduce_mean(self, onode, a):
+        self._spatial_reduce(onode, a, "avgpool")
+
+    def _spatial_reduce(self, onode, a, pool: str):
+        """ReduceMean / ReduceMax over H, W or both of NCHW: a pool whose window spans those axes."""
         shp = self.shape(onode.input[0])
         axes = self._reduce_axes(onode, a, shp)
-        if len(shp) != 4 or axes != [2, 3]:
-            scope = (" (a mean over channels, as in a decomposed layer normalization, is outside accelsim's CNN "
-                     "scope)" if 1 in axes else "")
-            raise self.err(onode, f"ReduceMean over axes {axes} of a rank-{len(shp)} tensor is not supported "
-                                  f"(valid: axes [2, 3] of NCHW, i.e. a global average pool){scope}")
-        if a.get("keepdims", 1):
-            self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0])
+        what = "average" if pool == "avgpool" else "max"
+        if len(shp) != 4 or not axes or not set(axes) <= {2, 3}:
+            scope = (" (a reduction over channels, as in a decomposed layer normalization, is outside accelsim's "
+                     "CNN scope)" if 1 in axes else "")
+            raise self.err(onode, f"{onode.op_type} over axes {axes} of a rank-{len(shp)} tensor is not supported "
+                                  f"(valid: axes [2, 3] of NCHW, i.e. a global {what} pool, or [2] or [3]){scope}")
+        out = onode.output[0]
+        keep = bool(a.get("keepdims", 1))
+        if pool == "avgpool" and axes == [2, 3]:
+            mid = self.emit("global_avgpool", onode.name, [onode.input[0]], out if keep else out + "__gap")
         else:
-            mid = self.emit("global_avgpool", onode.name, [onode.input[0]], onode.output[0] + "__gap")
-            self.emit("flatten", onode.name + "__flatten", [mid], onode.output[0], axis=1)
+            k = (shp[2] if 2 in axes else 1, shp[3] if 3 in axes else 1)
+            attrs = dict(kernel=k, stride=k, padding=(0, 0, 0, 0), dilation=(1, 1), ceil_mode=False)
+            if pool == "avgpool":
+                attrs["count_include_pad"] = False
+            mid = self.emit(pool, onode.name, [onode.input[0]], out if keep else out + "__pool", **attrs)
+        if not keep:
+            if axes == [2, 3]:
+                self.emit("flatten", onode.name + "__flatten", [mid], out, axis=1)
+            else:
+                target = tuple(d for i, d in enumerate(shp) if i not in axes)
+                self.emit("reshape", onode.name + "__squeeze", [mid], out,
+                          shape=self._batch_free(self.shape(mid), target))
 
     def h_gemm(self, onode, a):
         if a.get("transA", 0):
@@ -774,18 +791,7 @@ class _Importer:
         self.emit("expand", onode.name, [onode.input[0]], onode.output[0], shape=(-1,) + tuple(out[1:]))
 
     def h_reduce_max(self, onode, a):
-        shp = self.shape(onode.input[0])
-        axes = self._reduce_axes(onode, a, shp)
-        if len(shp) != 4 or axes != [2, 3]:
-            raise self.err(onode, f"ReduceMax over axes {axes} of a rank-{len(shp)} tensor is not supported "
-                                  f"(valid: axes [2, 3] of NCHW, i.e. a global max pool)")
-        attrs = dict(kernel=(shp[2], shp[3]), stride=(shp[2], shp[3]), padding=(0, 0, 0, 0), dilation=(1, 1),
-                     ceil_mode=False)
-        if a.get("keepdims", 1):
-            self.emit("maxpool", onode.name, [onode.input[0]], onode.output[0], **attrs)
-        else:
-            mid = self.emit("maxpool", onode.name, [onode.input[0]], onode.output[0] + "__gmp", **attrs)
-            self.emit("flatten", onode.name + "__flatten", [mid], onode.output[0], axis=1)
+        self._spatial_reduce(onode, a, "maxpool")
 
     def _reduce_axes(self, onode, a, shp):
         axes = a.get("axes")
