@@ -416,3 +416,27 @@ def test_reduce_over_one_spatial_axis_is_a_pool(op, axes, keep):
              H("Relu", ["r"], ["y"])]
     _, net, _ = through_all(build_model(nodes, (1, 3, 4, 6), inits, opset=13), (1, 3, 4, 6), rng)
     assert [lay.op for lay in net.layers][1] == ("avgpool" if op == "ReduceMean" else "maxpool")
+
+
+@pytest.mark.parametrize("op,mode", [("DepthToSpace", "DCR"), ("DepthToSpace", "CRD"), ("SpaceToDepth", None)])
+def test_depth_to_space_and_space_to_depth_are_index_maps(op, mode):
+    rng = np.random.default_rng(21)
+    inits = {}
+    attrs = {"blocksize": 2} | ({"mode": mode} if mode else {})
+    cout = 8 if op == "DepthToSpace" else 2
+    nodes = [_conv("c1", "x", "a", 3, cout, rng, inits), H(op, ["a"], ["d"], **attrs),
+             _conv("c2", "d", "y", 2 if op == "DepthToSpace" else 8, 2, rng, inits)]
+    _, net, _ = through_all(build_model(nodes, (1, 3, 4, 6), inits, opset=13), (1, 3, 4, 6), rng)
+    assert [lay.op for lay in net.layers] == ["conv2d", "gather", "conv2d"]
+
+
+def test_relu6_written_as_min_of_max_is_one_clip_range():
+    rng = np.random.default_rng(22)
+    inits = {"zero": np.float32(0.0), "six": np.float32(6.0)}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("Max", ["a", "zero"], ["m"]), H("Min", ["m", "six"], ["r"]),
+             _conv("c2", "r", "y", 4, 2, rng, inits)]
+    graph, net, _ = through_all(build_model(nodes, (1, 3, 5, 5), inits, opset=13), (1, 3, 5, 5), rng)
+    assert graph.nodes[1].op == "elementwise" and graph.nodes[1].attrs["function"] == "relu6"
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("Max", ["a", "a"], ["y"], name="mx")]
+    with pytest.raises(UnsupportedOpError, match=r"node 'mx' \(Max\): Max is supported of one activation"):
+        import_model(build_model(nodes, (1, 3, 5, 5), inits, opset=13))

@@ -768,6 +768,41 @@ class _Importer:
         self.emit("resize", onode.name, [onode.input[0]], onode.output[0], mode="nearest" if mode == "nearest"
                   else "linear", scales=tuple(scales), sizes=tuple(sizes), **attrs)
 
+    def h_depth_space(self, onode, a):
+        """DepthToSpace / SpaceToDepth as the Reshape -> Transpose -> Reshape the ONNX spec defines."""
+        n, c, h, w = self.shape(onode.input[0])
+        b = int(a["blocksize"])
+        if onode.op_type == "DepthToSpace":
+            if c % (b * b):
+                raise self.err(onode, f"{c} channels are not a multiple of blocksize^2 = {b * b}")
+            if a.get("mode", "DCR") == "DCR":
+                mid, perm = (-1, b, b, c // (b * b), h, w), (0, 3, 4, 1, 5, 2)
+            else:
+                mid, perm = (-1, c // (b * b), b, b, h, w), (0, 1, 4, 2, 5, 3)
+            out = (-1, c // (b * b), h * b, w * b)
+        else:
+            if h % b or w % b:
+                raise self.err(onode, f"H, W = {h}, {w} are not multiples of blocksize {b}")
+            mid, perm, out = (-1, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4), (-1, c * b * b, h // b, w // b)
+        name, y = onode.name, onode.output[0]
+        t = self.emit("reshape", name + "__split", [onode.input[0]], y + "__split", shape=mid)
+        t = self.emit("transpose", name, [t], y + "__perm", perm=perm)
+        self.emit("reshape", name + "__merge", [t], y, shape=out)
+
+    def h_min_max(self, onode, a):
+        """Max(x, c) / Min(x, c) with a scalar constant c: a one-sided clip (ReLU6 as Min(Max(x, 0), 6))."""
+        ins = [i for i in onode.input if i]
+        consts = [self.const(i) for i in ins]
+        acts = [i for i, c in zip(ins, consts) if c is None]
+        vals = [c for c in consts if c is not None]
+        if len(acts) != 1 or any(v.size != 1 for v in vals):
+            raise self.err(onode, f"{onode.op_type} is supported of one activation and scalar constants only "
+                                  f"(a one-sided clip)")
+        bound = (max if onode.op_type == "Max" else min)(float(v.reshape(-1)[0]) for v in vals) if vals else None
+        key = "min" if onode.op_type == "Max" else "max"
+        attrs = {"min": None, "max": None, key: bound}
+        self.emit("clip", onode.name, [acts[0]], onode.output[0], **attrs)
+
     def h_gather(self, onode, a):
         idx = self.need_const(onode, onode.input[1], "indices").astype(np.int64)
         shp = self.shape(onode.input[0])
@@ -958,6 +993,10 @@ _HANDLERS = {
     "Resize": _Importer.h_resize,
     "Upsample": _Importer.h_resize,
     "Gather": _Importer.h_gather,
+    "DepthToSpace": _Importer.h_depth_space,
+    "SpaceToDepth": _Importer.h_depth_space,
+    "Max": _Importer.h_min_max,
+    "Min": _Importer.h_min_max,
     "Expand": _Importer.h_expand,
     "ReduceMax": _Importer.h_reduce_max,
     "HardSigmoid": _Importer.h_hard_sigmoid,
