@@ -440,3 +440,22 @@ def test_relu6_written_as_min_of_max_is_one_clip_range():
     nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("Max", ["a", "a"], ["y"], name="mx")]
     with pytest.raises(UnsupportedOpError, match=r"node 'mx' \(Max\): Max is supported of one activation"):
         import_model(build_model(nodes, (1, 3, 5, 5), inits, opset=13))
+
+
+def test_old_opset_attribute_forms_of_slice_upsample_resize_pad():
+    _float_case([H("Slice", ["x"], ["y"], starts=[1, 0], ends=[4, -1], axes=[2, 3])], (1, 2, 5, 6), {}, 9)
+    _float_case([H("Upsample", ["x"], ["y"], scales=[1.0, 1.0, 2.0, 3.0], mode="nearest")], (1, 2, 3, 2), {}, 7)
+    _float_case([H("Upsample", ["x", "s"], ["y"], mode="linear")], (1, 2, 3, 2),
+                {"s": np.array([1, 1, 2, 2], np.float32)}, 9)
+    _float_case([H("Resize", ["x", "s"], ["y"], mode="nearest")], (1, 2, 3, 2),
+                {"s": np.array([1, 1, 2, 2], np.float32)}, 10)
+    _float_case([H("Pad", ["x"], ["y"], pads=[0, 0, 1, 2, 0, 0, 2, 1], mode="reflect")], (1, 2, 4, 4), {}, 9)
+
+
+def test_gather_negative_and_scalar_indices_and_transpose_perms():
+    _float_case([H("Gather", ["x", "i"], ["y"], axis=1)], (1, 4, 3, 3), {"i": np.array([-1, 0, -3], np.int64)}, 13)
+    _float_case([H("Gather", ["x", "i"], ["y"], axis=3)], (1, 4, 3, 5), {"i": np.array(-2, np.int64)}, 13)
+    _float_case([H("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]), H("Relu", ["t"], ["y"])], (1, 4, 3, 5), {}, 13)
+    model = build_model([H("Transpose", ["x"], ["y"], name="tr")], (1, 4, 3, 5), {}, opset=13)
+    with pytest.raises(UnsupportedOpError, match=r"node 'tr' \(Transpose\): perm \[3, 2, 1, 0\] moves the batch"):
+        import_model(model)

@@ -17,7 +17,7 @@ turn them into ops the integer path runs, without changing the float function:
     ``hard_sigmoid``, ``silu``, ``mish``, ``gelu``, ``gelu_tanh``) or is ``composite``.
 
 :func:`fuse_affine`
-    ``add``/``mul`` with one constant operand and ``sub`` of a constant minus an activation become
+    ``add``/``mul``/``sub`` with one constant operand become
     ``affine`` nodes ``y = x * w + b`` (``w``, ``b`` per-sample constants broadcast onto ``x``);
     an ``affine`` whose constants are per channel is folded into the producing ``conv``, ``gemm``,
     ``batchnorm`` or ``affine`` when that producer's output feeds only it (exact:
@@ -186,7 +186,7 @@ def _new_param(graph: Graph, base: str, value: np.ndarray) -> str:
 
 def affine_params(node: Node, params: dict, x_shape: tuple) -> tuple[str, np.ndarray, np.ndarray] | None:
     """``(x, w, b)`` with ``node(x) = x * w + b`` for an ``affine`` node, or an ``add``/``mul``/``sub``
-    with exactly one constant operand (``c - x`` for sub); None otherwise or when the constant's
+    with exactly one constant operand (either side); None otherwise or when the constant's
     broadcast would enlarge the activation. ``w``, ``b`` are per-sample float64 arrays of rank
     ``len(x_shape) - 1``; *x_shape* is the shape of the activation operand."""
     if node.op == "affine":
@@ -194,7 +194,7 @@ def affine_params(node: Node, params: dict, x_shape: tuple) -> tuple[str, np.nda
     if node.op not in ("add", "mul", "sub") or len(node.inputs) != 2:
         return None
     consts = [i for i in node.inputs if i in params]
-    if len(consts) != 1 or (node.op == "sub" and node.inputs[1] in params):
+    if len(consts) != 1:
         return None
     c_name = consts[0]
     x = node.inputs[1] if node.inputs[0] == c_name else node.inputs[0]
@@ -204,7 +204,9 @@ def affine_params(node: Node, params: dict, x_shape: tuple) -> tuple[str, np.nda
     if c is None or tuple(np.broadcast_shapes(tuple(x_shape), (1,) + c.shape)) != tuple(x_shape):
         return None
     one, zero = np.ones((1,) * c.ndim), np.zeros((1,) * c.ndim)
-    w, b = {"add": (one, c), "mul": (c, zero), "sub": (-one, c)}[node.op]
+    if node.op == "sub":
+        return (x, -one, c) if node.inputs[0] == c_name else (x, one, -c)
+    w, b = {"add": (one, c), "mul": (c, zero)}[node.op]
     return x, w, b
 
 

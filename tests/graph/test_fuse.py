@@ -79,3 +79,12 @@ def test_recognise_function_names_each_idiom_and_nothing_else(name):
     fn = KNOWN_FUNCTIONS[name]
     assert recognise_function(lambda x: fn(x.astype(np.float64))) == name
     assert recognise_function(lambda x: fn(x.astype(np.float64)) * 1.01 + 0.01) == "composite"
+
+
+def test_hand_built_activation_minus_constant_is_an_affine():
+    g = _conv_graph([Node("r", "relu", ["a"], ["ar"]), Node("s", "sub", ["ar", "k"], ["y"])],
+                    {"k": np.array([1.0, 2.0], np.float32).reshape(2, 1, 1)})
+    fuse_affine(g, infer_shapes(g))
+    assert [n.op for n in g.nodes] == ["conv", "relu", "affine"]
+    w, b = (g.params[n] for n in g.nodes[2].inputs[1:])
+    assert w.reshape(-1).tolist() == [1.0] and b.reshape(-1).tolist() == [-1.0, -2.0]
