@@ -459,3 +459,16 @@ def test_gather_negative_and_scalar_indices_and_transpose_perms():
     model = build_model([H("Transpose", ["x"], ["y"], name="tr")], (1, 4, 3, 5), {}, opset=13)
     with pytest.raises(UnsupportedOpError, match=r"node 'tr' \(Transpose\): perm \[3, 2, 1, 0\] moves the batch"):
         import_model(model)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+def test_matmul_on_channels_last_data_is_a_pointwise_conv(rank):
+    """``x[N, ..., K] @ W[K, M] + b``: permute, 1x1 conv, permute back (ConvNeXt-style Linear)."""
+    rng = np.random.default_rng(23)
+    inits = {"W": _w(rng, 4, 6), "b": _w(rng, 6, scale=0.1), "s3": np.array([0, 4, 30], np.int64)}
+    to_last = ([H("Transpose", ["a"], ["t"], perm=[0, 2, 3, 1])] if rank == 4 else
+               [H("Reshape", ["a", "s3"], ["a3"]), H("Transpose", ["a3"], ["t"], perm=[0, 2, 1])])
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits)] + to_last + [
+        H("MatMul", ["t", "W"], ["mm"]), H("Add", ["mm", "b"], ["ab"]), H("Relu", ["ab"], ["y"])]
+    _, net, _ = through_all(build_model(nodes, (1, 3, 5, 6), inits, opset=13), (1, 3, 5, 6), rng)
+    assert "conv2d" in [lay.op for lay in net.layers][1:]

@@ -522,9 +522,31 @@ class _Importer:
         b = self.need_const(onode, onode.input[1], "right operand")
         if b.ndim != 2:
             raise self.err(onode, f"right operand of rank {b.ndim} is not supported (valid: a 2-D constant)")
+        shp = self.shape(onode.input[0])
+        if len(shp) in (3, 4):
+            self._matmul_last_axis(onode, b, shp)
+            return
         self._check_2d(onode)
         w = self.new_param(onode.name + ".weight", b.T)
         self.emit("gemm", onode.name, [onode.input[0], w], onode.output[0])
+
+    def _matmul_last_axis(self, onode, b, shp):
+        """``x[N, ..., K] @ W[K, M]`` (a Linear on channels-last data, e.g. after a permute): the last
+        axis moves to the channels, a 1x1 conv, and back (both moves are index maps)."""
+        r, k, m = len(shp), b.shape[0], b.shape[1]
+        if shp[-1] != k:
+            raise self.err(onode, f"left operand {shp} and right operand {b.shape} do not multiply")
+        name, y = onode.name, onode.output[0]
+        t = self.emit("transpose", name + "__k_first", [onode.input[0]], y + "__k_first",
+                      perm=(0, r - 1) + tuple(range(1, r - 1)))
+        if r == 3:
+            t = self.emit("reshape", name + "__to4d", [t], y + "__4d", shape=(-1, k, shp[1], 1))
+        w = self.new_param(name + ".weight", b.T.reshape(m, k, 1, 1))
+        t = self.emit("conv", name, [t, w], y + "__conv", kernel=(1, 1), stride=(1, 1), padding=(0, 0, 0, 0),
+                      dilation=(1, 1), groups=1)
+        if r == 3:
+            t = self.emit("reshape", name + "__to3d", [t], y + "__3d", shape=(-1, m, shp[1]))
+        self.emit("transpose", name + "__k_last", [t], y, perm=(0,) + tuple(range(2, r)) + (1,))
 
     def h_batchnorm(self, onode, a):
         if a.get("training_mode", 0):

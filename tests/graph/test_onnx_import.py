@@ -241,9 +241,9 @@ def test_more_refusals_name_the_node():
                         {"W": rand(rng, 5, 7), "C": rand(rng, 3, 5)})
     with pytest.raises(UnsupportedOpError, match=r"node 'g' \(Gemm\): C of shape \(3, 5\) is not supported"):
         import_model(model)
-    model = build_model([H("MatMul", ["x", "W"], ["y"], name="mm")], (2, 3, 7), {"W": rand(rng, 7, 4)})
-    with pytest.raises(UnsupportedOpError, match=r"node 'mm' \(MatMul\): left operand of shape \(1, 3, 7\) is not "
-                                                 r"supported \(valid: 2-D"):
+    model = build_model([H("MatMul", ["x", "W"], ["y"], name="mm")], (2, 3, 3, 3, 7), {"W": rand(rng, 7, 4)})
+    with pytest.raises(UnsupportedOpError, match=r"node 'mm' \(MatMul\): left operand of shape \(1, 3, 3, 3, 7\) "
+                                                 r"is not supported \(valid: 2-D"):
         import_model(model)
     x_out = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("y", "i")]
     g = helper.make_graph([H("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2], name="mp")], "t",
