@@ -401,7 +401,12 @@ def _cal_affine(job: _Layer) -> _Result:
     wq, s_w = _quantize_const(w, job.bits["weight_bits"], c)
     s_c = s_w.reshape(-1, 1, 1)
     hi_b = qmax(job.qcfg.bias_bits)
-    bq = np.clip(np.floor(b / (t_in.step * s_c) + 0.5), -hi_b, hi_b).astype(np.int64)
+    raw = np.floor(b / (t_in.step * s_c) + 0.5)
+    n_sat = int(np.count_nonzero(np.abs(raw) > hi_b))
+    if n_sat:  # the same clamp and words as quantize_bias: never silent
+        warnings.warn(f"layer {job.desc.name!r}: {n_sat} bias value(s) saturated to {job.qcfg.bias_bits} bits",
+                      UserWarning, stacklevel=2)
+    bq = np.clip(raw, -hi_b, hi_b).astype(np.int64)
     x = job.xs[0]
     x4 = x.astype(np.float64).reshape((x.shape[0],) + tuple(job.desc.in_shape[1:]))
     y = (x4 * (wq * s_c) + bq * (t_in.step * s_c)).astype(np.float32).reshape(x.shape)

@@ -270,3 +270,13 @@ def test_add_threshold_calibrated_takes_the_sum_range_when_it_exceeds_the_inputs
         assert net.layer("s").quant.out_threshold == pytest.approx(want, rel=1e-2)
         err = np.abs(run_int(net, x)["y"] - run_graph(g, {"x": x})["y"].reshape(8, -1)).max()
         assert (err > 0.5 * t_in) if mode == "inputs" else (err < 0.03 * t_in)  # saturated, or a few steps
+
+
+def test_affine_bias_saturation_warns_like_conv_bias():
+    """x + 1e9 per channel: in accumulator units (s_in * s_w) the bias far exceeds 16 bits; clamped, and said."""
+    params = {"b": np.full((3, 1, 1), 1e9, np.float32)}
+    g = Graph("affine", [Node("a", "add", ["x", "b"], ["y"])], {"x": (1, 3, 4, 4)}, ["y"], params)
+    x = RNG.standard_normal((4, 3, 4, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"layer 'a': 3 bias value\(s\) saturated to 16 bits"):
+        net = calibrate(g, x, QuantConfig(bias_bits=16))
+    assert np.abs(net.tensors["a.bias"]).max() == qmax(16)
