@@ -65,7 +65,8 @@ def prepare_files(model: Path, work: Path) -> dict:
     qpath = work / f"{model.stem}_qdq.onnx"
     quantize_static(str(model), str(qpath), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    return {"desc": str(desc), "qdq": str(qpath), "float": str(model), "macs": net.macs, "calibrate_s": t_cal}
+    macs_per_image = net.macs // net.layers[0].in_shape[0]  # descriptors carry the calibration batch
+    return {"desc": str(desc), "qdq": str(qpath), "float": str(model), "macs": macs_per_image, "calibrate_s": t_cal}
 
 
 def child(files: dict, threads: int) -> dict:
@@ -105,7 +106,7 @@ def main() -> None:
     ap.add_argument("--nets", default="resnet18,resnet50,mobilenet_v2")
     ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
-    print(f"batch {BATCH} images 224x224, best of {ROUNDS} interleaved rounds; load: "
+    print(f"batch {BATCH} images 224x224, best of {ROUNDS} interleaved rounds; load "
           f"{os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
     hdr = (f"{'network':<13} {'thr':>3}  {'accelsim ms/img':>15} {'ORT int8':>9} {'ORT f32':>8}  "
            f"{'acc GMAC/s':>10} {'int8':>6} {'f32':>6}  {'ORT int8 / accelsim time':>24}")
@@ -113,6 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.nets.split(","):
             files = prepare_files(Path(args.models) / f"{name}.onnx", Path(tmp))
+            print(f"{name}: {files['macs'] / 1e9:.2f} GMAC per image", flush=True)
             for threads in [int(t) for t in args.threads.split(",")]:
                 env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                            OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -125,7 +127,7 @@ def main() -> None:
                 print(f"{name:<13} {threads:>3}  {ms['accelsim']:>15.1f} {ms['ort_int8']:>9.1f} {ms['ort_float']:>8.1f}  "
                       f"{gm['accelsim']:>10.1f} {gm['ort_int8']:>6.1f} {gm['ort_float']:>6.1f}  "
                       f"{b['ort_int8'] / b['accelsim']:>24.2f}   paths {','.join(r['paths'])}", flush=True)
-    print(f"load at end: {os.getloadavg()[0]:.1f}")
+    print(f"load at end {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
 
 
 if __name__ == "__main__":

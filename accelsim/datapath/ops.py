@@ -21,13 +21,12 @@ Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
 ``float32``   a float32 BLAS GEMM (im2col, or all taps over the padded plane) when additionally
               ``max|x| * max_c sum|w_c| < 2**24``;
 ``float64``   the same in float64 when that product is below 2**53 (always, if acc_bits <= 48);
-``depthwise`` one input channel per group: direct int32 row loops, no GEMM lowering (the
-              layer is memory-bound), when ``max|x| * max_c sum|w_c| < 2**31``;
-``int64``     direct int64 loops (small layers whose codes are too wide for the int32 paths).
+``int64``     direct int64 loops (depthwise layers, and tiny layers whose codes are too wide
+              for the int32 paths).
 
-``auto`` takes ``faithful`` when the bound fails; else ``depthwise`` for depthwise layers and
-``int8``/``int16`` for the others when the int32 condition holds; else ``int64`` for depthwise
-and tiny layers and ``float64`` for the rest.
+``auto`` takes ``faithful`` when the bound fails; else ``int64`` for depthwise layers (one input
+channel per group, several groups) and ``int8``/``int16`` for the others when the int32
+condition holds; else ``int64`` for tiny layers and ``float64`` for the rest.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ import numpy as np
 from accelsim.datapath import igemm
 from accelsim.datapath import kernels as K
 
-PATHS = ("auto", "faithful", "stepped", "int8", "int16", "depthwise", "int64", "float32", "float64")
+PATHS = ("auto", "faithful", "stepped", "int8", "int16", "int64", "float32", "float64")
 """Accepted values of ``path`` for :func:`conv`; ``auto`` chooses the fastest exact one."""
 
 _SCRATCH_BYTES = 1 << 24
@@ -175,16 +174,12 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         if packed is not None:
             packed["max_w"] = max_w
     kern = int_kernel(max_x, max_w, l1)
-    depthwise = cg == 1 and groups == c  # one input channel per group (c == 1: a single-channel input)
+    depthwise = cg == 1 and groups > 1
     if path == "auto":
         path = safe
         if path != "faithful":
-            path = "int64" if kern is None and (depthwise or c_out // groups < 8 or cg * kh * kw < 8) \
-                else "depthwise" if depthwise else kern or safe
-    elif path == "depthwise":
-        if safe == "faithful" or kern is None or not depthwise:
-            raise ValueError(f"conv: path 'depthwise' is not exact here or not a depthwise layer (bound allows "
-                             f"{safe!r}, codes allow {kern!r}, groups={groups}, {cg} channels per group)")
+            path = "int64" if depthwise or kern is None and (c_out // groups < 8 or cg * kh * kw < 8) \
+                else kern or safe
     elif path in ("int8", "int16"):
         if safe == "faithful" or kern is None or (path == "int8" and kern != "int8"):
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r}, codes allow {kern!r})")
@@ -198,10 +193,6 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
             sixteen=kern == "int16" if path == "faithful" else path == "int16",
             faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None, packed=packed)
         return MacResult(codes, events, path)
-    if path == "depthwise":
-        out = igemm.depthwise_codes(x, w, bias, pre, scale, post, lo, hi, stride[0], stride[1], padding[0],
-                                    padding[1], dilation[0], dilation[1], oh, ow)
-        return MacResult(out, 0, path)
     if path == "stepped":
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), int(ev.sum()), path)
