@@ -86,8 +86,16 @@ class TensorQuant:
     bits: int
 
 
-def _tq(threshold: float, bits: int) -> TensorQuant:
-    t = float(threshold) if threshold > 0 else DEAD_THRESHOLD
+def _tq(threshold: float, bits: int, where: str = "") -> TensorQuant:
+    """The tensor's quantization at *threshold*; an all-zero tensor falls back to :data:`DEAD_THRESHOLD`
+    with a warning naming *where* (a fallback is never silent)."""
+    if threshold > 0:
+        t = float(threshold)
+    else:
+        t = DEAD_THRESHOLD
+        if where:
+            warnings.warn(f"{where}: every calibration value is 0; threshold set to {DEAD_THRESHOLD:g} "
+                          "(any step codes 0; check the calibration data)", UserWarning, stacklevel=3)
     return TensorQuant(t, step_from_threshold(t, bits), bits)
 
 
@@ -205,7 +213,7 @@ def calibrate(graph: Graph, calib_x: np.ndarray, qcfg: QuantConfig | None = None
         for t in lp.inputs:
             last_use[t] = idx
 
-    t_in = _tq(_threshold(x, qcfg.method, qcfg.act_bits, qcfg), qcfg.act_bits)
+    t_in = _tq(_threshold(x, qcfg.method, qcfg.act_bits, qcfg), qcfg.act_bits, f"model input {in_name!r}")
     tq[in_name] = t_in
     env[in_name] = _fake(x, t_in)
 
@@ -285,7 +293,7 @@ class _Layer:
 
     def out_tq(self, y: np.ndarray) -> TensorQuant:
         """Output quantization chosen by the layer's threshold method on *y*."""
-        return _tq(_threshold(y, self.method, self.out_bits, self.qcfg), self.out_bits)
+        return _tq(_threshold(y, self.method, self.out_bits, self.qcfg), self.out_bits, f"layer {self.desc.name!r}")
 
     def requant(self, prefix: str, m: np.ndarray, acc_bound) -> None:
         _store_requant(self.tensors, self.desc, prefix, m, acc_bound, self.qcfg, self.extra)
@@ -542,7 +550,7 @@ def _calibrate_mac(lp: LayerPlan, desc: LayerDescriptor, x: np.ndarray, t_in: Te
         y = execute_node(node, [x, w_fake, b_fake])[0]
     for f in lp.fused:
         y = execute_node(f, [y])[0]
-    t_out = _tq(_threshold(y, method, ob, qcfg), ob)
+    t_out = _tq(_threshold(y, method, ob, qcfg), ob, f"layer {desc.name!r}")
     lo, hi = _out_range(lp.activation, lp.fused, t_out)
     m = acc_step / t_out.step
     acc_bound = np.abs(bq.astype(np.float64)) + qmax(t_in.bits) * np.abs(

@@ -280,3 +280,17 @@ def test_affine_bias_saturation_warns_like_conv_bias():
     with pytest.warns(UserWarning, match=r"layer 'a': 3 bias value\(s\) saturated to 16 bits"):
         net = calibrate(g, x, QuantConfig(bias_bits=16))
     assert np.abs(net.tensors["a.bias"]).max() == qmax(16)
+
+
+def test_all_zero_tensor_falls_back_with_a_warning():
+    """A ReLU layer whose every calibration output is 0 gets DEAD_THRESHOLD, and says so."""
+    from accelsim.quant.calibrate import DEAD_THRESHOLD
+
+    conv = {"kernel": (1, 1), "stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1}
+    params = {"w": np.full((2, 1, 1, 1), -1.0, np.float32)}
+    g = Graph("dead", [Node("c", "conv", ["x", "w"], ["h"], conv), Node("r", "relu", ["h"], ["y"])],
+              {"x": (1, 1, 4, 4)}, ["y"], params)
+    x = np.abs(RNG.standard_normal((4, 1, 4, 4))).astype(np.float32) + 0.1  # -x < 0: relu gives 0 everywhere
+    with pytest.warns(UserWarning, match=rf"layer 'c': every calibration value is 0; threshold set to {DEAD_THRESHOLD:g}"):
+        net = calibrate(g, x, QuantConfig())
+    assert net.layers[0].quant.out_threshold == DEAD_THRESHOLD
