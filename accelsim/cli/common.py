@@ -64,6 +64,28 @@ def add_quant_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed of the calibration batch draw (default: the config's seed, 0)")
 
 
+def add_input_shape_argument(p: argparse.ArgumentParser) -> None:
+    """``--input-shape``, for the commands that import a model (overrides ``workload.input_shape``)."""
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="model input shape where the ONNX file leaves it symbolic (default: the config's "
+                   "workload.input_shape, else taken from the data: batch 1, channels and image size of a sample)")
+
+
+def input_shape_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--input-shape 1,3,224,224`` as the ``workload.input_shape`` override.
+
+    Raises
+    ------
+    InputFileError
+        Not a list of positive integers.
+    """
+    from accelsim.graph.inputs import parse_shape
+
+    if args.input_shape is None:
+        return {}
+    return {"workload.input_shape": list(parse_shape(args.input_shape, "--input-shape"))}
+
+
 QUANT_FLAGS = ("batch", "bits", "weight_bits", "act_bits", "method", "per_tensor", "seed")
 """Destinations of :func:`add_quant_arguments`: flags that change the calibration."""
 

@@ -21,7 +21,7 @@ from accelsim.errors import ConfigError
 
 
 def add_parser(subparsers) -> None:
-    from accelsim.cli.common import add_quant_arguments
+    from accelsim.cli.common import add_input_shape_argument, add_quant_arguments
 
     p = subparsers.add_parser(
         "evaluate",
@@ -38,6 +38,7 @@ def add_parser(subparsers) -> None:
     src.add_argument("--descriptors", metavar="DIR", help="descriptor folder written by 'accelsim quantize' "
                      "(instead of calibrating)")
     add_quant_arguments(p)
+    add_input_shape_argument(p)
     p.add_argument("--config", metavar="YAML", help="run config whose workload, quant: and data: sections to use")
     p.add_argument("--eval-batch", type=int, metavar="N", help="images per evaluation batch (default: the "
                    "config's data.batch_size, 256)")
@@ -82,7 +83,7 @@ def format_result(res) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from accelsim.cli.common import (
-        build_config, dataset_override, given_quant_flags, model_overrides, quant_overrides,
+        build_config, dataset_override, given_quant_flags, input_shape_overrides, model_overrides, quant_overrides,
     )
     from accelsim.config.run import load_config
     from accelsim.layers import read_network
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                               "already quantized)")
         given["descriptors"] = read_network(args.descriptors)
     configured = load_config(args.config).data if args.config else None
-    overrides = {**model_overrides(args.model), **quant_overrides(args)}
+    overrides = {**model_overrides(args.model), **quant_overrides(args), **input_shape_overrides(args)}
     for arg, split in ((args.data, "test"), (args.calib, "calib")):
         if arg is not None:
             overrides[f"data.{split}"] = dataset_override(arg, getattr(configured, split, None))

@@ -17,7 +17,7 @@ import sys
 
 
 def add_parser(subparsers) -> None:
-    from accelsim.cli.common import add_quant_arguments
+    from accelsim.cli.common import add_input_shape_argument, add_quant_arguments
 
     p = subparsers.add_parser(
         "quantize",
@@ -30,6 +30,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", metavar="CALIB", help="calibration data: .npz (x float32 N×C×H×W preprocessed, "
                    "or raw images), IDX file, image folder, or 'bundled' (default: the config's data.calib)")
     add_quant_arguments(p)
+    add_input_shape_argument(p)
     p.add_argument("--config", metavar="YAML", help="run config whose workload, quant: and data.calib sections to use")
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary table, no progress bar")
@@ -95,12 +96,14 @@ def format_summary(net) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelsim.cli.common import build_config, dataset_override, model_overrides, quant_overrides
+    from accelsim.cli.common import (
+        build_config, dataset_override, input_shape_overrides, model_overrides, quant_overrides,
+    )
     from accelsim.config.run import load_config
     from accelsim.layers import write_network
     from accelsim.pipeline.stages import Runtime, run_stages
 
-    overrides = {**model_overrides(args.model), **quant_overrides(args)}
+    overrides = {**model_overrides(args.model), **quant_overrides(args), **input_shape_overrides(args)}
     if args.data is not None:
         configured = load_config(args.config).data.calib if args.config else None
         overrides["data.calib"] = dataset_override(args.data, configured)

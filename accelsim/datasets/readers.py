@@ -448,7 +448,8 @@ def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, 
         raise InputFileError(f"{path}: is a folder, but format is {fmt!r} (valid for folders: 'folder' or 'auto')")
     channels = pp.channels
     if channels is None and model_input_shape is not None and len(model_input_shape) == 4:
-        channels = int(model_input_shape[1] if pp.layout == "nchw" else model_input_shape[3])
+        c = model_input_shape[1] if pp.layout == "nchw" else model_input_shape[3]
+        channels = None if c is None else int(c)
     source = str(path)
     labels_source = source
     raw = x = paths = None
@@ -493,24 +494,36 @@ def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, 
     return ds
 
 
-def check_compatible(x_shape: tuple[int, ...], model_input_shape: tuple[int, ...], source: str) -> None:
-    """Raise unless samples of *x_shape* fit a model input of *model_input_shape* (batch dims ignored).
+def check_compatible(x_shape: tuple[int, ...], model_input_shape: tuple[int | None, ...], source: str) -> None:
+    """Raise unless samples of *x_shape* fit a model input of *model_input_shape* (batch dims ignored;
+    a None dimension of the model, symbolic in the file, fits any size).
 
     Raises
     ------
     InputFileError
-        One line naming *source*, both shapes and the preprocess key that would fix it.
+        One line naming *source*, the dimension that differs (``model wants C=3, data has C=1``)
+        and the preprocess key that would fix it.
     """
-    xs, ms = tuple(int(d) for d in x_shape[1:]), tuple(int(d) for d in model_input_shape[1:])
-    if xs == ms:
+    xs = tuple(int(d) for d in x_shape[1:])
+    ms = tuple(None if d is None else int(d) for d in model_input_shape[1:])
+    shown = "(" + ", ".join("?" if d is None else str(d) for d in ms) + ")"
+    if len(xs) != len(ms):
+        raise InputFileError(f"{source}: data samples have shape {xs}, the model input expects {shown} "
+                             f"(batch dimension aside)")
+    names = ("C", "H", "W") if len(ms) == 3 else tuple(f"dim {i + 1}" for i in range(len(ms)))
+    bad = [i for i, (x, m) in enumerate(zip(xs, ms)) if m is not None and x != m]
+    if not bad:
         return
     hint = ""
-    if len(xs) == len(ms) == 3:
-        if xs[0] != ms[0]:
-            hint = "; set preprocess.channels (1 grey, 3 colour)" if xs[1:] == ms[1:] else \
+    if len(xs) == 3:
+        if bad[0] == 0:
+            hint = "; set preprocess.channels (1 grey, 3 colour)" if len(bad) == 1 else \
                 "; check preprocess.channels, resize and center_crop"
         else:
             hint = "; set preprocess.resize and/or center_crop"
+    wants = ", ".join(f"{names[i]}={ms[i]}" for i in bad)
+    has = ", ".join(f"{names[i]}={xs[i]}" for i in bad)
     raise InputFileError(
-        f"{source}: data samples have shape {xs}, the model input expects {ms} (batch dimension aside){hint}"
+        f"{source}: data samples have shape {xs}, the model input expects {shown} (batch dimension aside): "
+        f"model wants {wants}, data has {has}{hint}"
     )

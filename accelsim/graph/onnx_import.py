@@ -35,6 +35,7 @@ from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.executor import infer_shapes, node_output_shapes
 from accelsim.graph.fuse import consumers, drop_dead_nodes, fuse_affine, fuse_elementwise
 from accelsim.graph.ir import Graph, Node
+from accelsim.graph.passes import check_shapes, fold_constants
 
 __all__ = ["load_onnx", "import_model", "SUPPORTED_ONNX_OPS"]
 
@@ -247,6 +248,7 @@ class _Importer:
                     f"{self.source}: default-domain opset {self.opset} is older than {MIN_OPSET} and "
                     f"onnx.version_converter could not lift it to 11 ({first}); re-export at opset 11 or later"
                 ) from None
+        self.model = model = fold_constants(model, input_shape)  # before any op is looked at
         g = model.graph
         for init in g.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)
@@ -272,6 +274,7 @@ class _Importer:
         fuse_affine(graph, infer_shapes(graph))
         drop_dead_nodes(graph)  # e.g. a Split output nobody reads
         _prune_params(graph)
+        check_shapes(graph, self.source)
         return graph
 
     def _check_support(self, g) -> None:
@@ -349,8 +352,9 @@ class _Importer:
             else:
                 if dims is None or any(d is None for d in dims[1:]):
                     raise InputFileError(
-                        f"{self.source}: input {vi.name!r} has a dynamic shape {shown}; give its full shape, "
-                        f"e.g. load_onnx(path, input_shape=(1, C, H, W)) or workload.input_shape in the config"
+                        f"{self.source}: input {vi.name!r} has a dynamic shape {shown}; give its full shape "
+                        f"(--input-shape N,C,H,W, workload.input_shape in the config, or input_shape= in "
+                        f"Python), or data to take it from"
                     )
                 shp = tuple([dims[0] if dims[0] is not None else 1] + list(dims[1:]))
             out[vi.name] = shp

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from accelsim.config.data import DatasetConfig
 from accelsim.config.run import BUNDLED, RunConfig
 from accelsim.config.workload import TopologyConfig
-from accelsim.errors import ConfigError, InputFileError
+from accelsim.errors import ConfigError, InputFileError, UnsupportedOpError
 
 if TYPE_CHECKING:  # pragma: no cover
     from accelsim.config.energy import EnergyConfig
@@ -125,18 +125,53 @@ def resolve_workload(model: str | None, topology: TopologyConfig | None, topolog
                     input_shape=input_shape)
 
 
-def load_float_graph(workload: Workload) -> "Graph":
+def load_float_graph(workload: Workload, calib: DatasetConfig | None = None,
+                     test: DatasetConfig | None = None) -> "Graph":
     """The float graph of the workload's ONNX model (operators, weights, shapes).
+
+    The input shape: the file's, with ``workload.input_shape`` (``--input-shape``) laid over it
+    (:func:`accelsim.graph.inputs.merge_input_shape`); what is still symbolic (batch, image size)
+    is taken from one sample of the calibration data, else the test data
+    (:func:`~accelsim.graph.inputs.complete_input_shape`). With the shape fully known the model is
+    imported and checked before any data is read; otherwise only one sample is read first.
 
     Raises
     ------
+    InputFileError
+        ``workload.input_shape`` contradicting the model; data the model cannot take (channel
+        count, a fixed image size, a size its layers cannot run at: names the node); a symbolic
+        dimension with neither a shape nor data to take it from.
     UnsupportedOpError
-        The graph holds an operator the quantizer cannot lower (checked before any data is read).
+        The graph holds an operator the quantizer cannot lower (checked before calibration).
     """
+    from accelsim.datasets.readers import open_dataset
+    from accelsim.graph.inputs import complete_input_shape, declared_input_shape, format_shape, merge_input_shape
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.lower import check_supported
 
-    graph = load_onnx(workload.model_path, workload.input_shape)
+    path = workload.model_path
+    label = "--input-shape / workload.input_shape"
+    name, declared = declared_input_shape(path)
+    source = f"{path}: input {name!r}"
+    shape = merge_input_shape(declared, workload.input_shape, source, label)
+    data = calib if calib is not None else test
+    if all(d is not None for d in shape[1:]):
+        full = (1 if shape[0] is None else shape[0],) + tuple(shape[1:])
+        origin = label if workload.input_shape is not None else None  # None: the file's own shape
+    elif data is None:
+        raise InputFileError(f"{source} has a dynamic shape {format_shape(shape)}; give its full shape with "
+                             f"--input-shape N,C,H,W (workload.input_shape in a config), or data to take it from")
+    else:
+        ds = open_dataset(data, shape, split="calib" if calib is not None else "test")
+        first, _ = ds.get([0])
+        full = complete_input_shape(shape, first.shape, source, ds.source)
+        origin = f"the data {ds.source}"
+    try:
+        graph = load_onnx(path, full)
+    except (InputFileError, UnsupportedOpError) as exc:  # say where the shape came from
+        if origin is None:
+            raise
+        raise type(exc)(f"{exc} [input shape {full} from {origin}]") from None
     check_supported(graph)
     return graph
 
@@ -296,7 +331,8 @@ STAGES: tuple[Stage, ...] = (
           reads={"model": "workload.model", "topology": "workload.topology",
                  "topology_form": "workload.topology_form", "input_shape": "workload.input_shape"}),
     # ONNX -> float graph (weights, shapes, operators)
-    Stage("float_graph", load_float_graph, "float_graph", needs=("workload",), when="model"),
+    Stage("float_graph", load_float_graph, "float_graph", needs=("workload",), when="model",
+          reads={"calib": "data.calib", "test": "data.test"}),  # data: where a symbolic shape comes from
     # one calibration batch -> thresholds, integer weights, requantization: the quantized descriptors
     Stage("calibrate", calibrate_network, "descriptors", needs=("workload", "float_graph"),
           reads={"calib": "data.calib", "quant": "quant", "seed": "seed"}, when="model", cache="network"),

@@ -168,7 +168,7 @@ def _dynamic_hw_model():
 
 def test_dynamic_shape_needs_input_shape():
     with pytest.raises(InputFileError, match=r"input 'x' has a dynamic shape \(\?, 3, \?, \?\); give its full "
-                                             r"shape, e\.g\. load_onnx\(path, input_shape="):
+                                             r"shape \(--input-shape N,C,H,W"):
         import_model(_dynamic_hw_model())
     graph = import_model(_dynamic_hw_model(), input_shape=(2, 3, 5, 7))
     assert graph.inputs == {"x": (2, 3, 5, 7)}
