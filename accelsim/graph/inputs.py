@@ -4,7 +4,8 @@ An exported model often leaves dimensions symbolic: the batch (``N``) almost alw
 the spatial size too (``(?, 3, ?, ?)``). Importing needs every dimension, so the shape is put
 together in three steps, each refusing a contradiction with one line that names the dimension:
 
-1. :func:`declared_input_shape` reads the file's input: ints, or ``None`` where symbolic.
+1. :func:`declared_input_shape` reads the file's input: ints, or ``None`` where symbolic (an NHWC
+   input that the model transposes to NCHW at once is reported, and imported, as NCHW).
 2. :func:`merge_input_shape` lays a user-given shape (``--input-shape``, ``workload.input_shape``)
    over it: a given dimension must equal a fixed one (the batch aside: the graph runs at any batch).
 3. :func:`complete_input_shape` fills what is still symbolic from one data sample (channels and
@@ -18,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelsim.errors import InputFileError
+from accelsim.graph.passes import nhwc_input_perm
 
 __all__ = ["declared_input_shape", "merge_input_shape", "complete_input_shape", "format_shape",
            "parse_shape"]
@@ -82,6 +84,9 @@ def declared_input_shape(path: str | Path) -> tuple[str, Shape]:
     if not tt.HasField("shape"):
         return vi.name, (None, None, None, None)
     dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim)
+    perm = nhwc_input_perm(model.graph, vi.name) if len(dims) == 4 else None
+    if perm is not None:  # an NHWC export: the importer absorbs its input Transpose, the model takes NCHW
+        dims = tuple(dims[k] for k in perm)
     return vi.name, dims
 
 

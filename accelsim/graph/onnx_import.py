@@ -35,7 +35,7 @@ from accelsim.errors import InputFileError, UnsupportedOpError
 from accelsim.graph.executor import infer_shapes, node_output_shapes
 from accelsim.graph.fuse import consumers, drop_dead_nodes, fuse_affine, fuse_elementwise
 from accelsim.graph.ir import Graph, Node
-from accelsim.graph.passes import check_shapes, fold_constants
+from accelsim.graph.passes import absorb_input_transpose, check_shapes, fold_constants
 
 __all__ = ["load_onnx", "import_model", "SUPPORTED_ONNX_OPS"]
 
@@ -75,9 +75,12 @@ def load_onnx(path: str | Path, input_shape: tuple | dict[str, tuple] | None = N
         raise InputFileError(f"{path}: ONNX model file not found")
     onnx = _onnx()
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path))  # external data: files beside the model, checked by onnx
     except Exception as exc:  # protobuf DecodeError and friends: corrupt or truncated
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "external" in first.lower() or "TensorProto" in first:
+            raise InputFileError(f"{path}: the model's external data cannot be read: {first} (valid: a file in "
+                                 f"the model's folder, named by a relative path)") from None
         raise InputFileError(f"{path}: not a readable ONNX model (corrupt or truncated file?): {first}") from None
     if len(model.graph.node) == 0:
         raise InputFileError(f"{path}: not an ONNX model, or a model with no nodes (corrupt or truncated file?)")
@@ -248,7 +251,8 @@ class _Importer:
                     f"{self.source}: default-domain opset {self.opset} is older than {MIN_OPSET} and "
                     f"onnx.version_converter could not lift it to 11 ({first}); re-export at opset 11 or later"
                 ) from None
-        self.model = model = fold_constants(model, input_shape)  # before any op is looked at
+        # before any op is looked at: an NHWC input's Transpose goes into the input, constants fold
+        self.model = model = fold_constants(absorb_input_transpose(model), input_shape)
         g = model.graph
         for init in g.initializer:
             self.consts[init.name] = onnx.numpy_helper.to_array(init)

@@ -1,4 +1,9 @@
-"""Graph passes around the ONNX import: constant folding before it, a shape check after it.
+"""Graph passes around the ONNX import: constant folding and layout clean-up before it, a shape
+check after it.
+
+:func:`absorb_input_transpose` takes the ``Transpose(perm=[0, 3, 1, 2])`` that TensorFlow-style
+exports (tf2onnx, Keras) put right after an NHWC input into the input itself: the model then
+takes NCHW data, the layout accelsim's data readers produce and its datapath runs in.
 
 :func:`fold_constants` works on the ONNX model, before the importer sees it (and before the
 op-support check, so a model is not refused for an op that only computes a constant). With the
@@ -26,7 +31,7 @@ import numpy as np
 
 from accelsim.errors import InputFileError
 
-__all__ = ["fold_constants", "check_shapes"]
+__all__ = ["fold_constants", "absorb_input_transpose", "nhwc_input_perm", "check_shapes"]
 
 # ops whose value is not a function of their inputs: never folded
 _NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
@@ -71,7 +76,8 @@ def fold_constants(model: Any, input_shape: tuple | dict[str, tuple] | None = No
 
     folded: dict[str, np.ndarray] = {}
     keep_nodes = []
-    for node in g.node:
+    stale = False  # something folded since the shapes were inferred: a re-inference may know more
+    for pos, node in enumerate(g.node):
         ins = [i for i in node.input if i]
         if node.domain not in ("", "ai.onnx") or node.op_type in _NONDETERMINISTIC or node.op_type in _KEEP \
                 or any(sg for sg in node.attribute if sg.type in (onnx.AttributeProto.GRAPH,
@@ -80,10 +86,11 @@ def fold_constants(model: Any, input_shape: tuple | dict[str, tuple] | None = No
             continue
         out = None
         if node.op_type in ("Shape", "Size") and ins and ins[0] not in consts:
-            if shapes is None:
-                shapes = _inferred_shapes(model, input_shapes)
+            if shapes is None or (stale and not _known(shapes.get(ins[0]))):
+                shapes = _inferred_shapes(model, input_shapes, keep_nodes + list(g.node[pos:]), folded)
+                stale = False
             shp = shapes.get(ins[0])
-            if shp is not None and all(d is not None for d in shp):
+            if _known(shp):
                 out = _shape_value(node, shp)
         elif all(i in consts for i in ins):
             out = _evaluate(node, [value(i) if i else None for i in node.input], opset)
@@ -93,6 +100,7 @@ def fold_constants(model: Any, input_shape: tuple | dict[str, tuple] | None = No
         for name, v in zip(node.output, out):
             if name:
                 consts[name] = folded[name] = v
+        stale = True
     if not folded:
         return model
     used = {i for n in keep_nodes for i in n.input} | {o.name for o in g.output}
@@ -122,17 +130,30 @@ def _input_shapes(model, input_shape) -> dict[str, tuple]:
     return out
 
 
-def _inferred_shapes(model, input_shapes: dict[str, tuple]) -> dict[str, tuple]:
-    """Shape of every tensor ONNX shape inference can tell, with the inputs' dimensions set."""
+def _known(shape) -> bool:
+    return shape is not None and all(d is not None for d in shape)
+
+
+def _inferred_shapes(model, input_shapes: dict[str, tuple], nodes, folded: dict[str, np.ndarray]
+                     ) -> dict[str, tuple]:
+    """Shape of every tensor ONNX shape inference can tell, with the inputs' dimensions set, the
+    remaining *nodes*, and the values *folded* so far as initializers."""
     import onnx
+    from onnx import numpy_helper
 
     g = model.graph
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
     lg = light.graph
-    lg.node.extend(g.node)
+    lg.node.extend(nodes)
     lg.output.extend(g.output)
+    for name, v in folded.items():
+        if v.size <= 64:
+            lg.initializer.append(numpy_helper.from_array(np.asarray(v), name))
+        else:
+            lg.input.append(onnx.helper.make_tensor_value_info(
+                name, onnx.helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype), list(np.shape(v))))
     inits = {i.name for i in g.initializer}
     for init in g.initializer:  # small ones (shape constants) with values, weights as shapes only
         if math.prod(init.dims) <= 64:
@@ -184,6 +205,61 @@ def _evaluate(node, values: list[np.ndarray | None], opset: int) -> list[np.ndar
     except Exception:
         return None
     return [np.asarray(r) for r in res]
+
+
+_TO_NCHW = [0, 3, 1, 2]
+
+
+def nhwc_input_perm(graph, name: str) -> list[int] | None:
+    """``[0, 3, 1, 2]`` when every reader of input *name* is a Transpose to NCHW, else None."""
+    readers = [n for n in graph.node if name in n.input]
+    if not readers or any(o.name == name for o in graph.output):
+        return None
+    for n in readers:
+        perm = next((list(a.ints) for a in n.attribute if a.name == "perm"), None)
+        if n.op_type != "Transpose" or perm != _TO_NCHW or n.domain not in ("", "ai.onnx"):
+            return None
+    return list(_TO_NCHW)
+
+
+def absorb_input_transpose(model: Any) -> Any:
+    """*model* with each NHWC input whose only readers transpose it to NCHW turned into an NCHW
+    input (the Transposes removed, their readers reading the input). Returns *model* itself when
+    no input qualifies, else a copy."""
+    import onnx
+
+    g = model.graph
+    inits = {i.name for i in g.initializer}
+    todo = [vi.name for vi in g.input if vi.name not in inits and nhwc_input_perm(g, vi.name) is not None]
+    if not todo:
+        return model
+    new = onnx.ModelProto()
+    new.CopyFrom(model)
+    g = new.graph
+    for name in todo:
+        rename = {n.output[0]: name for n in g.node if name in n.input}
+        keep = [n for n in g.node if name not in n.input]
+        for n in keep:
+            for k, i in enumerate(n.input):
+                if i in rename:
+                    n.input[k] = rename[i]
+        for o in g.output:
+            if o.name in rename:  # a model that is only the transpose: leave it alone
+                return model
+        del g.node[:]
+        g.node.extend(keep)
+        vi = next(v for v in g.input if v.name == name)
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            old = [onnx.TensorShapeProto.Dimension() for _ in range(4)]
+            for k in range(4):
+                old[k].CopyFrom(dims[k])
+            for k, src in enumerate(_TO_NCHW):
+                dims[k].CopyFrom(old[src])
+        for v in list(g.value_info):
+            if v.name in rename:
+                g.value_info.remove(v)
+    return new
 
 
 # ---------------------------------------------------------------------------------------- IR check
