@@ -237,7 +237,7 @@ def _time_per_image(fn, x, repeats: int) -> float:
     return 1000 * best / len(x)
 
 
-def evaluate_one(path: Path, x_cal, x_ev, args) -> dict:
+def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> dict:
     import numba
     import onnxruntime as ort
 
@@ -248,7 +248,7 @@ def evaluate_one(path: Path, x_cal, x_ev, args) -> dict:
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.calibrate import calibrate
 
-    row: dict = {"file": path.name}
+    row: dict = {"file": path.name, "exporter": exporter, "opset": opset}
     t0 = time.perf_counter()
     try:
         graph = load_onnx(path, (1,) + tuple(x_ev.shape[1:]))
@@ -261,6 +261,7 @@ def evaluate_one(path: Path, x_cal, x_ev, args) -> dict:
     row["ir_ops"] = sorted({n.op for n in graph.nodes})
     if args.imports_only:
         return row
+    quantize = f"{row['exporter']}:{row['opset']}" in args.quant_styles
     threads = numba.get_num_threads()
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -274,6 +275,8 @@ def evaluate_one(path: Path, x_cal, x_ev, args) -> dict:
         row["float_vs_ort_rel"] = _rel(flo, ref)
     except Exception as exc:
         row["float_error"] = f"{type(exc).__name__}: {_first_line(exc)}"
+        return row
+    if not quantize:
         return row
     for method in args.methods:
         key = method.replace("-", "")
@@ -351,7 +354,7 @@ def evaluate_all(args) -> int:
                     row = {"file": path.name, "imports": None, "export_failed": why}
                 else:
                     t0 = time.perf_counter()
-                    row = evaluate_one(path, x_cal, x_ev, args)
+                    row = evaluate_one(path, x_cal, x_ev, args, exporter, opset)
                     row["total_s"] = time.perf_counter() - t0
                 row.update(model=name, exporter=exporter, opset=opset)
                 rows.append(row)
@@ -378,7 +381,7 @@ def _f(v, fmt) -> str:
 def _line(r) -> str:
     head = f"{r['model']:<20} {r['exporter']:<11} op{r['opset']:<3}"
     if r.get("imports") is None:
-        return f"{head} export failed: {r.get('export_failed', '')[:120]}"
+        return f"{head} not exported: {r.get('export_failed', '')[:120]}"
     if not r["imports"]:
         return f"{head} STOPPED: {r['stopped_by'][:160]}"
     return head + " imports" + ("" if "float_vs_ort_rel" not in r else
@@ -392,7 +395,7 @@ def format_table(rows) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         if r.get("imports") is None:
-            imp = "export failed"
+            imp = "opset 18 only" if "opset 18" in r.get("export_failed", "") else "export failed"
         elif r["imports"]:
             imp = "yes"
         else:
@@ -421,6 +424,9 @@ def main(argv=None) -> int:
     ev.add_argument("--methods", nargs="+", default=["kl-j", "max"])
     ev.add_argument("--calib", type=int, default=CALIB_N, help=f"calibration images (default {CALIB_N})")
     ev.add_argument("--eval", type=int, default=EVAL_N, help=f"evaluation images (default {EVAL_N})")
+    ev.add_argument("--quant-styles", nargs="+", default=["torchscript:17", "dynamo:18"],
+                    help="EXPORTER:OPSET files that are also quantized and timed (the others: import and "
+                    "float check only; default torchscript:17 dynamo:18)")
     ev.add_argument("--repeats", type=int, default=2, help="timing repeats (best kept)")
     ev.add_argument("--json", help="write the rows as JSON here (rewritten after each model)")
     ev.add_argument("--resume", action="store_true", help="keep the rows already in --json, skip their files")
