@@ -333,7 +333,7 @@ def evaluate_all(args) -> int:
     cache = Path(args.cache)
     rows = []
     if args.json and Path(args.json).exists() and args.resume:
-        rows = json.loads(Path(args.json).read_text())["rows"]
+        rows = [r for r in json.loads(Path(args.json).read_text())["rows"] if r.get("imports") is not None]
     done = {r["file"] for r in rows}
     for name in args.models:
         size = MODELS[name][2]
