@@ -284,7 +284,8 @@ def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> di
         key = method.replace("-", "")
         try:
             t0 = time.perf_counter()
-            net = calibrate(graph, x_cal, QuantConfig(weight_bits=8, act_bits=8, method=method))
+            extra = {} if args.add_threshold is None else {"add_threshold": args.add_threshold}
+            net = calibrate(graph, x_cal, QuantConfig(weight_bits=8, act_bits=8, method=method, **extra))
             row[f"calib_s_{key}"] = time.perf_counter() - t0
             prep = prepare(net)
             q = run_prepared(prep, x_ev).logits
@@ -298,6 +299,9 @@ def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> di
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
+        if args.skip_ort:
+            row["threads"] = threads
+            return row
         qpath = Path(tmp) / "q.onnx"
         try:
             t0 = time.perf_counter()
@@ -413,11 +417,46 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
+def model_table(rows) -> str:
+    """One line per model: imports per export style, worst float error, and the quantized numbers of
+    the file that was quantized (TorchScript opset 17 by default)."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    cols = ["model", "imports (TS op13 / TS op17 / dynamo)", "float max rel err vs ORT", "calib s kl-j / max",
+            "SQNR kl-j dB", "SQNR max dB", "ORT int8 SQNR dB", "max - ORT dB", "agree kl-j/max/ORT",
+            "ms/img accelsim / ORT int8"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for m in models:
+        mine = [r for r in rows if r["model"] == m]
+
+        def style(exporter, opsets):
+            for r in mine:
+                if r["exporter"] == exporter and r["opset"] in opsets and r.get("imports") is not None:
+                    return ("yes" if r["imports"] else "no") + (f" (op{r['opset']})" if exporter == "dynamo" else "")
+            return "not exported"
+
+        imp = " / ".join([style("torchscript", (13,)), style("torchscript", (17,)), style("dynamo", (17, 18))])
+        errs = [r["float_vs_ort_rel"] for r in mine if "float_vs_ort_rel" in r]
+        q = next((r for r in mine if "sqnr_max" in r or "error_max" in r), {})
+        stop = next((r["stopped_by"] for r in mine if r.get("imports") is False), "")
+        if stop:
+            imp += ": " + stop.split(": ", 1)[-1].split(";")[0][:110]
+        delta = q["sqnr_max"] - q["ort_sqnr"] if "sqnr_max" in q and "ort_sqnr" in q else None
+        agree = "/".join(_f(q.get(k), ".2f") for k in ("agree_klj", "agree_max", "ort_agree"))
+        lines.append("| " + " | ".join([
+            m, imp, _f(max(errs) if errs else None, ".1e"),
+            f"{_f(q.get('calib_s_klj'), '.0f')} / {_f(q.get('calib_s_max'), '.0f')}",
+            _f(q.get("sqnr_klj"), ".1f"), _f(q.get("sqnr_max"), ".1f"), _f(q.get("ort_sqnr"), ".1f"),
+            _f(delta, "+.1f"), agree,
+            f"{_f(q.get('accelsim_ms_per_img'), '.0f')} / {_f(q.get('ort_ms_per_img'), '.0f')}"]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     tab = sub.add_parser("table", help="print the markdown table of a --json results file")
     tab.add_argument("json")
+    tab.add_argument("--by-file", action="store_true", help="one line per exported file (default: per model)")
     for cmd in ("export", "evaluate"):
         p = sub.add_parser(cmd)
         p.add_argument("--models", nargs="+", choices=list(MODELS), default=None)
@@ -433,13 +472,16 @@ def main(argv=None) -> int:
     ev.add_argument("--quant-styles", nargs="+", default=["torchscript:17", "dynamo:18"],
                     help="EXPORTER:OPSET files that are also quantized and timed (the others: import and "
                     "float check only; default torchscript:17 dynamo:18)")
+    ev.add_argument("--add-threshold", choices=["inputs", "calibrated"], default=None,
+                    help="quant.add_threshold for residual adds (default: accelsim's default)")
+    ev.add_argument("--skip-ort", action="store_true", help="no onnxruntime int8 (e.g. a re-run of accelsim only)")
     ev.add_argument("--repeats", type=int, default=2, help="timing repeats (best kept)")
     ev.add_argument("--json", help="write the rows as JSON here (rewritten after each model)")
     ev.add_argument("--resume", action="store_true", help="keep the rows already in --json, skip their files")
     args = ap.parse_args(argv)
     if args.cmd == "table":
         data = json.loads(Path(args.json).read_text())
-        print(format_table(data["rows"]))
+        print(format_table(data["rows"]) if args.by_file else model_table(data["rows"]))
         print(f"\n(load average when written: {', '.join(f'{v:.1f}' for v in data['load'])})")
         return 0
     if args.models is None:
