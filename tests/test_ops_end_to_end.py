@@ -472,3 +472,30 @@ def test_matmul_on_channels_last_data_is_a_pointwise_conv(rank):
         H("MatMul", ["t", "W"], ["mm"]), H("Add", ["mm", "b"], ["ab"]), H("Relu", ["ab"], ["y"])]
     _, net, _ = through_all(build_model(nodes, (1, 3, 5, 6), inits, opset=13), (1, 3, 5, 6), rng)
     assert "conv2d" in [lay.op for lay in net.layers][1:]
+
+
+def test_new_kinds_survive_the_descriptor_files_and_corrupt_arrays_are_named(tmp_path):
+    from accelsim.datapath.executor import prepare
+    from accelsim.errors import InputFileError
+    from accelsim.layers import SCHEMA_VERSION, read_network, write_network
+
+    rng = np.random.default_rng(24)
+    inits = {"slope": _w(rng, 4, 1, 1), "k": _w(rng, 1, 4, 1, 1), "p": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("PRelu", ["a", "slope"], ["pr"]),
+             H("MaxPool", ["pr"], ["mp"], kernel_shape=[1, 1]), H("Add", ["mp", "k"], ["ad"]),
+             H("Pad", ["ad", "p"], ["pd"], mode="reflect"), H("Tanh", ["pd"], ["y"])]
+    graph = import_model(build_model(nodes, (1, 3, 4, 4), inits))
+    x = rng.standard_normal((4, 3, 4, 4)).astype(np.float32)
+    net = calibrate(graph, x)
+    assert [lay.op for lay in net.layers] == ["conv2d", "prelu", "maxpool", "affine", "gather", "lut"]
+    write_network(net, tmp_path / "d")
+    back = read_network(tmp_path / "d")
+    assert SCHEMA_VERSION == 2 and [lay.op for lay in back.layers] == [lay.op for lay in net.layers]
+    assert back.layers[4].extra["moves"] == ["pad"]
+    assert np.array_equal(run_network(back, x).logits, run_network(net, x).logits)
+    gather = net.layers[4]
+    bad = dict(net.tensors)
+    bad[gather.key("index")] = net.tensors[gather.key("index")] + 1000
+    from dataclasses import replace
+    with pytest.raises(InputFileError, match=r"layer '.*' \(gather\): index holds values in \[.*\], outside"):
+        prepare(replace(net, tensors=bad))
