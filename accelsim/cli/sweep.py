@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--scheduler", metavar="ADDR", default=None,
                    help="run on an existing Dask cluster, e.g. tcp://host:8786 (needs accelsim[dask])")
     p.add_argument("--scheduler-timeout", type=float, default=DEFAULT_SCHEDULER_TIMEOUT_S, metavar="S",
-                   help=f"seconds to wait for the scheduler (default {DEFAULT_SCHEDULER_TIMEOUT_S:g})")
+                   help="seconds for the scheduler handshake (connect and an identity reply); an address "
+                   "that is not a Dask scheduler fails in this time with one line "
+                   f"(default {DEFAULT_SCHEDULER_TIMEOUT_S:g})")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="run at most N pending points")
     p.add_argument("--retry-failed", action="store_true", help="also rerun points stored with an error")
     p.add_argument("--no-cache", action="store_true",
