@@ -1,4 +1,4 @@
-"""Write the shipped energy tables ``configs/energy/{45,28,16,7}nm.yaml`` from published figures.
+"""Write the shipped energy tables ``configs/energy/{65,45,40,28,16,7}nm.yaml`` from published figures and CACTI runs.
 
 Every published figure sits below once, with its citation; every derived number is computed here
 and its YAML entry says ``derived: <how>``, so the arithmetic can be rerun and checked. The tables
@@ -11,10 +11,15 @@ Sources (see /work/shared/ENERGY_SOURCES.md):
 
 - Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm 0.9 V:
   int8 add 0.03 pJ, int32 add 0.1 pJ, int8 multiply 0.2 pJ, int32 multiply 3.1 pJ.
-- CACTI 7 SRAM read energy per 64-bit access at 45/32/22 nm, writes at 45 nm for 8 KiB and 1 MiB.
+- SRAM (access energy, leakage, power-gated leakage, wake-up energy, cycle time): CACTI 7.0 runs
+  recorded in benchmarks/results/cacti/sram_<node>nm.json by benchmarks/energy_cacti.py, at 65, 45
+  and 28 nm (CACTI interpolates its device parameters for 28 nm between its 32 and 22 nm files);
+  40 nm interpolates the 45 and 28 nm runs log-log in node size (direct 40 nm check runs measure
+  that); 16 and 7 nm scale the 28 nm runs by the Stillmaker & Baas energy factor (CACTI 7 has no
+  FinFET nodes: its 16 nm file is disabled in the source).
 - Shao et al., "Aladdin", ISCA 2014, 40 nm tables as shipped in Accelergy's component library:
   register 0.009 pJ/bit, 32x32 multiplier leakage 0.08 pJ per 1 ns cycle (80 uW), 32-bit adder
-  leakage 0.0024 pJ per 1 ns cycle (2.4 uW), register leakage 7.4e-5 mW per bit.
+  leakage 0.0024 pJ per 1 ns cycle (2.4 uW).
 - Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS device performance
   from 180 nm to 7 nm", Integration 58 (2017): energy polynomials a*V^2 + b*V + c per node, evaluated
   at 0.8 V as Accelergy does (linear interpolation between tabulated nodes in node index).
@@ -29,11 +34,14 @@ Sources (see /work/shared/ENERGY_SOURCES.md):
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import math
 import sys
 from pathlib import Path
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "accelsim" / "configs" / "energy"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # --- Stillmaker & Baas 2017 energy polynomials (as tabulated in Accelergy's hwcomponents) -------
 _SB_NODES_NM = [130, 90, 65, 45, 32, 20, 16, 14, 10, 7]
@@ -64,68 +72,150 @@ def sb_factor(to_nm: float, from_nm: float = 45) -> float:
 
 # --- published figures --------------------------------------------------------------------------
 HOROWITZ = "Horowitz, ISSCC 2014 (45 nm, 0.9 V)"
-CACTI_READ_PJ_PER_64B = {  # CACTI 7, 64-bit port, one bank, pJ per access
-    45: {1: 1.67, 8: 6.14, 32: 17.0, 128: 32.3, 256: 44.7, 1024: 93.5, 2048: 127.5},
-    32: {1: 0.90, 8: 3.44, 32: 8.26, 128: 18.2, 256: 26.8, 1024: 52.0, 2048: 70.7},
-    22: {1: 0.38, 8: 1.59, 32: 3.79, 128: 7.40, 256: 11.9, 1024: 23.5, 2048: 31.6},
-}
-CACTI_WRITE_45_PJ_PER_64B = {8: 7.9, 1024: 76.0}
 ALADDIN_REG_PJ_PER_BIT_40 = 0.009
 GATE_FF_PJ_PER_BIT_28 = 0.0017
 ALADDIN_MUL32_LEAK_UW_40 = 80.0
 ALADDIN_ADD32_LEAK_UW_40 = 2.4
-ALADDIN_REG_LEAK_UW_PER_BIT_40 = 0.074
 WIRE_PJ_PER_BIT_PER_MM = 0.1
 TPU_PE_PITCH_MM_28 = math.sqrt(0.24 * 331.0 / (256 * 256))
-
-
-def _write_ratio(cap_kib: float) -> float:
-    """CACTI 7 45 nm write/read ratio, interpolated in log2 capacity between 8 KiB and 1 MiB,
-    held constant outside."""
-    r8 = CACTI_WRITE_45_PJ_PER_64B[8] / CACTI_READ_PJ_PER_64B[45][8]
-    r1m = CACTI_WRITE_45_PJ_PER_64B[1024] / CACTI_READ_PJ_PER_64B[45][1024]
-    t = (math.log2(cap_kib) - 3.0) / (10.0 - 3.0)
-    t = min(1.0, max(0.0, t))
-    return r8 * (1 - t) + r1m * t
 
 
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _sram_points(node: int) -> tuple[list[tuple[float, float, str]], list[tuple[float, float, str]]]:
-    """(read, write) lists of (capacity KiB, pJ/bit, source) for one node."""
-    caps = sorted(CACTI_READ_PJ_PER_64B[45])
-    read, write = [], []
-    f28_from = {16: sb_factor(16, 28), 7: sb_factor(7, 28)}
-    t28 = math.log(32 / 28) / math.log(32 / 22)
-    for cap in caps:
-        if node in (45,):
-            pj = CACTI_READ_PJ_PER_64B[45][cap]
-            rsrc = f"CACTI 7, {node} nm, {cap} KiB, 64-bit port: {pj} pJ/access / 64 bit"
-        else:
-            p32, p22 = CACTI_READ_PJ_PER_64B[32][cap], CACTI_READ_PJ_PER_64B[22][cap]
-            pj28 = math.exp((1 - t28) * math.log(p32) + t28 * math.log(p22))
-            if node == 28:
-                pj = pj28
-                rsrc = (f"derived: CACTI 7 {cap} KiB read at 32 nm ({p32} pJ) and 22 nm ({p22} pJ) "
-                        f"interpolated log-log in node size to 28 nm = {pj:.4g} pJ/access / 64 bit")
-            else:
-                pj = pj28 * f28_from[node]
-                rsrc = (f"derived: 28 nm value ({pj28:.4g} pJ/access) x Stillmaker & Baas 2017 "
-                        f"energy factor 28->{node} nm at {SB_VDD} V ({f28_from[node]:.4f}) / 64 bit")
-        read.append((cap, pj / 64.0, rsrc))
-        if node == 45 and cap in CACTI_WRITE_45_PJ_PER_64B:
-            wpj = CACTI_WRITE_45_PJ_PER_64B[cap]
-            wsrc = f"CACTI 7, 45 nm, {cap} KiB, 64-bit port: {wpj} pJ/access / 64 bit"
-        else:
-            r = _write_ratio(cap)
-            wpj = pj * r
-            wsrc = (f"derived: this node's {cap} KiB read ({pj:.4g} pJ/access) x CACTI 7 45 nm "
-                    f"write/read ratio {r:.4f} (7.9/6.14 at 8 KiB to 76/93.5 at 1 MiB, "
-                    "linear in log2 capacity, constant outside) / 64 bit")
-        write.append((cap, wpj / 64.0, wsrc))
-    return read, write
+TABLE_NODES = (65, 45, 40, 28, 16, 7)
+"""The shipped tables."""
+CACTI_DIR = Path(__file__).resolve().parent / "results" / "cacti"
+CACTI_NODES = (65, 45, 28)
+"""Nodes CACTI ran the whole grid at (benchmarks/energy_cacti.py); 40 nm is interpolated between 45
+and 28 nm, 16 and 7 nm are scaled from 28 nm."""
+INTERPOLATED = {40: (45, 28)}
+SCALED_NODES = (16, 7)
+SCALED_FROM_NM = 28
+
+
+def _cacti_record(node: int) -> dict:
+    path = CACTI_DIR / f"sram_{node}nm.json"
+    if not path.is_file():
+        raise SystemExit(f"energy_make_tables: {path} missing: run benchmarks/energy_cacti.py --nodes {node} first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _interpolated_record(node: int, big: int, small: int) -> tuple[dict, str]:
+    """CACTI runs at *node* interpolated log-log in node size between the runs at *big* and *small*
+    nm: every output ``v = v_big^(1-t) v_small^t``, ``t = ln(big/node) / ln(big/small)``; a run
+    missing at either node is missing. Returns (record, source text)."""
+    a, b = _cacti_record(big), _cacti_record(small)
+    t = math.log(big / node) / math.log(big / small)
+    runs = {}
+    for key, ra in a["runs"].items():
+        oa, ob = ra.get("outputs"), b["runs"].get(key, {}).get("outputs")
+        if oa and ob:
+            runs[key] = {"outputs": {k: math.exp((1 - t) * math.log(oa[k]) + t * math.log(ob[k]))
+                                     if oa[k] > 0 and ob[k] > 0 else (1 - t) * oa[k] + t * ob[k]
+                                     for k in oa if k in ob}}
+    rec = dict(a, runs=runs)
+    text = (f"benchmarks/results/cacti/sram_{big}nm.json and sram_{small}nm.json interpolated log-log in node size "
+            f"to {node} nm (t = {t:.4f}); direct {node} nm check runs in sram_{node}nm.json")
+    return rec, text
+
+
+def _leak_uw(out: dict, banks: int) -> float:
+    """CACTI's standby leakage of all banks (subthreshold + gate, per bank x banks), microwatt."""
+    return (out["leakage_per_bank_mw"] + out.get("gate_leakage_per_bank_mw", 0.0)) * banks * 1000.0
+
+
+def _wakeup_pj(out: dict, banks: int) -> float:
+    """Energy to wake every bank once: CACTI's sleep-transistor energies (sub-array, word line,
+    bit-line floating) per bank x banks, pJ."""
+    per_bank = sum(out.get(k, 0.0) for k in ("subarray_sleep_tx_nj", "wl_sleep_tx_nj", "bl_floating_tx_nj"))
+    return per_bank * banks * 1000.0
+
+
+GATING_HOW = {
+    "own": "CACTI's gated run ('.../1ports/gated')",
+    "hp": ("derived: CACTI 7's power-gating model fails for this device type (sleep-transistor width <= 0), so "
+           "the leakage x the itrs-hp organisation's gated/ungated ratio, wake-up = itrs-hp's x this/hp read energy"),
+    "ports": "derived for 2 ports: leakage x the 1-port gated/ungated ratio, the 1-port wake-up",
+    "none": "no gated result: no saving, no wake-up cost",
+}
+
+
+def _gating(runs: dict, cell: str, cap: int, width: int, banks: int, ports: int, on: dict, leak: float
+            ) -> tuple[float, float, str]:
+    """(gated leakage uW, wake-up pJ, how) of one organisation (see :data:`GATING_HOW`)."""
+    stem = f"{cap}KiB/{width}b/{banks}banks/1ports"
+    own_on, own_g = (runs.get(f"{cell}/{stem}/{k}", {}).get("outputs") for k in ("ungated", "gated"))
+    hp_on, hp_g = (runs.get(f"itrs-hp/{stem}/{k}", {}).get("outputs") for k in ("ungated", "gated"))
+    if own_on and own_g:
+        ratio, wake = _leak_uw(own_g, banks) / _leak_uw(own_on, banks), _wakeup_pj(own_g, banks)
+        how = "own" if ports == 1 else "ports"
+    elif hp_on and hp_g:
+        ratio = _leak_uw(hp_g, banks) / _leak_uw(hp_on, banks)
+        wake = _wakeup_pj(hp_g, banks) * on["read_nj"] / hp_on["read_nj"]
+        how = "hp"
+    else:
+        return leak, 0.0, GATING_HOW["none"]
+    return leak * ratio, wake, GATING_HOW[how] + ("" if ports == 1 or how == "ports" else "; " + GATING_HOW["ports"])
+
+
+def _sram_block(node: int) -> tuple[list[str], float]:
+    """YAML lines of the ``sram:`` block of *node*, and the 1 KiB 32-bit lstp read energy per bit
+    (for the vector unit's lookup table)."""
+    from energy_cacti import BANKS, CAPACITIES_KIB, CELLS, PORTS, WIDTHS_BITS  # noqa: E402
+
+    src_node = SCALED_FROM_NM if node in SCALED_NODES else node
+    f = sb_factor(node, SCALED_FROM_NM) if node in SCALED_NODES else 1.0
+    scaled = (f" x Stillmaker & Baas 2017 energy factor {SCALED_FROM_NM}->{node} nm at {SB_VDD} V ({f:.4f}) on "
+              f"energies and leakage (leakage scaled like energy, as Accelergy scales it); cycle times kept at "
+              f"{SCALED_FROM_NM} nm's" if node in SCALED_NODES else "")
+    if node in INTERPOLATED:
+        rec, rel = _interpolated_record(node, *INTERPOLATED[node])
+    else:
+        rec = _cacti_record(src_node)
+        rel = f"benchmarks/results/cacti/sram_{src_node}nm.json"
+    runs = rec["runs"]
+    lines = ["sram:  # CACTI: per access (pJ), all banks' standby leakage (uW); one row per organisation",
+             f"  source: \"{rec['cacti_version']}, {rec['temperature_k']} K, runs recorded with inputs and outputs "
+             f"in {rel}{scaled}\"",
+             f"  temperature_k: {rec['temperature_k']}",
+             f"  capacity_kib: [{', '.join(str(c) for c in CAPACITIES_KIB)}]",
+             "  cells:"]
+    lut_pjb = None
+    for cell in CELLS:
+        lines.append(f"    {cell}:")
+        lines.append(f"      source: \"CACTI cell and peripheral type {cell} ({rel})\"")
+        lines.append("      organisations:")
+        for width, banks, ports in itertools.product(WIDTHS_BITS, BANKS, PORTS):
+            cols = {k: [] for k in ("read_pj", "write_pj", "leakage_uw", "gated_leakage_uw", "wakeup_pj", "cycle_ns")}
+            how_gated = set()
+            for cap in CAPACITIES_KIB:
+                stem = f"{cell}/{cap}KiB/{width}b/{banks}banks"
+                on = runs.get(f"{stem}/{ports}ports/ungated", {}).get("outputs")
+                if on is None:
+                    for v in cols.values():
+                        v.append(None)
+                    continue
+                leak = _leak_uw(on, banks)
+                gleak, wake, how = _gating(runs, cell, cap, width, banks, ports, on, leak)
+                how_gated.add(how)
+                cols["read_pj"].append(on["read_nj"] * 1000.0 * f)
+                cols["write_pj"].append(on["write_nj"] * 1000.0 * f)
+                cols["leakage_uw"].append(leak * f)
+                cols["gated_leakage_uw"].append(gleak * f)
+                cols["wakeup_pj"].append(wake * f)
+                cols["cycle_ns"].append(on["cycle_time_ns"])
+                if cell == "itrs-lstp" and cap == 1 and width == 32 and banks == 1 and ports == 1:
+                    lut_pjb = on["read_nj"] * 1000.0 * f / width
+            src = (f"CACTI runs '{cell}/<capacity>KiB/{width}b/{banks}banks/{ports}ports/ungated'; power gating: "
+                   + "; ".join(sorted(h for h in how_gated if h))
+                   + ("; null: CACTI found no organisation" if None in cols["read_pj"] else ""))
+            lines.append(f"        - {{width_bits: {width}, banks: {banks}, ports: {ports},")
+            for k, v in cols.items():
+                lines.append(f"           {k}: [{', '.join('null' if x is None else _fmt(x) for x in v)}],")
+            lines.append(f"           source: \"{src}\"}}")
+    return lines, lut_pjb if lut_pjb is not None else math.nan
 
 
 def render(node: int) -> str:
@@ -145,10 +235,14 @@ def render(node: int) -> str:
     add("# copy this file and point `energy.table:` at your copy. Every number carries `source:`,")
     add("# either a citation or 'derived: <how>'. Units are in the key names.")
     add(f"technology: {node}nm")
-    desc = ("Published 45 nm figures (Horowitz ISSCC 2014, CACTI 7, Aladdin/Accelergy 40 nm) "
+    sram_how = (f"SRAM from CACTI 7 at {SCALED_FROM_NM} nm scaled by Stillmaker & Baas 2017" if node in SCALED_NODES
+                else f"SRAM interpolated between CACTI 7 runs at {INTERPOLATED[node][0]} and {INTERPOLATED[node][1]} nm"
+                if node in INTERPOLATED else f"SRAM from CACTI 7 runs at {node} nm")
+    desc = (f"Published 45 nm logic figures (Horowitz ISSCC 2014, Aladdin/Accelergy 40 nm); {sram_how}; "
+            "DRAM from Accelergy's tables"
             if not scaled else
-            f"45 nm table scaled to {node} nm with Stillmaker & Baas 2017 (logic, leakage); CACTI 7 "
-            "32/22 nm for SRAM; DRAM unchanged (off-chip) ")
+            f"45 nm logic figures scaled to {node} nm with Stillmaker & Baas 2017; {sram_how}; "
+            "DRAM unchanged (off-chip)")
     add(f"description: \"{desc}\"")
     # multiplier
     v, s = logic(0.2, f"{HOROWITZ}: 8-bit integer multiply 0.2 pJ; energy ~ weight_bits x act_bits "
@@ -184,14 +278,8 @@ def render(node: int) -> str:
     add(f"    energy_pj_per_bit: {_fmt(v)}")
     add(f"    source: \"{s}\"")
     # SRAM
-    read, write = _sram_points(node)
-    add("sram:")
-    for name, pts in (("read", read), ("write", write)):
-        add(f"  {name}:")
-        for cap, pjb, src in pts:
-            add(f"    - capacity_kib: {cap}")
-            add(f"      energy_pj_per_bit: {_fmt(pjb)}")
-            add(f"      source: \"{src}\"")
+    sram_lines, lut_pjb = _sram_block(node)
+    lines.extend(sram_lines)
     # DRAM (off-chip: does not scale with the logic node)
     add("dram:  # off-chip: the same at every logic node")
     dram = [
@@ -210,8 +298,6 @@ def render(node: int) -> str:
     # leakage
     pe_leak_40 = ALADDIN_MUL32_LEAK_UW_40 * (8 * 8) / (32 * 32) + ALADDIN_ADD32_LEAK_UW_40
     pe_leak_45 = pe_leak_40 * f40
-    sram_leak_40 = ALADDIN_REG_LEAK_UW_PER_BIT_40 * 6 / 24 * 8192
-    sram_leak_45 = sram_leak_40 * f40
     add("leakage:  # a power: leakage energy = power x time, so it depends on the clock")
     v, s = logic(pe_leak_45, (f"derived: Aladdin 40 nm leakage (Accelergy library), 8x8 multiplier "
                               f"{ALADDIN_MUL32_LEAK_UW_40} uW x 64/1024 + 32-bit adder {ALADDIN_ADD32_LEAK_UW_40} uW "
@@ -220,27 +306,21 @@ def render(node: int) -> str:
     add("  pe:")
     add(f"    power_uw: {_fmt(v)}")
     add(f"    source: \"{s}\"")
-    v, s = logic(sram_leak_45, (f"derived, rough (+-10x): Aladdin 40 nm register leakage {ALADDIN_REG_LEAK_UW_PER_BIT_40} uW/bit x "
-                                f"6/24 (a 6T cell vs a ~24-transistor flip-flop) x 8192 bit = {sram_leak_40:.4g} uW/KiB, "
-                                f"x 40->45 nm factor {f40:.4f}; a low-leakage SRAM process is 10-100x lower"))
-    add("  sram:")
-    add(f"    power_uw_per_kib: {_fmt(v)}")
-    add(f"    source: \"{s}\"")
     # vector unit
     add("vector:  # one element operation beside the array, at `bits`; energy ~ the layer's act_bits")
-    sram1k_pjb = read[0][1]
     vec = [
         ("maxpool", 0.03, f"{HOROWITZ}: one compare ~ one 8-bit add 0.03 pJ"),
         ("avgpool", 0.03, f"{HOROWITZ}: one accumulate ~ one 8-bit add 0.03 pJ"),
         ("add", 0.43, f"derived: two requantizing 8-bit multiplies (2 x 0.2 pJ) + one 8-bit add (0.03 pJ), {HOROWITZ}"),
         ("mul", 0.4, f"derived: one 8-bit multiply + one requantizing multiply (2 x 0.2 pJ), {HOROWITZ}"),
         ("concat", 0.2, f"derived: one requantizing 8-bit multiply (0.2 pJ), {HOROWITZ}"),
-        ("lut", None, "derived: one 8-bit read of a 1 KiB SRAM table (CACTI 7 1 KiB pJ/bit x 8)"),
+        ("lut", None, "derived: one 8-bit read of a 1 KiB SRAM table (this table's CACTI itrs-lstp 1 KiB 32-bit "
+                      "1-bank read energy per bit x 8)"),
         ("requant", 0.4, f"derived: requantizing one accumulator, ~ an 8x16-bit multiply (2 x 0.2 pJ), {HOROWITZ}"),
     ]
     for op, pj45, src in vec:
         if op == "lut":
-            v, s = sram1k_pjb * 8, src + (f" at {node} nm" if scaled else "")
+            v, s = lut_pjb * 8, src
         else:
             v, s = logic(pj45, src)
         add(f"  {op}:")
@@ -253,9 +333,10 @@ def render(node: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare with the shipped tables, write nothing")
+    ap.add_argument("--nodes", type=int, nargs="+", default=list(TABLE_NODES), help="tables to write, nm")
     args = ap.parse_args(argv)
     status = 0
-    for node in (45, 28, 16, 7):
+    for node in args.nodes:
         path = OUT_DIR / f"{node}nm.yaml"
         text = render(node)
         if args.check:
@@ -266,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path}")
     print("Stillmaker & Baas factors at 0.8 V from 45 nm: "
-          + ", ".join(f"{n} nm {sb_factor(n):.4f}" for n in (40, 28, 16, 7)))
+          + ", ".join(f"{n} nm {sb_factor(n):.4f}" for n in (65, 40, 28, 16, 7)))
     return status
 
 

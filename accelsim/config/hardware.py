@@ -115,6 +115,44 @@ class PeConfig(ConfigModel):
     )
 
 
+SramCell = Literal["itrs-lstp", "itrs-lop", "itrs-hp"]
+PowerGating = Literal["off", "idle_layers", "idle_cycles"]
+
+
+class SramMacroConfig(ConfigModel):
+    """How one buffer's SRAM is built: what the energy model prices it as (CACTI tables).
+
+    Timing does not read these keys: the buffers deliver what the dataflow needs every cycle.
+    """
+
+    cell: SramCell = Field(
+        "itrs-lstp",
+        description="SRAM device type of the cells and periphery, as CACTI names them: 'itrs-lstp' (low "
+        "standby power, high threshold: the lowest leakage, about 2x the access energy of lop; the default, "
+        "suited to inference engines clocked well under 1 GHz that sit idle between inferences), 'itrs-lop' "
+        "(low operating power: lowest access energy, 100-1000x lstp's leakage) or 'itrs-hp' (high "
+        "performance: fastest, 10-20x lop's leakage).",
+    )
+    width_bits: int | None = Field(
+        None, ge=1, le=65536,
+        description="Port width, bits per access (energy per bit = CACTI's energy per access / width). "
+        "null = the array edge it feeds at pe.native_bits per PE: ifmap rows x native_bits, weight and "
+        "ofmap cols x native_bits.",
+    )
+    banks: Literal[1, 2, 4, 8, 16] | None = Field(
+        None, description="SRAM banks, one active per access; null = 2 when buffers.double_buffered "
+        "(one bank per half), else 1."
+    )
+    ports: Literal[1, 2] = Field(1, description="Read/write ports.")
+    power_gating: PowerGating = Field(
+        "off",
+        description="Power-gate the buffer when idle, at CACTI's gated (data-retaining) leakage plus its "
+        "wake-up energy: 'off'; 'idle_layers' (asleep through every layer that neither reads nor writes "
+        "it, one wake-up each); 'idle_cycles' (asleep in every cycle its ports are not busy, busy cycles = "
+        "bits moved / (width_bits x ports), one wake-up per fold: an optimistic bound).",
+    )
+
+
 class BuffersConfig(ConfigModel):
     """On-chip SRAM buffers (one per operand)."""
 
@@ -149,6 +187,9 @@ class BuffersConfig(ConfigModel):
         "at acc_bits between chunks); 'never' always completes the reduction in one pass. Needs an "
         "output path that can add partial sums.",
     )
+    ifmap: SramMacroConfig = Field(default_factory=SramMacroConfig, description="The input-activation SRAM's make.")
+    weight: SramMacroConfig = Field(default_factory=SramMacroConfig, description="The weight SRAM's make.")
+    ofmap: SramMacroConfig = Field(default_factory=SramMacroConfig, description="The output SRAM's make.")
 
 
 class DramConfig(ConfigModel):
@@ -187,6 +228,22 @@ class HardwareConfig(ConfigModel):
     def pes(self) -> int:
         """Number of PEs, rows x cols."""
         return self.array.rows * self.array.cols
+
+    def sram_width_bits(self, buffer: str) -> int:
+        """Port width of *buffer* (``ifmap``, ``weight``, ``ofmap``), bits: its ``width_bits`` or the
+        array edge it feeds (ifmap: rows, weight and ofmap: cols) x ``pe.native_bits``."""
+        macro: SramMacroConfig = getattr(self.buffers, buffer)
+        if macro.width_bits is not None:
+            return macro.width_bits
+        edge = self.array.rows if buffer == "ifmap" else self.array.cols
+        return edge * self.pe.native_bits
+
+    def sram_banks(self, buffer: str) -> int:
+        """Banks of *buffer*: its ``banks`` or 2 when double-buffered, else 1."""
+        macro: SramMacroConfig = getattr(self.buffers, buffer)
+        if macro.banks is not None:
+            return macro.banks
+        return 2 if self.buffers.double_buffered else 1
 
     def macs_per_pe(self, weight_bits: int, act_bits: int) -> int:
         """MACs one PE does per cycle at these operand widths (1, 2 or 4).

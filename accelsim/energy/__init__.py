@@ -9,6 +9,7 @@ about SimPy. Public API::
 """
 
 from accelsim.energy.model import (
+    LEAKAGE_COMPONENTS,
     OPS_PER_MAC,
     EnergyBreakdown,
     LayerEnergy,
@@ -17,12 +18,15 @@ from accelsim.energy.model import (
     mac_energy_pj,
     price_layer,
     price_network,
+    sram_macros,
     vector_energy_pj,
 )
 from accelsim.energy.table import (
     DRAM_KINDS,
+    SRAM_CELLS,
     VECTOR_OPS,
     EnergyTable,
+    SramMacro,
     available_technologies,
     load_table,
     shipped_table,
@@ -31,6 +35,10 @@ from accelsim.energy.table import (
 
 __all__ = [
     "DRAM_KINDS",
+    "LEAKAGE_COMPONENTS",
+    "SRAM_CELLS",
+    "SramMacro",
+    "sram_macros",
     "OPS_PER_MAC",
     "VECTOR_OPS",
     "EnergyBreakdown",

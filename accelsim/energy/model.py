@@ -11,13 +11,20 @@ priced with an :class:`~accelsim.energy.table.EnergyTable`. Every component, in 
 ``pe_registers``   ``pe_reg_write_bits x E_reg_write`` (operand and accumulator register writes).
 ``pe_forwarding``  ``pe_forward_bits x E_forward``: the wire hop of operands and partial sums from a
                    PE to its neighbour (the receiving register's write is already in ``pe_registers``).
-``sram_<buffer>``  ``8 x (read_bytes x E_read(C) + write_bytes x E_write(C))`` with ``C`` the buffer's
-                   configured capacity in KiB (``hardware.buffers.<buffer>_kb``, the whole buffer
-                   even when double-buffered) and ``E(C)`` interpolated from the table in log capacity.
+``sram_<buffer>``  ``8 x (read_bytes x e_read + write_bytes x e_write)``, ``e`` the buffer's CACTI
+                   access energy per bit (:meth:`~accelsim.energy.table.SramTable.macro`: its cell
+                   type, capacity ``hardware.buffers.<buffer>_kb`` — the whole buffer even when
+                   double-buffered —, port width, banks and ports).
 ``dram``           ``8 x (dram_read_bytes + dram_write_bytes) x E_dram(hardware.dram.kind)``.
-``leakage``        ``(rows x cols x P_pe + (ifmap_kb + weight_kb + ofmap_kb) x P_sram) x total_cycles / clock_hz``:
-                   leakage is a power, so its energy is power x time (doubling the clock at the same
-                   cycle count halves it; the dynamic components do not depend on the clock).
+``leakage_logic``  ``rows x cols x P_pe x total_cycles / clock_hz``: leakage is a power, so its energy
+                   is power x time (doubling the clock at the same cycle count halves it; the dynamic
+                   components do not depend on the clock).
+``leakage_<buffer>`` the buffer's CACTI leakage ``P`` x time; with ``power_gating`` the time asleep is
+                   charged at the gated leakage ``P_g`` plus one wake-up energy ``E_w`` per sleep:
+                   ``off``: ``P t``; ``idle_layers``: ``P_g t + E_w`` in a layer that neither reads
+                   nor writes the buffer, else ``P t``; ``idle_cycles``: awake for
+                   ``busy = min(cycles, ceil(8 x bytes / (width_bits x ports)))`` cycles,
+                   ``P busy/f + P_g (cycles - busy)/f + folds x E_w`` (no wake-up when never asleep).
 ``vector``         ``vector_ops x E_vec(op) x bits / bits_ref``: an element operation beside the array,
                    ``op`` = the layer's op kind for pool/add/mul/concat/lut (scaled by ``act_bits``),
                    ``mul`` for affine/prelu/resize taps and ``concat`` for gather moves
@@ -32,13 +39,17 @@ latency; TOPS/W counts 2 operations (multiply and add) per MAC, so TOPS/W = 2 x 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Sequence
 
 from accelsim.config.hardware import HardwareConfig
-from accelsim.energy.table import EnergyTable
+from accelsim.energy.table import EnergyTable, SramMacro
 from accelsim.hw.counts import BUFFERS, LayerCounts
 from accelsim.layers import ARRAY_OPS, LayerDescriptor
+
+LEAKAGE_COMPONENTS = ("leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap")
+"""The breakdown's leakage components: the logic (PEs) and each buffer."""
 
 OPS_PER_MAC = 2
 """Operations counted per multiply-accumulate in TOPS and TOPS/W (one multiply, one add)."""
@@ -55,7 +66,10 @@ class EnergyBreakdown:
     sram_weight: float = 0.0
     sram_ofmap: float = 0.0
     dram: float = 0.0
-    leakage: float = 0.0
+    leakage_logic: float = 0.0
+    leakage_ifmap: float = 0.0
+    leakage_weight: float = 0.0
+    leakage_ofmap: float = 0.0
     vector: float = 0.0
 
     @classmethod
@@ -66,6 +80,11 @@ class EnergyBreakdown:
     def as_dict(self) -> dict[str, float]:
         """``{component: pJ}`` in :meth:`components` order."""
         return {name: getattr(self, name) for name in self.components()}
+
+    @property
+    def leakage(self) -> float:
+        """All leakage (logic and every buffer), pJ."""
+        return self.leakage_logic + self.leakage_ifmap + self.leakage_weight + self.leakage_ofmap
 
     @property
     def total_pj(self) -> float:
@@ -110,6 +129,8 @@ class NetworkEnergy:
     total_cycles: int
     clock_hz: float
     inferences_per_pass: int = 1
+    sram: dict[str, SramMacro] | None = None
+    """Each buffer's SRAM as priced (cell, width, banks, CACTI energies), or None."""
 
     @property
     def energy_per_pass_pj(self) -> float:
@@ -165,6 +186,7 @@ class NetworkEnergy:
             "inferences_per_pass": self.inferences_per_pass,
             "latency_s": self.latency_s,
             "inferences_per_s": self.inferences_per_s,
+            "sram": {k: m.to_dict() for k, m in (self.sram or {}).items()},
             "layers": [
                 {"name": le.name, "op": le.op, "macs": le.macs, "total_cycles": le.total_cycles,
                  "energy_pj": le.total_pj, "breakdown_pj": le.breakdown.as_dict()}
@@ -203,22 +225,47 @@ def vector_energy_pj(table: EnergyTable, layer: LayerDescriptor) -> float:
 
 
 def leakage_power_uw(table: EnergyTable, hw: HardwareConfig) -> float:
-    """Leakage power of the whole machine (all PEs and all SRAM buffers), microwatt."""
-    pes = hw.array.rows * hw.array.cols
-    kib = hw.buffers.ifmap_kb + hw.buffers.weight_kb + hw.buffers.ofmap_kb
-    return pes * table.leakage.pe.power_uw + kib * table.leakage.sram.power_uw_per_kib
+    """Leakage power of the whole machine awake (all PEs and all SRAM buffers), microwatt."""
+    macros = sram_macros(table, hw)
+    return hw.array.rows * hw.array.cols * table.leakage.pe.power_uw + sum(m.leakage_uw for m in macros.values())
+
+
+def sram_macros(table: EnergyTable, hw: HardwareConfig) -> dict[str, SramMacro]:
+    """Each buffer's SRAM as the table prices it (:meth:`EnergyTable.buffer_macros`)."""
+    return table.buffer_macros(hw)
+
+
+def buffer_leakage_pj(macro: SramMacro, gating: str, read_bytes: float, write_bytes: float,
+                      cycles: int, folds: int, clock_hz: float) -> float:
+    """Leakage energy of one buffer over one layer, pJ (formulas in the module docstring)."""
+    seconds = cycles / clock_hz
+    awake_pj = macro.leakage_uw * seconds * 1e6
+    moved_bits = 8.0 * (read_bytes + write_bytes)
+    if gating == "off" or cycles == 0:
+        return awake_pj
+    if gating == "idle_layers":
+        if moved_bits:
+            return awake_pj
+        return macro.gated_leakage_uw * seconds * 1e6 + macro.wakeup_pj
+    busy = min(cycles, math.ceil(moved_bits / (macro.width_bits * macro.ports)))
+    asleep = cycles - busy
+    if asleep == 0:
+        return awake_pj
+    wakeups = max(1, folds) if busy else 1
+    return (macro.leakage_uw * busy + macro.gated_leakage_uw * asleep) / clock_hz * 1e6 + wakeups * macro.wakeup_pj
 
 
 def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
-                table: EnergyTable) -> EnergyBreakdown:
+                table: EnergyTable, macros: dict[str, SramMacro] | None = None) -> EnergyBreakdown:
     """Price one layer's counted events.
 
     Parameters
     ----------
     counts : what the hardware model counted for the layer.
     layer : the layer's descriptor (bit widths and op kind).
-    hw : the hardware config (array size, buffer capacities, DRAM kind, clock).
+    hw : the hardware config (array size, buffers, DRAM kind, clock).
     table : the energy table.
+    macros : the buffers' SRAM (:func:`sram_macros`; computed when None).
 
     Returns
     -------
@@ -228,16 +275,19 @@ def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
     Raises
     ------
     ConfigError
-        The table has no entry for ``hw.dram.kind``.
+        The table has no entry for ``hw.dram.kind``, or cannot price a buffer's SRAM.
     """
+    if macros is None:
+        macros = sram_macros(table, hw)
     reg = table.pe_register
-    sram = {}
+    sram, leak = {}, {}
     for buf in BUFFERS:
-        cap = getattr(hw.buffers, f"{buf}_kb")
+        m = macros[buf]
         rd = counts.sram_read_bytes.get(buf, 0.0)
         wr = counts.sram_write_bytes.get(buf, 0.0)
-        sram[buf] = 8.0 * (rd * table.sram.energy_pj_per_bit(cap, "read")
-                           + wr * table.sram.energy_pj_per_bit(cap, "write"))
+        sram[buf] = 8.0 * (rd * m.read_pj_per_bit + wr * m.write_pj_per_bit)
+        leak[buf] = buffer_leakage_pj(m, getattr(hw.buffers, buf).power_gating, rd, wr, counts.total_cycles,
+                                      counts.folds, hw.clock_hz)
     dram_bits = 8.0 * (counts.dram_read_bytes + counts.dram_write_bytes)
     seconds = counts.total_cycles / hw.clock_hz
     return EnergyBreakdown(
@@ -248,7 +298,10 @@ def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
         sram_weight=sram["weight"],
         sram_ofmap=sram["ofmap"],
         dram=dram_bits * table.dram_energy_pj_per_bit(hw.dram.kind),
-        leakage=leakage_power_uw(table, hw) * seconds * 1e6,
+        leakage_logic=hw.array.rows * hw.array.cols * table.leakage.pe.power_uw * seconds * 1e6,
+        leakage_ifmap=leak["ifmap"],
+        leakage_weight=leak["weight"],
+        leakage_ofmap=leak["ofmap"],
         vector=counts.vector_ops * vector_energy_pj(table, layer),
     )
 
@@ -282,12 +335,13 @@ def price_network(counts_list: Sequence[LayerCounts], layers: Sequence[LayerDesc
     if len(counts_list) != len(layers):
         raise ValueError(f"{len(counts_list)} count records for {len(layers)} layers")
     table.check_covers(hw)
+    macros = sram_macros(table, hw)
     priced = []
     total = EnergyBreakdown()
     for counts, layer in zip(counts_list, layers):
         if counts.name != layer.name:
             raise ValueError(f"count record {counts.name!r} paired with layer {layer.name!r}")
-        b = price_layer(counts, layer, hw, table)
+        b = price_layer(counts, layer, hw, table, macros)
         total = total + b
         priced.append(LayerEnergy(layer.name, layer.op, counts.macs, counts.total_cycles,
                                   counts.total_cycles / hw.clock_hz, b))
@@ -300,4 +354,5 @@ def price_network(counts_list: Sequence[LayerCounts], layers: Sequence[LayerDesc
         total_cycles=sum(c.total_cycles for c in counts_list),
         clock_hz=hw.clock_hz,
         inferences_per_pass=inferences_per_pass,
+        sram=macros,
     )

@@ -22,6 +22,7 @@ or ``derived: <how>``; the loader refuses an entry without one. Units are in the
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,7 @@ from pydantic import Field
 from accelsim.config.base import ConfigModel, load_yaml, parse_model
 from accelsim.config.energy import available_technologies, tables_dir
 from accelsim.errors import ConfigError
+from accelsim.hw.counts import BUFFERS
 
 NonNegEnergy = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Bits = Annotated[int, Field(ge=1, le=64)]
@@ -76,58 +78,197 @@ class RegisterEntry(ConfigModel):
     )
 
 
-class SramPoint(ConfigModel):
-    """SRAM energy per bit at one capacity."""
+SRAM_CELLS = ("itrs-hp", "itrs-lstp", "itrs-lop")
+"""CACTI's SRAM device types a table may price (the values of ``hardware.buffers.<buffer>.cell``)."""
 
-    capacity_kib: float = Field(gt=0, allow_inf_nan=False, description="SRAM capacity, KiB.")
-    energy_pj_per_bit: NonNegEnergy = Field(description="Energy per bit accessed, pJ.")
+MaybeValue = Annotated[float, Field(ge=0, allow_inf_nan=False)] | None
+
+
+class SramOrganisation(ConfigModel):
+    """CACTI's results for one SRAM organisation (port width, banks, ports) at every grid capacity.
+
+    Each list holds one value per entry of :attr:`SramTable.capacity_kib`; ``null`` where CACTI
+    found no organisation (a port too wide for so few rows).
+    """
+
+    width_bits: int = Field(ge=1, description="Port width: bits read or written per access.")
+    banks: int = Field(ge=1, description="Banks (one active per access).")
+    ports: int = Field(ge=1, description="Read/write ports.")
+    read_pj: list[MaybeValue] = Field(description="Dynamic energy of one read access, pJ.")
+    write_pj: list[MaybeValue] = Field(description="Dynamic energy of one write access, pJ.")
+    leakage_uw: list[MaybeValue] = Field(description="Standby leakage of all banks, awake, microwatt.")
+    gated_leakage_uw: list[MaybeValue] = Field(
+        description="Standby leakage of all banks while power-gated (data retained), microwatt."
+    )
+    wakeup_pj: list[MaybeValue] = Field(description="Energy of waking the gated banks once, pJ.")
+    cycle_ns: list[MaybeValue] = Field(description="Random cycle time, ns (the fastest clock it keeps up with).")
     source: Source
 
 
-class SramCurve(ConfigModel):
-    """SRAM read and write energy per bit as functions of capacity."""
+class SramCellTable(ConfigModel):
+    """All organisations of one cell type."""
 
-    read: list[SramPoint] = Field(min_length=1, description="Read energy points, ascending capacity.")
-    write: list[SramPoint] = Field(min_length=1, description="Write energy points, ascending capacity.")
+    source: Source
+    organisations: list[SramOrganisation] = Field(min_length=1)
 
-    @pydantic.field_validator("read", "write")
-    @classmethod
-    def _ascending(cls, points: list[SramPoint]) -> list[SramPoint]:
-        caps = [p.capacity_kib for p in points]
-        if any(b <= a for a, b in zip(caps, caps[1:])):
-            raise ValueError(f"capacity_kib must strictly ascend, got {caps}")
-        return points
+    @pydantic.model_validator(mode="after")
+    def _unique(self) -> "SramCellTable":
+        keys = [(o.width_bits, o.banks, o.ports) for o in self.organisations]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"organisations repeat (width_bits, banks, ports) {dup}")
+        return self
 
-    def energy_pj_per_bit(self, capacity_kib: float, direction: str = "read") -> float:
-        """Energy per bit of an SRAM of *capacity_kib*, interpolated from the table points.
 
-        Between two points the energy is linear in log-log space (a power law
-        ``E = E0 * (C / C0) ** alpha``, alpha from the two points: CACTI's SRAM energy grows about
-        as the square root of capacity). Outside the points the nearest segment's power law is
-        extended; a zero energy at either end of a segment, or a curve of one point, gives a
-        constant. Exactly at a point the point's value is returned.
+@dataclass(frozen=True)
+class SramMacro:
+    """One buffer's SRAM as priced: per-bit access energies, leakage and wake-up cost."""
+
+    cell: str
+    capacity_kib: float
+    width_bits: int
+    banks: int
+    ports: int
+    read_pj_per_bit: float
+    write_pj_per_bit: float
+    leakage_uw: float
+    gated_leakage_uw: float
+    wakeup_pj: float
+    cycle_ns: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class SramTable(ConfigModel):
+    """SRAM access energy and leakage from CACTI on a grid of capacity x width x banks x ports.
+
+    :meth:`macro` interpolates the grid for one buffer (see there for the rules).
+    """
+
+    capacity_kib: list[float] = Field(min_length=1, description="Grid capacities, KiB, ascending.")
+    temperature_k: float = Field(gt=0, description="Temperature CACTI's leakage is for, kelvin.")
+    source: Source
+    cells: dict[str, SramCellTable] = Field(description="One block per cell type (itrs-hp, itrs-lstp, itrs-lop).")
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> "SramTable":
+        caps = self.capacity_kib
+        if any(c <= 0 for c in caps) or any(b <= a for a, b in zip(caps, caps[1:])):
+            raise ValueError(f"capacity_kib must be positive and strictly ascend, got {caps}")
+        bad = sorted(set(self.cells) - set(SRAM_CELLS))
+        if bad:
+            raise ValueError(f"unknown cell type(s) {bad} (valid: {', '.join(SRAM_CELLS)})")
+        for cell, block in self.cells.items():
+            for o in block.organisations:
+                for name in ("read_pj", "write_pj", "leakage_uw", "gated_leakage_uw", "wakeup_pj", "cycle_ns"):
+                    if len(getattr(o, name)) != len(caps):
+                        raise ValueError(
+                            f"cells.{cell}: organisation {o.width_bits} bits/{o.banks} banks/{o.ports} ports: "
+                            f"{name} has {len(getattr(o, name))} values for {len(caps)} capacities"
+                        )
+        return self
+
+    def organisations(self, cell: str, banks: int, ports: int) -> list[SramOrganisation]:
+        """The organisations of *cell* with *banks* and *ports*, by ascending width (may be empty)."""
+        block = self.cells.get(cell)
+        if block is None:
+            return []
+        return sorted((o for o in block.organisations if o.banks == banks and o.ports == ports),
+                      key=lambda o: o.width_bits)
+
+    def grid_choices(self, cell: str) -> tuple[list[int], list[int]]:
+        """``(banks, ports)`` values the table has for *cell*."""
+        block = self.cells.get(cell)
+        if block is None:
+            return [], []
+        return (sorted({o.banks for o in block.organisations}), sorted({o.ports for o in block.organisations}))
+
+    def macro(self, cell: str, capacity_kib: float, width_bits: int, banks: int, ports: int) -> SramMacro:
+        """The SRAM of one buffer, interpolated from the CACTI grid.
+
+        Rules: *banks* and *ports* must be grid values (no interpolation across organisations
+        that differ in kind). In capacity every quantity is interpolated linearly in log-log space
+        between the two neighbouring grid capacities (a power law; CACTI's energy grows about as
+        the square root of capacity, its leakage about linearly) and the end segments' power laws
+        are extended outside the grid. In width the same between the two neighbouring grid widths;
+        outside the grid widths, or where CACTI found no organisation at this capacity for the
+        wider port, the nearest width with results is used with its per-bit energies (the access
+        energy scaled by the width ratio) and its leakage. Per-bit energies are the access energy
+        divided by *width_bits*.
+
+        Raises
+        ------
+        ConfigError
+            The table has no *cell*, or no organisation with these *banks* and *ports*, or none
+            that covers *capacity_kib* (message names the table file and what it has).
         """
-        assert direction in ("read", "write"), direction
-        pts = self.read if direction == "read" else self.write
         if capacity_kib <= 0:
             raise ConfigError(f"SRAM capacity must be > 0 KiB, got {capacity_kib}")
-        if len(pts) == 1:
-            return pts[0].energy_pj_per_bit
-        for p in pts:
-            if p.capacity_kib == capacity_kib:
-                return p.energy_pj_per_bit
-        if capacity_kib < pts[0].capacity_kib:
-            lo, hi = pts[0], pts[1]
-        elif capacity_kib > pts[-1].capacity_kib:
-            lo, hi = pts[-2], pts[-1]
+        if cell not in self.cells:
+            raise ConfigError(f"{self._source}: sram.cells: no cell type {cell!r} "
+                              f"(this table prices: {', '.join(self.cells) or 'none'})")
+        orgs = self.organisations(cell, banks, ports)
+        if not orgs:
+            b, p = self.grid_choices(cell)
+            raise ConfigError(f"{self._source}: sram.cells.{cell}: no organisation with {banks} banks and {ports} "
+                              f"ports (banks: {b}, ports: {p})")
+        values = [(o, _at_capacity(self.capacity_kib, o, capacity_kib)) for o in orgs]
+        values = [(o, v) for o, v in values if v is not None]
+        if not values:
+            raise ConfigError(f"{self._source}: sram.cells.{cell}: CACTI found no {banks}-bank {ports}-port "
+                              f"organisation of {capacity_kib:g} KiB at any width")
+        lower = [(o, v) for o, v in values if o.width_bits <= width_bits]
+        upper = [(o, v) for o, v in values if o.width_bits >= width_bits]
+        if lower and upper:
+            (o0, v0), (o1, v1) = lower[-1], upper[0]
+            if o0.width_bits == o1.width_bits:
+                q = v0
+            else:
+                t = math.log(width_bits / o0.width_bits) / math.log(o1.width_bits / o0.width_bits)
+                q = {k: _loglerp(v0[k], v1[k], t) for k in v0}
         else:
-            i = next(i for i, p in enumerate(pts) if p.capacity_kib > capacity_kib)
-            lo, hi = pts[i - 1], pts[i]
-        e0, e1 = lo.energy_pj_per_bit, hi.energy_pj_per_bit
-        if e0 == 0.0 or e1 == 0.0:
-            return e0 if capacity_kib < hi.capacity_kib else e1
-        alpha = math.log(e1 / e0) / math.log(hi.capacity_kib / lo.capacity_kib)
-        return e0 * (capacity_kib / lo.capacity_kib) ** alpha
+            o, q0 = (lower[-1] if lower else upper[0])
+            scale = width_bits / o.width_bits
+            q = dict(q0, read_pj=q0["read_pj"] * scale, write_pj=q0["write_pj"] * scale)
+        return SramMacro(
+            cell=cell, capacity_kib=capacity_kib, width_bits=width_bits, banks=banks, ports=ports,
+            read_pj_per_bit=q["read_pj"] / width_bits, write_pj_per_bit=q["write_pj"] / width_bits,
+            leakage_uw=q["leakage_uw"], gated_leakage_uw=q["gated_leakage_uw"], wakeup_pj=q["wakeup_pj"],
+            cycle_ns=q["cycle_ns"],
+        )
+
+    _source: str = pydantic.PrivateAttr("<table>")
+
+
+_SRAM_QUANTITIES = ("read_pj", "write_pj", "leakage_uw", "gated_leakage_uw", "wakeup_pj", "cycle_ns")
+
+
+def _loglerp(a: float, b: float, t: float) -> float:
+    """``a^(1-t) b^t``: linear in log space, and for *t* outside [0, 1] the power law through
+    ``(0, a)`` and ``(1, b)`` extended; linear (never below 0) when either is not positive."""
+    if a > 0 and b > 0:
+        return math.exp((1 - t) * math.log(a) + t * math.log(b))
+    return max(0.0, (1 - t) * a + t * b)
+
+
+def _at_capacity(caps: list[float], org: SramOrganisation, capacity_kib: float) -> dict[str, float] | None:
+    """Every quantity of *org* at *capacity_kib*, log-log between the grid capacities where CACTI
+    has results, the end segments' power laws extended outside them. None when CACTI has no result
+    for *org*, or when *capacity_kib* lies below the smallest capacity CACTI could build *org* at
+    (above the grid's smallest)."""
+    valid = [i for i in range(len(caps)) if all(getattr(org, q)[i] is not None for q in _SRAM_QUANTITIES)]
+    if not valid or (valid[0] > 0 and capacity_kib < caps[valid[0]]):
+        return None
+    if len(valid) == 1:
+        return {q: getattr(org, q)[valid[0]] for q in _SRAM_QUANTITIES}
+    j = next((j for j, i in enumerate(valid) if caps[i] >= capacity_kib), len(valid) - 1)
+    j = min(max(j, 1), len(valid) - 1)
+    i0, i1 = valid[j - 1], valid[j]
+    if caps[i1] == capacity_kib:
+        return {q: getattr(org, q)[i1] for q in _SRAM_QUANTITIES}
+    t = math.log(capacity_kib / caps[i0]) / math.log(caps[i1] / caps[i0])
+    return {q: _loglerp(getattr(org, q)[i0], getattr(org, q)[i1], t) for q in _SRAM_QUANTITIES}
 
 
 class DramTable(ConfigModel):
@@ -151,18 +292,13 @@ class PowerEntry(ConfigModel):
     source: Source
 
 
-class PowerPerKibEntry(ConfigModel):
-    """Leakage power of SRAM per KiB of capacity."""
-
-    power_uw_per_kib: NonNegEnergy = Field(description="Leakage power per KiB, microwatt.")
-    source: Source
-
-
 class LeakageTable(ConfigModel):
-    """Leakage powers; energy = power x time, so leakage per inference falls as the clock rises."""
+    """Logic leakage; energy = power x time, so leakage per inference falls as the clock rises.
+
+    SRAM leakage is per buffer, from CACTI, under ``sram``.
+    """
 
     pe: PowerEntry
-    sram: PowerPerKibEntry
 
 
 class VectorEntry(ConfigModel):
@@ -191,7 +327,7 @@ class EnergyTable(ConfigModel):
     multiplier: MultiplierEntry
     adder: AdderEntry
     pe_register: RegisterEntry
-    sram: SramCurve
+    sram: SramTable
     dram: DramTable
     leakage: LeakageTable
     vector: VectorTable
@@ -219,9 +355,28 @@ class EnergyTable(ConfigModel):
             )
         return entry.energy_pj_per_bit
 
+    def buffer_macros(self, hw) -> dict[str, SramMacro]:
+        """Each buffer of hardware config *hw* as this table prices it, ``{buffer: SramMacro}``.
+
+        Raises
+        ------
+        ConfigError
+            No results for a buffer's cell type, banks or ports (names ``hardware.buffers.<buffer>``).
+        """
+        out = {}
+        for buf in BUFFERS:
+            macro = getattr(hw.buffers, buf)
+            try:
+                out[buf] = self.sram.macro(macro.cell, getattr(hw.buffers, f"{buf}_kb"), hw.sram_width_bits(buf),
+                                           hw.sram_banks(buf), macro.ports)
+            except ConfigError as exc:
+                raise ConfigError(f"hardware.buffers.{buf}: {exc}") from None
+        return out
+
     def check_covers(self, hw) -> None:
         """Raise :class:`ConfigError` if the table cannot price hardware config *hw*."""
         self.dram_energy_pj_per_bit(hw.dram.kind)
+        self.buffer_macros(hw)
 
 
 def load_table(path: str | Path) -> EnergyTable:
@@ -237,6 +392,7 @@ def load_table(path: str | Path) -> EnergyTable:
     path = Path(path)
     table = parse_model(EnergyTable, load_yaml(path), source=str(path))
     table._source = str(path)
+    table.sram._source = str(path)
     return table
 
 

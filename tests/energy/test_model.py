@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.energy import (
+    LEAKAGE_COMPONENTS,
     EnergyBreakdown,
     available_technologies,
     load_table,
@@ -67,8 +68,11 @@ def test_tiny_layer_worked_by_hand(table):
     assert b.sram_ofmap == pytest.approx(5 * 8 * 0.03, rel=1e-12)     # 1.2
     # DRAM: (30 + 5) bytes x 8 bit x 8 pJ/bit = 2240 pJ
     assert b.dram == pytest.approx(2240.0, rel=1e-12)
-    # leakage: (4 PEs x 10 uW + 12 KiB x 1 uW) = 52 uW for 50 cycles / 100 MHz = 5e-7 s -> 26 pJ
+    # leakage: 4 PEs x 10 uW + 3 buffers x 4 uW (4 KiB at 1 uW/KiB) = 52 uW for 50 cycles / 100 MHz
+    # = 5e-7 s -> 26 pJ: logic 20, each buffer 2
     assert b.leakage == pytest.approx(26.0, rel=1e-12)
+    assert b.leakage_logic == pytest.approx(20.0, rel=1e-12)
+    assert (b.leakage_ifmap, b.leakage_weight, b.leakage_ofmap) == pytest.approx((2.0, 2.0, 2.0), rel=1e-12)
     # vector: 4 output requantizations x 0.1 pJ x out_bits 8 / 8
     assert b.vector == pytest.approx(0.4, rel=1e-12)
     assert b.total_pj == pytest.approx(15 + 10 + 2 + 1.6 + 3.2 + 1.2 + 2240 + 26 + 0.4, rel=1e-12)
@@ -104,7 +108,7 @@ def test_breakdown_sums_to_total_exactly(table):
     b = price_layer(CONV_COUNTS, CONV, HW, table)
     s = 0.0
     for name in ("mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight", "sram_ofmap",
-                 "dram", "leakage", "vector"):
+                 "dram", "leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap", "vector"):
         s += getattr(b, name)
     assert s == b.total_pj
     assert EnergyBreakdown.components() == tuple(b.as_dict())
@@ -125,12 +129,12 @@ def test_mismatched_counts_and_layers_are_a_wiring_bug(table):
 # --- properties ----------------------------------------------------------------------------------
 
 widths = st.integers(min_value=1, max_value=32)
-TABLES = {tech: shipped_table(tech) for tech in ("45nm", "28nm", "16nm", "7nm")}
+TABLES = {tech: shipped_table(tech) for tech in ("65nm", "45nm", "40nm", "28nm", "16nm", "7nm")}
 
 
 @settings(max_examples=60, deadline=None)
 @given(w=widths, a=widths, acc=widths, dw=st.integers(0, 8), da=st.integers(0, 8), dacc=st.integers(0, 8),
-       tech=st.sampled_from(["45nm", "28nm", "16nm", "7nm"]))
+       tech=st.sampled_from(sorted(TABLES)))
 def test_fewer_bits_never_cost_more_mac_energy(w, a, acc, dw, da, dacc, tech):
     t = TABLES[tech]
     narrow = mac_energy_pj(t, w, a, acc)
@@ -177,12 +181,12 @@ def test_doubling_the_clock(tech):
     slow = price_network([CONV_COUNTS, POOL_COUNTS], [CONV, POOL], HW, t)
     fast = price_network([CONV_COUNTS, POOL_COUNTS], [CONV, POOL], fast_hw, t)
     for name in EnergyBreakdown.components():
-        if name != "leakage":
+        if name not in LEAKAGE_COMPONENTS:
             assert getattr(fast.total, name) == getattr(slow.total, name), name
     assert fast.total.leakage == pytest.approx(slow.total.leakage / 2, rel=1e-12)
     ps, pf = slow.power_breakdown_mw(), fast.power_breakdown_mw()
     for name in EnergyBreakdown.components():
-        want = ps[name] if name == "leakage" else 2 * ps[name]
+        want = ps[name] if name in LEAKAGE_COMPONENTS else 2 * ps[name]
         assert pf[name] == pytest.approx(want, rel=1e-12), name
     assert fast.latency_s == pytest.approx(slow.latency_s / 2, rel=1e-12)
 
@@ -190,7 +194,8 @@ def test_doubling_the_clock(tech):
 def test_doubling_the_clock_without_leakage_keeps_energy_and_doubles_power(tmp_path):
     data = minimal_table()
     data["leakage"]["pe"]["power_uw"] = 0.0
-    data["leakage"]["sram"]["power_uw_per_kib"] = 0.0
+    for org in data["sram"]["cells"]["itrs-lstp"]["organisations"]:
+        org["leakage_uw"] = [None if v is None else 0.0 for v in org["leakage_uw"]]
     t = load_table(write_table(tmp_path, data))
     slow = price_network([CONV_COUNTS], [CONV], HW, t)
     fast = price_network([CONV_COUNTS], [CONV], HW.model_copy(update={"clock_hz": 2e8}), t)
@@ -202,3 +207,46 @@ def test_every_shipped_table_prices_a_layer():
     for tech in available_technologies():
         b = price_layer(CONV_COUNTS, CONV, HW, shipped_table(tech))
         assert all(v >= 0 for v in b.as_dict().values()) and b.total_pj > 0
+
+
+# --- power gating and cell types -----------------------------------------------------------------
+
+def _gated(mode: str, **buffers) -> HardwareConfig:
+    return HW.model_copy(update={"buffers": HW.buffers.model_copy(update={
+        b: HW.buffers.ifmap.model_copy(update={"power_gating": mode}) for b in ("ifmap", "weight", "ofmap")})})
+
+
+def test_idle_layers_gating_sleeps_through_layers_that_do_not_touch_the_buffer(table):
+    """POOL moves no SRAM bytes: each gated buffer leaks its gated 0.4 uW (a tenth of 4 uW) for
+    10 cycles / 100 MHz = 1e-7 s (0.04 pJ) and pays one 2 pJ wake-up; CONV touches every buffer,
+    so there the buffers stay awake (2 pJ each, as ungated)."""
+    net = price_network([CONV_COUNTS, POOL_COUNTS], [CONV, POOL], _gated("idle_layers"), table)
+    conv, pool = net.layers[0].breakdown, net.layers[1].breakdown
+    assert (conv.leakage_ifmap, conv.leakage_weight, conv.leakage_ofmap) == pytest.approx((2.0,) * 3, rel=1e-12)
+    assert (pool.leakage_ifmap, pool.leakage_weight, pool.leakage_ofmap) == pytest.approx((2.04,) * 3, rel=1e-12)
+    assert pool.leakage_logic == pytest.approx(4.0, rel=1e-12)   # logic is never gated
+
+
+def test_idle_cycles_gating_charges_busy_cycles_awake_and_the_rest_gated(table):
+    """CONV, 50 cycles, 1 fold, 16-bit 1-port buffers: ifmap reads 10 bytes = 80 bits -> 5 busy
+    cycles: (4 uW x 5 + 0.4 uW x 45) / 100 MHz = 0.38 pJ, + one wake-up 2 pJ = 2.38 pJ; weight
+    20 bytes -> 10 busy: (40 + 16) / 1e8 -> 0.56 + 2 = 2.56 pJ; ofmap 5 bytes -> 3 busy (ceil 2.5):
+    (12 + 18.8) / 1e8 -> 0.308 + 2 = 2.308 pJ."""
+    b = price_layer(CONV_COUNTS, CONV, _gated("idle_cycles"), table)
+    assert (b.leakage_ifmap, b.leakage_weight, b.leakage_ofmap) == pytest.approx((2.38, 2.56, 2.308), rel=1e-12)
+
+
+def test_cell_type_scales_buffer_leakage_by_the_tables_ratio():
+    """The shipped 45 nm table at the default hardware (64 KiB buffers, 256-bit ports, 2 banks):
+    switching every buffer from itrs-lstp to itrs-hp multiplies each buffer's leakage energy by
+    exactly the ratio of the table's CACTI leakage powers, and leaves logic leakage alone."""
+    t = shipped_table("45nm")
+    lstp = HardwareConfig()
+    hp = lstp.model_copy(update={"buffers": lstp.buffers.model_copy(update={
+        b: lstp.buffers.ifmap.model_copy(update={"cell": "itrs-hp"}) for b in ("ifmap", "weight", "ofmap")})})
+    a, c = price_layer(CONV_COUNTS, CONV, lstp, t), price_layer(CONV_COUNTS, CONV, hp, t)
+    ratio = t.sram.macro("itrs-hp", 64, 256, 2, 1).leakage_uw / t.sram.macro("itrs-lstp", 64, 256, 2, 1).leakage_uw
+    assert ratio > 100
+    for name in ("leakage_ifmap", "leakage_weight", "leakage_ofmap"):
+        assert getattr(c, name) == pytest.approx(getattr(a, name) * ratio, rel=1e-12)
+    assert c.leakage_logic == a.leakage_logic
