@@ -8,18 +8,23 @@ instead of drawing a wrong number.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from accelsim.errors import InputFileError
 from accelsim.pipeline.result import ENERGY_KINDS
 from accelsim.report.points import (
     DEFAULT_MAX_ACCURACY_DROP,
     ReportPoint,
-    meets_accuracy,
+    eligible,
+    front_numbers,
     pareto_front,
+    setting_values,
 )
 
 LOG_SPAN = 10.0
@@ -29,7 +34,8 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 BREAKDOWN_COLOURS = {
     "mac": "#4477AA", "pe_registers": "#66CCEE", "pe_forwarding": "#228833", "sram_ifmap": "#CCBB44",
-    "sram_weight": "#EE6677", "sram_ofmap": "#AA3377", "dram": "#BBBBBB", "leakage": "#555555",
+    "sram_weight": "#EE6677", "sram_ofmap": "#AA3377", "dram": "#BBBBBB", "leakage_logic": "#222222",
+    "leakage_ifmap": "#8C8150", "leakage_weight": "#9E5A63", "leakage_ofmap": "#7A4A6E", "leakage": "#555555",
     "vector": "#EE9944",
 }
 
@@ -46,13 +52,6 @@ def _empty(fig: Figure, message: str) -> Figure:
     return fig
 
 
-def _bits_legend_handles(colours: dict, markers: dict) -> list[Line2D]:
-    handles = [Line2D([], [], color=c, marker="o", ls="", label=f"weights {b} bit") for b, c in colours.items()]
-    handles += [Line2D([], [], color="0.3", marker=m, ls="", mfc="none", label=f"activations {b} bit")
-                for b, m in markers.items()]
-    return handles
-
-
 def _bit_styles(points: list[ReportPoint]) -> tuple[dict, dict]:
     from matplotlib import colormaps
 
@@ -64,50 +63,321 @@ def _bit_styles(points: list[ReportPoint]) -> tuple[dict, dict]:
     return colours, markers
 
 
-def pareto_figure(points: list[ReportPoint], max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> Figure:
-    """Energy per inference (µJ) against throughput (inferences/s), the Pareto front highlighted.
+@dataclass(frozen=True)
+class FigureOptions:
+    """What the trade-off figures judge and how they style the points.
 
-    Colour = weight bits, marker = activation bits; front points are joined by a line and
-    labelled with their axis values. Points losing more than *max_accuracy_drop* points of top-1
-    against the float model are drawn faded and cannot be on the front.
+    ``color_by``, ``marker_by`` and ``facet_by`` are dotted config keys (``hardware.dataflow``,
+    ``quant.weight_bits``: any key a point's config has); None keeps the defaults: colour by
+    weight bits, marker by activation bits, one panel.
     """
-    fig = Figure(figsize=(8, 5.5), layout="constrained")
-    pts = [p for p in points if p.ok and p.metric("inferences_per_s") and p.metric("energy_per_inference_uj")]
-    if not pts:
-        return _empty(fig, "no finished point has throughput and energy")
-    ax = fig.add_subplot()
-    colours, markers = _bit_styles(pts)
-    excluded = 0
+
+    max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP
+    """Points of top-1 a point may lose against float and stay eligible for the front (None: any)."""
+    max_power_mw: float | None = None
+    """Power budget, milliwatt: points above it are greyed and not eligible (None: no budget)."""
+    color_by: str | None = None
+    marker_by: str | None = None
+    facet_by: str | None = None
+
+
+@dataclass
+class _Style:
+    """How each point is drawn: colour and marker functions and their legend entries."""
+
+    colour: Callable[[ReportPoint], Any]
+    marker: Callable[[ReportPoint], str]
+    handles: list[Line2D]
+    colorbar: tuple[Any, str] | None = None
+    """(ScalarMappable, label) when the colour axis is numeric with many values."""
+
+
+def _short(key: str) -> str:
+    return {"quant.weight_bits": "weights", "quant.act_bits": "activations"}.get(key, key.rsplit(".", 1)[-1])
+
+
+def _value_text(key: str, v: Any) -> str:
+    if key in ("quant.weight_bits", "quant.act_bits"):
+        return f"{_short(key)} {v} bit"
+    return f"{_short(key)} = {v}"
+
+
+def _setting(p: ReportPoint, key: str) -> Any:
+    v = p.setting(key)
+    return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+
+
+def _values(points: list[ReportPoint], key: str) -> list[Any]:
+    try:
+        return [v for v in setting_values(points, key) if v is not None]
+    except InputFileError:
+        return []
+
+
+def _style(points: list[ReportPoint], opts: FigureOptions) -> _Style:
+    """Colour by ``opts.color_by`` (default weight bits), marker by ``opts.marker_by`` (default
+    activation bits). A numeric colour axis with more than 10 values gets a colour bar (log-scaled
+    when it spans more than a decade); otherwise each value gets a legend entry."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LogNorm, Normalize
+
+    ckey = opts.color_by or "quant.weight_bits"
+    mkey = opts.marker_by or "quant.act_bits"
+    handles: list[Line2D] = []
+    colorbar = None
+    cvals = _values(points, ckey)
+    numeric = bool(cvals) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in cvals)
+    if numeric and len(cvals) > 10:
+        lo, hi = min(cvals), max(cvals)
+        norm = LogNorm(lo, hi) if lo > 0 and hi / lo > LOG_SPAN else Normalize(lo, hi)
+        cmap = colormaps["viridis"]
+        colorbar = (ScalarMappable(norm=norm, cmap=cmap), ckey)
+
+        def colour(p: ReportPoint) -> Any:
+            v = p.setting(ckey)
+            return cmap(norm(v)) if isinstance(v, (int, float)) else "0.5"
+    else:
+        if numeric:
+            table = {v: colormaps["viridis"](i / max(1, len(cvals) - 1) * 0.9) for i, v in enumerate(cvals)}
+        else:
+            table = {v: colormaps["tab10"](i % 10) for i, v in enumerate(cvals)}
+
+        def colour(p: ReportPoint) -> Any:
+            return table.get(_setting(p, ckey), "0.5")
+
+        handles += [Line2D([], [], color=c, marker="o", ls="", label=_value_text(ckey, v)) for v, c in table.items()]
+    mtable = {v: MARKERS[i % len(MARKERS)] for i, v in enumerate(_values(points, mkey))}
+
+    def marker(p: ReportPoint) -> str:
+        return mtable.get(_setting(p, mkey), "o")
+
+    if len(mtable) > 1 or opts.marker_by:
+        handles += [Line2D([], [], color="0.3", marker=m, ls="", mfc="none", label=_value_text(mkey, v))
+                    for v, m in mtable.items()]
+    return _Style(colour, marker, handles, colorbar)
+
+
+def _facets(points: list[ReportPoint], facet_by: str | None) -> list[tuple[str, list[ReportPoint]]]:
+    """(panel title, its points), one panel per value of *facet_by* (one untitled panel if None)."""
+    if not facet_by:
+        return [("", points)]
+    return [(_value_text(facet_by, v), [p for p in points if _setting(p, facet_by) == v])
+            for v in setting_values(points, facet_by)]
+
+
+def _scatter(ax, pts: list[ReportPoint], x: str, y: str, style: _Style, is_ok: Callable[[ReportPoint], bool],
+             size: float) -> None:
+    """Draw *pts* grouped by (colour, marker, eligible): one scatter call per group, so thousands
+    of points draw quickly; ineligible points grey, under the rest."""
+    from matplotlib.colors import to_hex
+
+    groups: dict = {}
     for p in pts:
-        ok = meets_accuracy(p, max_accuracy_drop)
-        excluded += not ok
-        ax.scatter(p.metric("inferences_per_s"), p.metric("energy_per_inference_uj"), s=42,
-                   color=colours.get(p.weight_bits, "tab:blue"), marker=markers.get(p.act_bits, "o"),
-                   edgecolors="black", linewidths=0.4, zorder=3, alpha=1.0 if ok else 0.2)
-    front = pareto_front(pts, max_accuracy_drop)
-    fx = [p.metric("inferences_per_s") for p in front]
-    fy = [p.metric("energy_per_inference_uj") for p in front]
-    ax.plot(fx, fy, "-", color="crimson", lw=1.6, zorder=2, label="Pareto front")
-    ax.scatter(fx, fy, s=150, facecolors="none", edgecolors="crimson", linewidths=1.6, zorder=4)
-    for p, x, y in zip(front, fx, fy):
-        ax.annotate(p.label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7, color="crimson")
-    xs = [p.metric("inferences_per_s") for p in pts]
-    ys = [p.metric("energy_per_inference_uj") for p in pts]
+        ok = is_ok(p)
+        key = (to_hex(style.colour(p) if ok else "0.72"), style.marker(p), ok)
+        groups.setdefault(key, []).append(p)
+    for (c, m, ok), ps in groups.items():
+        ax.scatter([p.metric(x) for p in ps], [p.metric(y) for p in ps], s=size, color=c, marker=m,
+                   edgecolors="black" if ok else "none", linewidths=0.4, zorder=3 if ok else 1,
+                   alpha=1.0 if ok else 0.45)
+
+
+def _freeze_layout(fig: Figure):
+    """Lay the figure out now and keep that layout, so the label boxes measured next stay where
+    they are measured (saving at another dpi scales boxes and offsets alike). Returns the renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    fig.set_layout_engine("none")
+    return canvas.get_renderer()
+
+
+LABEL_DIRECTIONS = ((1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def place_labels(ax, renderer, items: list[tuple[float, float, str]], taken: list, *, fontsize: float = 7,
+                 color: Any = "crimson", radii: tuple[float, ...] = (4, 9, 15, 23, 33, 45)) -> int:
+    """Annotate each ``(x, y, text)`` of *items* (data coordinates) at the first offset around its
+    point whose text box lies inside the axes and overlaps no box in *taken* (display boxes of
+    text already placed, 1 px apart; each new box is appended). Offsets: 8 directions at growing
+    radii (points), with a thin leader line beyond 9 points. A label that fits nowhere is left
+    out (the report's table still names it).
+
+    Returns
+    -------
+    int
+        The number of labels placed.
+    """
+    axbox = ax.get_window_extent(renderer)
+    placed = 0
+    for x, y, text in items:
+        done = False
+        for r in radii:
+            for dx, dy in LABEL_DIRECTIONS:
+                norm = math.hypot(dx, dy)
+                ann = ax.annotate(
+                    text, (x, y), xytext=(r * dx / norm, r * dy / norm), textcoords="offset points",
+                    fontsize=fontsize, color=color, zorder=6,
+                    ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                    va="bottom" if dy > 0 else ("top" if dy < 0 else "center"),
+                    arrowprops=dict(arrowstyle="-", color=color, lw=0.5, shrinkA=0, shrinkB=2) if r > 9 else None)
+                box = ann.get_window_extent(renderer).padded(1.0)
+                inside = axbox.x0 <= box.x0 and box.x1 <= axbox.x1 and axbox.y0 <= box.y0 and box.y1 <= axbox.y1
+                if inside and not any(box.overlaps(t) for t in taken):
+                    taken.append(box)
+                    placed += 1
+                    done = True
+                    break
+                ann.remove()
+            if done:
+                break
+    return placed
+
+
+def energy_text(uj: float) -> str:
+    """An energy given in µJ as text in the unit that keeps it between 1 and 1000 (pJ .. J)."""
+    for scale, unit in ((1e6, "J"), (1e3, "mJ"), (1.0, "µJ"), (1e-3, "nJ")):
+        if abs(uj) >= scale:
+            return f"{uj / scale:g} {unit}"
+    return f"{uj * 1e6:g} pJ"
+
+
+def _energy_lines(ax, colour: str = "0.55") -> list[tuple[float, float, str]]:
+    """Dashed lines of constant energy per inference on power (mW) against throughput (1/s) axes:
+    ``P = E x T`` (E in µJ: mW = µJ x 1/s x 1e-3), at 1-2-5 per decade across the view (decades
+    only when that would be more than 7 lines). Returns where to label each line: 90 % of the way
+    (in log x) to where it leaves the view."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    if x0 <= 0 or y0 <= 0:
+        return []
+    e_lo, e_hi = y0 / x1 * 1e3, y1 / x0 * 1e3
+    k0, k1 = math.floor(math.log10(e_lo)), math.ceil(math.log10(e_hi))
+    values = [m * 10.0 ** k for k in range(k0, k1 + 1) for m in (1, 2, 5) if e_lo <= m * 10.0 ** k <= e_hi]
+    if len(values) > 7:
+        values = [v for v in values if f"{v:g}".lstrip("0.").startswith("1")]
+    labels = []
+    for e in values:
+        ax.plot([x0, x1], [e * 1e-3 * x0, e * 1e-3 * x1], ls="--", lw=0.8, color=colour, zorder=0)
+        x_exit = min(x1, y1 / (e * 1e-3))
+        if ax.get_xscale() == "log":
+            xl = math.exp(math.log(x0) + 0.9 * (math.log(x_exit) - math.log(x0)))
+        else:
+            xl = x0 + 0.9 * (x_exit - x0)
+        labels.append((xl, e * 1e-3 * xl, energy_text(e)))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return labels
+
+
+def _tradeoff_figure(points: list[ReportPoint], opts: FigureOptions, y: str, ylabel: str, what: str) -> Figure:
+    """The body of :func:`pareto_figure` (y = energy per inference) and :func:`power_figure`
+    (y = average power): scatter, front, facets, legend, then the labels placed without overlap."""
+    pts = [p for p in points if p.ok and p.metric("inferences_per_s") and p.metric(y)
+           and p.metric("energy_per_inference_uj")]
+    facets = _facets(pts, opts.facet_by) if pts else [("", [])]
+    n = len(facets)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(8.5 + 3.4 * (cols - 1), 5.5 + 3.6 * (rows - 1)), layout="constrained")
+    if not pts:
+        return _empty(fig, f"no finished point has throughput and {what}")
+    style = _style(pts, opts)
+    front = pareto_front(pts, opts.max_accuracy_drop, opts.max_power_mw)
+    numbers = front_numbers(front)
+
+    def is_ok(p: ReportPoint) -> bool:
+        return eligible(p, opts.max_accuracy_drop, opts.max_power_mw)
+
+    grid = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    axes = [a for row in grid for a in row]
+    for extra in axes[n:]:
+        extra.set_axis_off()
+    axes = axes[:n]
+    size = 42 if len(pts) <= 200 else (16 if len(pts) <= 1500 else 7)
+    fronts = []
+    for ax, (title, fpts) in zip(axes, facets):
+        _scatter(ax, fpts, "inferences_per_s", y, style, is_ok, size)
+        keys = {q.key for q in fpts}
+        ff = [p for p in front if p.key in keys]
+        fx, fy = [p.metric("inferences_per_s") for p in ff], [p.metric(y) for p in ff]
+        ax.plot(fx, fy, "-", color="crimson", lw=1.3, zorder=4)
+        ax.scatter(fx, fy, s=max(60, size * 3), facecolors="none", edgecolors="crimson", linewidths=1.3, zorder=5)
+        fronts.append((ax, ff))
+        if title:
+            ax.set_title(title, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.tick_params(labelsize=7)
+    _log_scales(axes[0], [p.metric("inferences_per_s") for p in pts], [p.metric(y) for p in pts])
+    for ax in axes[-cols:]:
+        ax.set_xlabel("throughput (inferences/s)", fontsize=8)
+    for ax in axes[::cols]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    line_labels = [_energy_lines(ax) for ax in axes] if y == "power_mw" else [[] for _ in axes]
+    if y == "power_mw" and opts.max_power_mw is not None:
+        for ax in axes:
+            ax.axhline(opts.max_power_mw, color="firebrick", ls=":", lw=1.2, zorder=2)
+    faded = sum(not is_ok(p) for p in pts)
+    rules = []
+    if opts.max_accuracy_drop is not None:
+        rules.append(f"top-1 drop <= {opts.max_accuracy_drop:g} points")
+    if opts.max_power_mw is not None:
+        rules.append(f"power <= {opts.max_power_mw:g} mW")
+    rule = " and ".join(rules) or "no accuracy floor or power budget"
+    sub = f"grey: {faded} points outside {rule}" if faded else f"eligible for the front: {rule}"
+    fig.suptitle(f"{what[0].upper() + what[1:]} vs throughput: {len(front)} of {len(pts)} points on the Pareto "
+                 f"front, numbered by throughput (the report's front table names them)\n{sub}", fontsize=9)
+    handles = [Line2D([], [], color="crimson", lw=1.3, marker="o", mfc="none", ms=9, label="Pareto front")]
+    if y == "power_mw":
+        handles.append(Line2D([], [], color="0.55", ls="--", lw=0.8, label="constant energy per inference"))
+        if opts.max_power_mw is not None:
+            handles.append(Line2D([], [], color="firebrick", ls=":", lw=1.2,
+                                  label=f"power budget {opts.max_power_mw:g} mW"))
+    if faded:
+        handles.append(Line2D([], [], color="0.72", marker="o", ls="", label="outside floor / budget"))
+    handles += style.handles[:30]
+    if style.colorbar is not None:
+        fig.colorbar(style.colorbar[0], ax=axes, label=style.colorbar[1], shrink=0.8)
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=min(4, len(handles)), framealpha=0.85)
+    renderer = _freeze_layout(fig)
+    taken: list = []
+    for ax, labels in zip(axes, line_labels):
+        place_labels(ax, renderer, labels, taken, fontsize=6.5, color="0.35", radii=(2, 8, 16))
+    for ax, ff in fronts:
+        place_labels(ax, renderer, [(p.metric("inferences_per_s"), p.metric(y), str(numbers[p.key])) for p in ff],
+                     taken)
+    return fig
+
+
+def _log_scales(ax, xs: list[float], ys: list[float]) -> None:
     if _wants_log(xs):
         ax.set_xscale("log")
     if _wants_log(ys):
         ax.set_yscale("log")
-    ax.set_xlabel("throughput (inferences/s)")
-    ax.set_ylabel("energy per inference (µJ)")
-    floor = (f"\nfaded: {excluded} points losing more than {max_accuracy_drop:g} points of top-1 "
-             "against the float model (not eligible for the front)" if excluded else "")
-    ax.set_title(f"Energy vs throughput: {len(front)} of {len(pts)} points on the Pareto front "
-                 f"(lower right is better){floor}", fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    handles = [Line2D([], [], color="crimson", lw=1.6, marker="o", mfc="none", ms=10, label="Pareto front")]
-    handles += _bits_legend_handles(colours, markers)
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.85)
-    return fig
+
+
+def pareto_figure(points: list[ReportPoint], max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
+                  options: FigureOptions | None = None) -> Figure:
+    """Energy per inference (µJ) against throughput (inferences/s), the Pareto front highlighted.
+
+    Colour = weight bits and marker = activation bits unless *options* name other keys (and a
+    facet key splits the points into panels); front points are joined by a line and numbered
+    along it (the report's front table names them), each number placed where it overlaps no
+    other text. Points losing more than the accuracy floor, or above the power budget, are
+    greyed and cannot be on the front.
+    """
+    opts = options or FigureOptions(max_accuracy_drop=max_accuracy_drop)
+    return _tradeoff_figure(points, opts, "energy_per_inference_uj", "energy per inference (µJ)",
+                            "energy per inference")
+
+
+def power_figure(points: list[ReportPoint], options: FigureOptions | None = None) -> Figure:
+    """Average power (mW) against throughput (inferences/s), with dashed lines of constant energy
+    per inference (``P = E x T``: lower right of a line is cheaper per inference), the same
+    numbered Pareto front as :func:`pareto_figure`, and the power budget as a dotted line."""
+    return _tradeoff_figure(points, options or FigureOptions(), "power_mw", "average power (mW)", "average power")
 
 
 def accuracy_figure(points: list[ReportPoint]) -> Figure:
@@ -236,10 +506,13 @@ def layers_figure(point: ReportPoint) -> Figure:
 
 
 def all_figures(points: list[ReportPoint], detail: ReportPoint | None,
-                max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> dict[str, Figure]:
-    """The report's figures by file stem, in page order."""
+                max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
+                options: FigureOptions | None = None) -> dict[str, Figure]:
+    """The report's figures by file stem, in page order (*options* wins over *max_accuracy_drop*)."""
+    opts = options or FigureOptions(max_accuracy_drop=max_accuracy_drop)
     figs = {
-        "pareto": pareto_figure(points, max_accuracy_drop),
+        "pareto": pareto_figure(points, options=opts),
+        "power": power_figure(points, opts),
         "accuracy": accuracy_figure(points),
         "breakdown": breakdown_figure(points),
     }

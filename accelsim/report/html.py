@@ -19,8 +19,14 @@ from typing import Any
 
 from accelsim import __version__
 from accelsim.atomic import atomic_open, make_dirs, remove_stale_temporaries, write_bytes, write_text
-from accelsim.report.figures import all_figures
-from accelsim.report.points import DEFAULT_MAX_ACCURACY_DROP, ReportPoint, best_point, pareto_front
+from accelsim.report.figures import FigureOptions, all_figures
+from accelsim.report.points import (
+    DEFAULT_MAX_ACCURACY_DROP,
+    ReportPoint,
+    best_point,
+    front_numbers,
+    pareto_front,
+)
 
 COLUMNS: tuple[tuple[str, str, str, float], ...] = (
     # (header with unit, result key, number format, scale)
@@ -55,25 +61,32 @@ def _cell(value: float | None, fmt: str, scale: float) -> tuple[str, str]:
     return fmt.format(value * scale), repr(value * scale)
 
 
-def table_rows(points: list[ReportPoint], max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP
-               ) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the points table (plain values, for CSV)."""
+def _options(options: FigureOptions | None, max_accuracy_drop: float | None) -> FigureOptions:
+    return options or FigureOptions(max_accuracy_drop=max_accuracy_drop)
+
+
+def table_rows(points: list[ReportPoint], max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
+               options: FigureOptions | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the points table (plain values, for CSV); ``pareto`` holds the point's
+    number on the front (as the figures label it), empty when off the front."""
+    opts = _options(options, max_accuracy_drop)
     axes = axis_keys(points)
-    front = {p.key for p in pareto_front(points, max_accuracy_drop)}
+    numbers = front_numbers(pareto_front(points, opts.max_accuracy_drop, opts.max_power_mw))
     header = ["index", "status", *axes, *(c[0] for c in COLUMNS), "pareto", "key", "error", "warnings"]
     rows = []
     for p in points:
         vals = [p.metric(key) for _, key, _, _ in COLUMNS]
         rows.append([p.index, p.status, *(p.overrides.get(a) for a in axes),
                      *(None if v is None else v * c[3] for v, c in zip(vals, COLUMNS)),
-                     p.key in front, p.key, p.error or "", " | ".join(p.warnings)])
+                     numbers.get(p.key), p.key, p.error or "", " | ".join(p.warnings)])
     return header, rows
 
 
 def write_tables(points: list[ReportPoint], out_dir: Path,
-                 max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> None:
+                 max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
+                 options: FigureOptions | None = None) -> None:
     """``points.csv`` (the table) and ``points.json`` (full records) in *out_dir*."""
-    header, rows = table_rows(points, max_accuracy_drop)
+    header, rows = table_rows(points, max_accuracy_drop, options)
     with atomic_open(out_dir / "points.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
@@ -126,6 +139,7 @@ td.text { text-align: left; } .meta { color: #555; font-size: 0.9em; }
 
 TITLES = {
     "pareto": "Energy per inference vs throughput",
+    "power": "Average power vs throughput",
     "accuracy": "Accuracy vs bit width",
     "breakdown": "Energy breakdown per point",
     "layers": "Per-layer utilization and stalls",
@@ -137,10 +151,16 @@ CAPTIONS = {
               "axes, among the points that lose at most the report's accuracy floor against the float "
               "model (faded points lose more); anything off the front costs more energy for the same "
               "speed or less.",
+    "power": "Average power (energy per inference x inferences per second) against throughput. Dashed: "
+             "lines of constant energy per inference (power = energy x throughput), so a point further "
+             "below-right of a line spends less per inference; dotted red: the power budget (--max-power), "
+             "points above it greyed and kept off the front. The numbered points are the same Pareto front "
+             "as above (see the front table).",
     "accuracy": "Top-1 accuracy of the integer datapath (calibrated on one batch) against weight width, "
                 "one line per activation width; dashed: the float model.",
     "breakdown": "Where each point's energy goes, by event kind (MACs, PE registers and forwarding, "
-                 "the three SRAM buffers, DRAM, leakage over the run's cycles, vector unit).",
+                 "the three SRAM buffers, DRAM, leakage of the logic and of each buffer over the run's "
+                 "cycles, vector unit).",
     "layers": "Per-layer array utilization (MACs done / MAC slots during compute) and cycles split into "
               "compute and stalls waiting on DRAM or buffer space, for the detailed point.",
 }
@@ -154,11 +174,15 @@ def _png_bytes(fig) -> bytes:
 
 def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: str,
                 detail: ReportPoint | None, source: str,
-                max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> str:
+                max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
+                options: FigureOptions | None = None) -> str:
     """The whole page as one string."""
     esc = html.escape
+    opts = _options(options, max_accuracy_drop)
     axes = axis_keys(points)
-    front = {p.key for p in pareto_front(points, max_accuracy_drop)}
+    front_list = pareto_front(points, opts.max_accuracy_drop, opts.max_power_mw)
+    numbers = front_numbers(front_list)
+    front = set(numbers)
     n_ok = sum(p.ok for p in points)
     out = [
         "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
@@ -175,14 +199,18 @@ def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: s
         out.append(f"<h2>{esc(TITLES.get(stem, stem))}</h2><figure><img alt='{esc(stem)}' "
                    f"src='data:image/png;base64,{b64}'><figcaption>{esc(CAPTIONS.get(stem, ''))}"
                    "</figcaption></figure>")
+        if stem == "power":
+            out.extend(_front_table(front_list, numbers, axes))
     out.append("<h2>Points</h2><p class='meta'>Click a column header to sort. Shaded rows: Pareto front.</p>")
     out.append("<table class='sortable'><thead><tr>")
-    headers = ["#", "status", *axes, *(c[0] for c in COLUMNS), "key", "error / warnings"]
+    headers = ["#", "status", "front", *axes, *(c[0] for c in COLUMNS), "key", "error / warnings"]
     out.append("".join(f"<th>{esc(h)}</th>" for h in headers))
     out.append("</tr></thead><tbody>")
     for p in points:
         cls = "pareto" if p.key in front else ("error" if not p.ok else "")
-        cells = [(str(p.index), str(p.index), ""), (p.status, p.status, "text")]
+        n = numbers.get(p.key)
+        cells = [(str(p.index), str(p.index), ""), (p.status, p.status, "text"),
+                 ("" if n is None else str(n), "" if n is None else str(n), "")]
         for a in axes:
             v = p.overrides.get(a)
             cells.append(("–" if v is None else str(v), "" if v is None else str(v), ""))
@@ -200,9 +228,33 @@ def render_html(points: list[ReportPoint], figures_b64: dict[str, str], title: s
     return "\n".join(out)
 
 
+FRONT_COLUMNS = (COLUMNS[0], COLUMNS[2], COLUMNS[3], COLUMNS[4], COLUMNS[6])
+"""The front table's numbers: throughput, energy, power, TOPS/W, quantized top-1."""
+
+
+def _front_table(front: list[ReportPoint], numbers: dict[str, int], axes: list[str]) -> list[str]:
+    """The Pareto front as a numbered table: the numbers the figures draw, each point's axis values."""
+    esc = html.escape
+    if not front:
+        return ["<p class='meta'>No point is eligible for the Pareto front.</p>"]
+    out = ["<h3>Pareto front</h3><p class='meta'>The numbers drawn on the two figures above, by rising "
+           "throughput.</p><table class='sortable'><thead><tr>"]
+    out.append("".join(f"<th>{esc(h)}</th>" for h in ["front", "#", *axes, *(c[0] for c in FRONT_COLUMNS)]))
+    out.append("</tr></thead><tbody>")
+    for p in front:
+        cells = [(str(numbers[p.key]), str(numbers[p.key])), (str(p.index), str(p.index))]
+        cells += [("–" if p.overrides.get(a) is None else str(p.overrides[a]), str(p.overrides.get(a, "")))
+                  for a in axes]
+        cells += [_cell(p.metric(key), fmt, scale) for _, key, fmt, scale in FRONT_COLUMNS]
+        out.append("<tr>" + "".join(f"<td data-v='{esc(v, quote=True)}'>{esc(t)}</td>" for t, v in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
 def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str = "accelsim report",
                  detail: ReportPoint | None = None, source: str = "",
-                 max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP) -> Path:
+                 max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
+                 options: FigureOptions | None = None) -> Path:
     """Write figures (PNG), ``points.csv``, ``points.json`` and ``index.html`` into *out_dir*.
 
     Parameters
@@ -212,6 +264,8 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
     detail : the point whose layers are drawn; default :func:`~accelsim.report.points.best_point`.
     max_accuracy_drop : points of top-1 a point may lose against float and stay eligible for the
         Pareto front (None: every point is eligible).
+    options : accuracy floor, power budget and the axes colouring, marking and splitting the
+        trade-off figures (overrides *max_accuracy_drop*).
 
     Returns
     -------
@@ -222,13 +276,14 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
     remove_stale_temporaries(out_dir)
     if detail is None:
         detail = best_point(points)
-    figs = all_figures(points, detail, max_accuracy_drop)
+    opts = _options(options, max_accuracy_drop)
+    figs = all_figures(points, detail, options=opts)
     b64 = {}
     for stem, fig in figs.items():
         data = _png_bytes(fig)
         write_bytes(out_dir / f"{stem}.png", data)
         b64[stem] = base64.b64encode(data).decode("ascii")
-    write_tables(points, out_dir, max_accuracy_drop)
+    write_tables(points, out_dir, options=opts)
     page = out_dir / "index.html"
-    write_text(page, render_html(points, b64, title, detail, source, max_accuracy_drop))
+    write_text(page, render_html(points, b64, title, detail, source, options=opts))
     return page

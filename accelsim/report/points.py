@@ -174,18 +174,31 @@ def meets_accuracy(point: ReportPoint, max_drop: float | None) -> bool:
     return max_drop is None or drop is None or drop <= max_drop
 
 
-def pareto_front(points: list[ReportPoint], max_accuracy_drop: float | None = None) -> list[ReportPoint]:
+def meets_power(point: ReportPoint, max_power_mw: float | None) -> bool:
+    """True when *point*'s average power is at most *max_power_mw* (always, when either is None)."""
+    power = point.metric("power_mw")
+    return max_power_mw is None or power is None or power <= max_power_mw
+
+
+def eligible(point: ReportPoint, max_accuracy_drop: float | None, max_power_mw: float | None = None) -> bool:
+    """Within the accuracy floor and the power budget: may stand on the Pareto front."""
+    return meets_accuracy(point, max_accuracy_drop) and meets_power(point, max_power_mw)
+
+
+def pareto_front(points: list[ReportPoint], max_accuracy_drop: float | None = None,
+                 max_power_mw: float | None = None) -> list[ReportPoint]:
     """Points no other point beats on both throughput (higher) and energy per inference (lower).
 
     A point is dominated when another has ``inferences_per_s >=`` and ``energy_per_inference_uj <=``
     with at least one strict. Points missing either metric are left out, and so are points losing
     more than *max_accuracy_drop* points of top-1 against the float model (None: no accuracy
-    floor) — a cheap configuration that no longer classifies is not a trade-off. Returned in order
-    of rising throughput. O(n log n): sort by throughput descending (energy ascending on ties) and
-    keep each point whose energy is below every energy seen so far.
+    floor) — a cheap configuration that no longer classifies is not a trade-off — and points
+    drawing more than *max_power_mw* milliwatt on average (None: no power budget). Returned in
+    order of rising throughput. O(n log n): sort by throughput descending (energy ascending on
+    ties) and keep each point whose energy is below every energy seen so far.
     """
     usable = [p for p in points if p.ok and p.metric("inferences_per_s") is not None
-              and p.metric("energy_per_inference_uj") is not None and meets_accuracy(p, max_accuracy_drop)]
+              and p.metric("energy_per_inference_uj") is not None and eligible(p, max_accuracy_drop, max_power_mw)]
     usable.sort(key=lambda p: (-p.metric("inferences_per_s"), p.metric("energy_per_inference_uj")))
     front = []
     best_energy = math.inf
@@ -196,6 +209,45 @@ def pareto_front(points: list[ReportPoint], max_accuracy_drop: float | None = No
             best_energy = e
     front.reverse()
     return front
+
+
+def front_numbers(front: list[ReportPoint]) -> dict[str, int]:
+    """``{point key: number}``, 1, 2, ... along the front (rising throughput): the labels the
+    figures draw and the report's front table explains."""
+    return {p.key: i + 1 for i, p in enumerate(front)}
+
+
+def setting_values(points: list[ReportPoint], dotted: str) -> list[Any]:
+    """Distinct values of config key *dotted* over *points*, sorted (numbers numerically), None last.
+
+    Raises
+    ------
+    InputFileError
+        No point has the key (the message lists the swept axes).
+    """
+    values = [p.setting(dotted) for p in points]
+    if all(v is None for v in values):
+        axes = sorted({k for p in points for k in p.overrides})
+        raise InputFileError(f"{dotted}: no point has this setting (swept axes: {', '.join(axes) or 'none'}; "
+                             "any dotted config key such as hardware.dataflow works)")
+    distinct = []
+    for v in values:
+        v = _hashable(v)
+        if v not in distinct:
+            distinct.append(v)
+    return sorted(distinct, key=_sort_key)
+
+
+def _hashable(v: Any) -> Any:
+    return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+
+
+def _sort_key(v: Any) -> tuple:
+    if v is None:
+        return (2, 0, "")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    return (1, 0, str(v))
 
 
 def best_point(points: list[ReportPoint]) -> ReportPoint | None:

@@ -46,20 +46,24 @@ def test_report_folder_has_every_figure_table_and_a_self_contained_page(store, t
     pts = load_points(store)
     assert len(pts) == 8 and sum(p.ok for p in pts) == 4
     page = build_report(pts, tmp_path / "rep", title="t")
-    for stem in ("pareto", "accuracy", "breakdown", "layers"):
+    for stem in ("pareto", "power", "accuracy", "breakdown", "layers"):
         assert (tmp_path / "rep" / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = page.read_text()
     p = _Collect()
     p.feed(text)
-    assert len(p.imgs) == 4
+    assert len(p.imgs) == 5
     for src in p.imgs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
     assert p.scripts_src == [] and p.links == [] and not re.search(r"https?://", text)
-    assert p.rows == 1 + 8  # header + one row per point
     assert "ValueError: 4-bit weights refused by this test" in text
     rows = list(csv.DictReader(open(tmp_path / "rep" / "points.csv")))
     assert len(rows) == 8
+    numbered = sorted(int(r["pareto"]) for r in rows if r["pareto"])
+    assert numbered == list(range(1, len(numbered) + 1))
+    # points table + the numbered front table (none here: every stand-in point loses > 1 point of top-1)
+    assert p.rows == (1 + 8) + (1 + len(numbered) if numbered else 0)
+    assert not numbered and "No point is eligible for the Pareto front" in text
     ok = [r for r in rows if r["status"] == "ok"]
     # w8 a16 on 64x64: 1e6 MACs -> ceil(1e6/4096) = 245 compute + 1000 stall cycles
     r = next(r for r in ok if r["quant.act_bits"] == "16" and r["hardware.array.rows"] == "64")
@@ -71,6 +75,18 @@ def test_cli_report_writes_page(store, tmp_path, capsys):
     assert main(["report", str(store), "-o", str(tmp_path / "r"), "--point", "1"]) == 0
     assert "8 points (4 ok)" in capsys.readouterr().out
     assert (tmp_path / "r" / "index.html").is_file()
+
+
+def test_cli_report_power_budget_and_styling_axes(store, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["report", str(store), "-o", str(out), "--max-power", "1e-9", "--color", "hardware.array.rows",
+                 "--facet", "quant.act_bits"]) == 0
+    rows = list(csv.DictReader(open(out / "points.csv")))
+    assert all(r["pareto"] == "" for r in rows)   # every point is above a 1 pW budget: no front
+    assert (out / "power.png").is_file()
+    assert main(["report", str(store), "-o", str(out), "--color", "hardware.dataflw"]) == 2
+    assert "--color hardware.dataflw: no point has this setting" in capsys.readouterr().err
+    assert main(["report", str(store), "-o", str(out), "--max-power", "0"]) == 2
 
 
 def test_cli_report_refuses_incompatible_store(store, tmp_path, capsys):
