@@ -40,6 +40,7 @@ latency; TOPS/W counts 2 operations (multiply and add) per MAC, so TOPS/W = 2 x 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, fields
 from typing import Sequence
 
@@ -336,6 +337,14 @@ def price_network(counts_list: Sequence[LayerCounts], layers: Sequence[LayerDesc
         raise ValueError(f"{len(counts_list)} count records for {len(layers)} layers")
     table.check_covers(hw)
     macros = sram_macros(table, hw)
+    period_ns = 1e9 / hw.clock_hz
+    for buf, m in macros.items():
+        if m.cycle_ns > period_ns:
+            warnings.warn(
+                f"hardware.buffers.{buf}: a {m.capacity_kib:g} KiB {m.cell} SRAM ({m.width_bits}-bit port, {m.banks} "
+                f"banks) has a {m.cycle_ns:.3g} ns random cycle (CACTI), longer than the {period_ns:.3g} ns clock "
+                "period: it cannot deliver an access every cycle (more banks, a faster cell type or a slower "
+                "clock would); energy is priced as if it did", UserWarning, stacklevel=2)
     priced = []
     total = EnergyBreakdown()
     for counts, layer in zip(counts_list, layers):

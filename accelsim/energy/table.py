@@ -22,7 +22,7 @@ or ``derived: <how>``; the loader refuses an entry without one. Units are in the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -137,7 +137,8 @@ class SramMacro:
     cycle_ns: float
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """Plain data, units in the keys."""
+        return asdict(self)
 
 
 class SramTable(ConfigModel):

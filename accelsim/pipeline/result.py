@@ -3,7 +3,7 @@
 Made in one place (:meth:`accelsim.pipeline.RunResult.summary`) and read through this one type by
 the CLI, the sweep's records and the reports. On disk it is plain JSON with units in the keys::
 
-    {"schema_version": 1, "name": "default", "workload": "bundled model", "weight_bits": 8, ...,
+    {"schema_version": 2, "name": "default", "workload": "bundled model", "weight_bits": 8, ...,
      "energy_breakdown_uj": {"mac": ..., ...}, "layers": [{"name": "conv1", ...}, ...]}
 
 A reader accepts files from this version and earlier (a record written before the version field
@@ -23,8 +23,10 @@ from accelsim.errors import InputFileError, SchemaVersionError
 __all__ = ["SCHEMA_VERSION", "SUMMARY_FILE", "LAYERS_FILE", "DESCRIPTORS_DIR", "ENERGY_KINDS",
            "LayerSummary", "PointSummary"]
 
-SCHEMA_VERSION = 1
-"""Version of the :class:`PointSummary` JSON; bump it when a field changes meaning or is removed."""
+SCHEMA_VERSION = 2
+"""Version of the :class:`PointSummary` JSON; bump it when a field changes meaning or is removed.
+2: ``energy_breakdown_uj`` splits ``leakage`` into ``leakage_logic`` and one ``leakage_<buffer>``
+per SRAM buffer (a version-1 record's single ``leakage`` still reads, as an extra kind)."""
 
 SUMMARY_FILE = "summary.json"
 """File name of a run's :class:`PointSummary` (plus the resolved config) in its output folder."""

@@ -53,3 +53,28 @@ def test_shipped_configs_load(name):
     assert cfg.workload.topology is not None
     rows, cols = name.split("_")[-1].split("x")
     assert (cfg.hardware.array.rows, cfg.hardware.array.cols) == (int(rows), int(cols))
+
+
+@pytest.mark.parametrize("name,rows,cols,tech", [("eyeriss_v1", 12, 14, "65nm"), ("envision", 16, 16, "40nm"),
+                                                  ("tpu_v1", 256, 256, "28nm")])
+def test_chip_configs_load_and_their_tables_price_them(name, rows, cols, tech):
+    from accelsim.energy import table_for
+
+    cfg = load_config(configs_dir() / "chips" / f"{name}.yaml")
+    assert (cfg.hardware.array.rows, cfg.hardware.array.cols, cfg.energy.technology) == (rows, cols, tech)
+    table_for(cfg.energy, cfg.hardware)   # raises if the table cannot price a buffer or the DRAM
+
+
+def test_sram_macro_keys_default_and_validate():
+    hw = HardwareConfig()
+    assert (hw.buffers.weight.cell, hw.buffers.weight.ports, hw.buffers.weight.power_gating) == ("itrs-lstp", 1, "off")
+    # defaults: the array edge at native bits, 2 banks when double-buffered
+    assert (hw.sram_width_bits("ifmap"), hw.sram_width_bits("weight"), hw.sram_banks("ofmap")) == (256, 256, 2)
+    single = config_from_dict({"hardware": {"array": {"rows": 4, "cols": 8}, "buffers": {
+        "double_buffered": False, "weight": {"width_bits": 64, "banks": 8}}}}).hardware
+    assert (single.sram_width_bits("ifmap"), single.sram_width_bits("weight"), single.sram_banks("ifmap"),
+            single.sram_banks("weight")) == (32, 64, 1, 8)
+    with pytest.raises(ConfigError, match=r"hardware\.buffers\.weight\.cell: Input should be 'itrs-lstp', 'itrs-lop' or 'itrs-hp'"):
+        config_from_dict({"hardware": {"buffers": {"weight": {"cell": "sram6t"}}}}, source="run.yaml")
+    with pytest.raises(ConfigError, match=r"hardware\.buffers\.ifmap\.banks: Input should be 1, 2, 4, 8 or 16"):
+        config_from_dict({"hardware": {"buffers": {"ifmap": {"banks": 3}}}}, source="run.yaml")

@@ -250,3 +250,10 @@ def test_cell_type_scales_buffer_leakage_by_the_tables_ratio():
     for name in ("leakage_ifmap", "leakage_weight", "leakage_ofmap"):
         assert getattr(c, name) == pytest.approx(getattr(a, name) * ratio, rel=1e-12)
     assert c.leakage_logic == a.leakage_logic
+
+
+def test_sram_slower_than_the_clock_is_a_warning_naming_the_buffer(table):
+    """The test table's SRAM cycles in 1 ns: at 2 GHz (0.5 ns) every buffer is too slow."""
+    fast = HW.model_copy(update={"clock_hz": 2e9})
+    with pytest.warns(UserWarning, match=r"hardware\.buffers\.ifmap: a 4 KiB itrs-lstp SRAM .* 1 ns random cycle"):
+        price_network([CONV_COUNTS], [CONV], fast, table)

@@ -14,7 +14,7 @@ import warnings
 from accelsim.pipeline.stages import stage_keys
 
 BREAKDOWN = ("mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight", "sram_ofmap",
-             "dram", "leakage", "vector")
+             "dram", "leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap", "vector")
 
 
 def fake_point(cfg, *, cache=None, progress=False) -> dict:
@@ -31,7 +31,7 @@ def fake_point(cfg, *, cache=None, progress=False) -> dict:
     bd = {k: 0.0 for k in BREAKDOWN}
     bd["mac"] = macs * wb * ab * 1e-6 * 0.01
     bd["dram"] = 2.0 * (wb + ab) / 8
-    bd["leakage"] = total * 1e-6
+    bd["leakage_logic"] = total * 1e-6
     energy = sum(bd.values())
 
     def accuracy():
