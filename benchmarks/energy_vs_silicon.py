@@ -50,9 +50,11 @@ PUBLISHED = (
 )
 
 
-def predict(pub: Published) -> dict:
-    """Run the chip's config; returns predicted numbers (units in the keys)."""
-    cfg = load_config(configs_dir() / "chips" / f"{pub.config}.yaml")
+def predict(pub: Published, stall_free: bool = False) -> dict:
+    """Run the chip's config (with ``simulation.stall_free`` when asked: operands always on chip);
+    returns predicted numbers (units in the keys)."""
+    cfg = load_config(configs_dir() / "chips" / f"{pub.config}.yaml",
+                      overrides={"simulation.stall_free": True} if stall_free else None)
     t0 = time.perf_counter()
     res = run(cfg)
     e = res.energy
@@ -64,6 +66,9 @@ def predict(pub: Published) -> dict:
         "tops": res.timing.achieved_tops,
         "peak_tops": res.timing.peak_tops,
         "utilization": res.timing.total.utilization,
+        "stall_fraction": res.timing.total.stall_cycles / res.timing.total.total_cycles,
+        "dram_mb_per_frame": (res.timing.total.dram_read_bytes + res.timing.total.dram_write_bytes)
+        / res.timing.batch / 1e6,
         "chip_power_mw": e.power_mw - dram_mw,
         "dram_power_mw": dram_mw,
         "leakage_mw": leak,
@@ -85,23 +90,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load: {os.getloadavg()[0]:.2f}")
     print(f"{'chip':38s} {'metric':18s} {'published':>12s} {'accelsim':>12s} {'ratio':>8s}")
     for pub in PUBLISHED:
-        pred = predict(pub)
-        rows.append({"config": pub.config, "chip": pub.chip, "workload": pub.workload, "source": pub.source,
-                     "published": {"frames_per_s": pub.frames_per_s, "tops": pub.tops,
-                                   "chip_power_mw": pub.chip_power_mw},
-                     "accelsim": pred})
-        lines = []
-        if pub.frames_per_s is not None:
-            lines.append(("frames/s", pub.frames_per_s, pred["frames_per_s"]))
-        if pub.tops is not None:
-            lines.append(("TOPS", pub.tops, pred["tops"]))
-        lines.append(("chip power (mW)", pub.chip_power_mw, pred["chip_power_mw"]))
-        for i, (metric, p, a) in enumerate(lines):
-            print(f"{pub.chip if i == 0 else pub.workload if i == 1 else '':38s} {metric:18s} {p:12.4g} {a:12.4g} "
-                  f"{_ratio(a, p):>8s}")
-        top = sorted(pred["power_breakdown_mw"].items(), key=lambda kv: -kv[1])[:4]
-        print(f"{'':38s} (DRAM {pred['dram_power_mw']:.4g} mW apart; utilization {100 * pred['utilization']:.1f} %; "
-              f"largest: {', '.join(f'{k} {v:.3g}' for k, v in top)} mW)")
+        for stall_free in (False, True):
+            pred = predict(pub, stall_free)
+            mode = "operands on chip (stall_free)" if stall_free else "as configured"
+            rows.append({"config": pub.config, "chip": pub.chip, "workload": pub.workload, "source": pub.source,
+                         "mode": mode, "published": {"frames_per_s": pub.frames_per_s, "tops": pub.tops,
+                                                     "chip_power_mw": pub.chip_power_mw},
+                         "accelsim": pred})
+            lines = []
+            if pub.frames_per_s is not None:
+                lines.append(("frames/s", pub.frames_per_s, pred["frames_per_s"]))
+            if pub.tops is not None:
+                lines.append(("TOPS", pub.tops, pred["tops"]))
+            lines.append(("chip power (mW)", pub.chip_power_mw, pred["chip_power_mw"]))
+            for i, (metric, p, a) in enumerate(lines):
+                label = (pub.chip, mode)[i] if i < 2 else ""
+                print(f"{label:38s} {metric:18s} {p:12.4g} {a:12.4g} {_ratio(a, p):>8s}")
+            top = sorted(pred["power_breakdown_mw"].items(), key=lambda kv: -kv[1])[:4]
+            print(f"{'':38s} (DRAM {pred['dram_power_mw']:.4g} mW apart, {pred['dram_mb_per_frame']:.4g} MB/frame; "
+                  f"stalled {100 * pred['stall_fraction']:.0f} %; utilization {100 * pred['utilization']:.1f} %; "
+                  f"largest: {', '.join(f'{k} {v:.3g}' for k, v in top)} mW)")
     if args.json:
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, indent=1) + "\n")
