@@ -5,37 +5,37 @@
 - :mod:`~accelsim.sweep.store` - the append-only, fsync'ed results store (:class:`ResultStore`);
 - :mod:`~accelsim.sweep.cache` - calibration/accuracy cache shared by points (:class:`ResultCache`);
 - :mod:`~accelsim.sweep.runner` - :func:`run_sweep`, tying them together.
+
+Names are imported on first use, so that the command line (which reads a default or two from
+here) does not import the runner and the pipeline.
 """
 
-from accelsim.sweep.cache import ResultCache
-from accelsim.sweep.executor import (
-    DEFAULT_POINT_FN,
-    DaskExecutor,
-    LocalExecutor,
-    SerialExecutor,
-    evaluate_point,
-    make_executor,
-)
-from accelsim.sweep.runner import SweepOutcome, run_sweep
-from accelsim.sweep.spec import Sweep, SweepPoint, load_sweep, sweep_from_dict
-from accelsim.sweep.store import STORE_SCHEMA_VERSION, PointRecord, ResultStore, point_key
+import importlib
 
-__all__ = [
-    "DEFAULT_POINT_FN",
-    "DaskExecutor",
-    "LocalExecutor",
-    "PointRecord",
-    "ResultCache",
-    "ResultStore",
-    "STORE_SCHEMA_VERSION",
-    "SerialExecutor",
-    "Sweep",
-    "SweepOutcome",
-    "SweepPoint",
-    "evaluate_point",
-    "load_sweep",
-    "make_executor",
-    "point_key",
-    "run_sweep",
-    "sweep_from_dict",
-]
+_WHERE = {
+    "ResultCache": "accelsim.sweep.cache",
+    "DEFAULT_POINT_FN": "accelsim.sweep.executor",
+    "DaskExecutor": "accelsim.sweep.executor",
+    "LocalExecutor": "accelsim.sweep.executor",
+    "SerialExecutor": "accelsim.sweep.executor",
+    "evaluate_point": "accelsim.sweep.executor",
+    "make_executor": "accelsim.sweep.executor",
+    "SweepOutcome": "accelsim.sweep.runner",
+    "run_sweep": "accelsim.sweep.runner",
+    "Sweep": "accelsim.sweep.spec",
+    "SweepPoint": "accelsim.sweep.spec",
+    "load_sweep": "accelsim.sweep.spec",
+    "sweep_from_dict": "accelsim.sweep.spec",
+    "STORE_SCHEMA_VERSION": "accelsim.sweep.store",
+    "PointRecord": "accelsim.sweep.store",
+    "ResultStore": "accelsim.sweep.store",
+    "point_key": "accelsim.sweep.store",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'accelsim.sweep' has no attribute {name!r}")

@@ -37,3 +37,14 @@ def test_every_command_error_is_one_line_with_its_prefix_once(argv, tmp_path, mo
     prefix = f"accelsim {argv[0]}: error: "
     assert err[0].startswith(prefix) and err[0].count(": error:") == 1, err[0]
     assert not err[0][len(prefix):].startswith(f"accelsim {argv[0]}:"), err[0]
+
+
+def test_simulate_on_a_topology_imports_neither_numba_nor_scipy(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from accelsim.cli import main; "
+            "rc = main(['simulate', '--topology', 'resnet18', '--array', '32x32', '-o', '-', '-q']); "
+            "print(rc, sorted(m for m in ('numba', 'scipy', 'matplotlib', 'onnx') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
