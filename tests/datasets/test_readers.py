@@ -19,7 +19,7 @@ from accelsim.datasets.readers import check_compatible, open_dataset, read_idx
 
 from tests.graph.conftest import DATA
 
-FMNIST = DATA / "fashion-mnist"
+FMNIST = DATA / "fashion-mnist-t10k-100"
 
 
 def _idx_bytes(arr: np.ndarray) -> bytes:
@@ -39,7 +39,7 @@ def test_read_idx_hand_written_plain_and_gzipped(tmp_path):
 
 def test_fashion_mnist_idx_with_labels_found_beside():
     ds = open_dataset(str(FMNIST / "t10k-images-idx3-ubyte.gz"))
-    assert len(ds) == 10000 and ds.sample_shape == (1, 28, 28)
+    assert len(ds) == 100 and ds.sample_shape == (1, 28, 28)
     # published: the first five test items are ankle boot, pullover, trouser, trouser, shirt
     assert ds.labels[:5].tolist() == [9, 2, 1, 1, 6]
     # raw bytes of image 0 straight from the file (header 16 bytes), preprocessed by hand: x/255
@@ -50,7 +50,7 @@ def test_fashion_mnist_idx_with_labels_found_beside():
 
 def test_npz_images_preprocessed_mean_std_nchw(mnist_images):
     images, labels = mnist_images
-    cfg = DatasetConfig(path=str(DATA / "mnist_train_subset_10k.npz"), limit=300,
+    cfg = DatasetConfig(path=str(DATA / "mnist_train_subset_1k.npz"), limit=300,
                         preprocess=PreprocessConfig(mean=(0.1307,), std=(0.3081,)))
     ds = open_dataset(cfg, model_input_shape=(1, 1, 28, 28))
     assert len(ds) == 300
@@ -195,9 +195,9 @@ def test_shape_mismatch_against_model():
                                              r"expects \(3, 28, 28\) .*set preprocess.channels"):
         check_compatible((8, 1, 28, 28), (1, 3, 28, 28), "x.npz")
     check_compatible((8, 3, 32, 32), (1, 3, 32, 32), "ok")
-    with pytest.raises(InputFileError, match=r"mnist_train_subset_10k.npz: data samples have shape \(1, 28, 28\), "
+    with pytest.raises(InputFileError, match=r"mnist_train_subset_1k.npz: data samples have shape \(1, 28, 28\), "
                                              r"the model input expects \(1, 32, 32\).*resize"):
-        open_dataset(str(DATA / "mnist_train_subset_10k.npz"), model_input_shape=(1, 1, 32, 32))
+        open_dataset(str(DATA / "mnist_train_subset_1k.npz"), model_input_shape=(1, 1, 32, 32))
 
 
 def test_mean_length_and_config_errors(tmp_path):

@@ -7,11 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared")
-MODELS = SHARED / "models"
-DATA = SHARED / "data"
+from tests.shared import DATA, MODELS  # noqa: F401  (re-exported for the graph tests)
 
 
 def close_to(y: np.ndarray, ref: np.ndarray, rel: float = 1e-4) -> bool:
@@ -30,8 +26,8 @@ def ort_run(model_or_path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 @pytest.fixture(scope="session")
 def mnist_images():
-    """The 10k MNIST training subset, raw: images uint8 [N,28,28], labels int64 [N]."""
-    d = np.load(DATA / "mnist_train_subset_10k.npz", allow_pickle=False)
+    """1,000 MNIST training images, raw: images uint8 [N,28,28], labels int64 [N]."""
+    d = np.load(DATA / "mnist_train_subset_1k.npz", allow_pickle=False)
     return d["images"], d["labels"].astype(np.int64)
 
 

@@ -7,6 +7,8 @@ COMPUTE_REPORT.csv (ResNet-18 topology CSV shipped with SCALE-Sim, 32x32 array, 
 import json
 from pathlib import Path
 
+from tests.shared import SCALESIM
+
 import pytest
 
 from accelsim.config.hardware import HardwareConfig
@@ -16,12 +18,9 @@ from accelsim.hw.sim import simulate_network
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
-RESNET18 = REPO.parent / "shared" / "topologies" / "scalesim" / "v3" / "topologies" / "conv_nets" / "Resnet18.csv"
-if not RESNET18.is_file():
-    RESNET18 = Path("/work/shared/topologies/scalesim/v3/topologies/conv_nets/Resnet18.csv")
+RESNET18 = SCALESIM / "v3" / "topologies" / "conv_nets" / "Resnet18.csv"
 
 
-@pytest.mark.skipif(not RESNET18.is_file(), reason="../shared (SCALE-Sim's topology CSVs) is not beside the checkout")
 @pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 def test_compute_cycles_equal_scalesim_layer_by_layer(dataflow):
     peer = json.loads((RESULTS / f"scalesim_resnet18_32x32_{dataflow}.json").read_text())

@@ -17,8 +17,9 @@ from accelsim.hw.timing import (
 )
 from tests.hw.conftest import gemm_layer, hw_config
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-RESNET18 = SHARED / "topologies" / "scalesim" / "v3" / "topologies" / "conv_nets" / "Resnet18.csv"
+from tests.shared import SCALESIM
+
+RESNET18 = SCALESIM / "v3" / "topologies" / "conv_nets" / "Resnet18.csv"
 
 
 def test_single_fold_formulas_by_hand():
@@ -68,7 +69,6 @@ def test_scalesim_fold_formulas():
     assert scalesim_layer_cycles(mp) == 5 * 2 * (12544 + 94) - 1
 
 
-@pytest.mark.skipif(not RESNET18.is_file(), reason="shared/ SCALE-Sim topologies not present")
 @pytest.mark.parametrize("size,df,published", [(32, "os", 1_718_353), (32, "ws", 2_519_815),
                                                 (128, "os", 262_370), (128, "ws", 417_628)])
 def test_scalesim_convention_matches_published_resnet18_totals(size, df, published):

@@ -2,18 +2,20 @@
 
 from pathlib import Path
 
+from tests.shared import DATA, MODELS
+
 import numpy as np
 import pytest
 
 from accelsim.cli import main
 from accelsim.layers import read_network
 
-MNIST_MODEL = Path("/work/shared/models/ccexam_mnist_cnn.onnx")
+MNIST_MODEL = MODELS / "ccexam_mnist_cnn.onnx"
 
 
 @pytest.fixture(scope="module")
 def calib_npz(tmp_path_factory):
-    with np.load("/work/shared/data/mnist_train_subset_10k.npz", allow_pickle=False) as z:
+    with np.load(DATA / "mnist_train_subset_1k.npz", allow_pickle=False) as z:
         x = ((z["images"][:80, None].astype(np.float32) / 255) - 0.1307) / 0.3081
     path = tmp_path_factory.mktemp("d") / "calib.npz"
     np.savez(path, x=x)

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from tests.shared import MODELS
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from accelsim.graph.ir import Graph, Node
 from accelsim.graph.onnx_import import load_onnx
 from accelsim.quant.lower import lower
 
-SVHN = Path("/work/shared/models/ccexam_svhn_cnn.onnx")
+SVHN = MODELS / "ccexam_svhn_cnn.onnx"
 
 
 def test_svhn_shapes_and_macs_by_hand():

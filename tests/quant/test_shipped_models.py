@@ -12,9 +12,9 @@ from accelsim.graph.executor import run_graph
 from accelsim.graph.onnx_import import load_onnx
 from accelsim.quant.calibrate import calibrate
 from tests.quant.intref import run_int
+from tests.shared import DATA, MODELS
 
-MODELS = Path("/work/shared/models")
-MNIST = Path("/work/shared/data/mnist_train_subset_10k.npz")
+MNIST = DATA / "mnist_train_subset_1k.npz"
 BUNDLED = Path(str(files("accelsim") / "data" / "default_model.onnx"))
 SVHN_MEAN = np.array([0.4377, 0.4438, 0.4728], np.float32).reshape(1, 3, 1, 1)
 SVHN_STD = np.array([0.1980, 0.2010, 0.1970], np.float32).reshape(1, 3, 1, 1)
@@ -83,7 +83,7 @@ def test_integer_path_follows_float(calibrated):
     if name == "svhn":
         x, y = _svhn_x(96)[64:], None
     elif name == "mnist":
-        x, y = _mnist_x(150, start=1000)
+        x, y = _mnist_x(150, start=500)  # held out: calibration draws the first 64
     else:
         x, y = _bundled_x("test", 150)
     out = net.outputs[0]

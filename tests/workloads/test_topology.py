@@ -9,9 +9,9 @@ from accelsim.errors import ConfigError, InputFileError
 from accelsim.workloads.topology import read_topology
 from accelsim.workloads.load import ZOO_NAMES, load_topology
 
-SHARED = Path("/work/shared/topologies/scalesim")
+from tests.shared import SCALESIM as SHARED
+
 V3 = SHARED / "v3" / "topologies"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared SCALE-Sim topologies not present")
 
 
 def _data_rows(path):
@@ -30,7 +30,6 @@ REAL_FILES = [
 ]
 
 
-@needs_shared
 @pytest.mark.parametrize("rel", REAL_FILES)
 def test_real_files_parse_one_layer_per_row(rel):
     path = V3 / rel
@@ -40,7 +39,6 @@ def test_real_files_parse_one_layer_per_row(rel):
     assert net.meta["form"] == ("gemm" if rel.startswith(("GEMM", "sparsity/gemm")) else "conv")
 
 
-@needs_shared
 def test_every_shipped_csv_parses_or_fails_cleanly():
     """All 137 SCALE-Sim CSVs: 128 parse; the 9 refused are templates ('B'), multi-network files with
     label rows, a tab-separated file and a row with an unlabelled 9th number (see module doc)."""
@@ -58,7 +56,6 @@ def test_every_shipped_csv_parses_or_fails_cleanly():
         "Sentimental_seqLSTM.csv", "Sentimental_seqLSTM_short.csv", "Transformer.csv", "UNet_maestro.csv"])
 
 
-@needs_shared
 def test_resnet18_rows_by_hand():
     net = read_topology(V3 / "conv_nets/Resnet18.csv")
     conv1 = net.layers[0]            # Conv1,224,224,7,7,3,64,2,
@@ -76,7 +73,6 @@ def test_resnet18_rows_by_hand():
     assert row2.inputs == ("Conv2_1a.ifmap",) and "Conv2_1a.ifmap" in net.inputs
 
 
-@needs_shared
 def test_mobilenet_num_filter_one_rows_are_dense_as_written():
     net = read_topology(V3 / "conv_nets/mobilenet.csv")
     conv2 = net.layer("Conv2")       # Conv2, 112, 112, 3, 3, 32, 1, 1,
@@ -85,7 +81,6 @@ def test_mobilenet_num_filter_one_rows_are_dense_as_written():
     assert conv2.macs == 110 * 110 * 3 * 3 * 32 * 1
 
 
-@needs_shared
 def test_gemm_form():
     net = read_topology(V3 / "GEMM_mnk/gpt2.csv")
     qkt = net.layers[0]              # QKT,1024,1024,64,
@@ -98,7 +93,6 @@ def test_gemm_form():
     assert (g2.M, g2.N, g2.K) == (2048, 1024, 64)
 
 
-@needs_shared
 def test_sparsity_and_extra_columns_and_comments():
     conv = read_topology(V3 / "sparsity/conv.csv").layers[0]   # CONV_1, 5,5,3,3,2,6,1, 2:4,
     assert conv.extra["sparsity"] == "2:4" and conv.out_shape == (1, 6, 3, 3)
