@@ -14,6 +14,7 @@ import html
 import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,18 @@ def _front_table(front: list[ReportPoint], numbers: dict[str, int], axes: list[s
     return out
 
 
+def source_label(source: str, out_dir: Path) -> str:
+    """*source* as the page shows it: relative to the report folder (``../../results/bitwidths``),
+    never an absolute path of the machine that drew it (then just its name)."""
+    if not source:
+        return ""
+    try:
+        rel = os.path.relpath(Path(source).resolve(), Path(out_dir).resolve())
+    except ValueError:  # another drive
+        return Path(source).name
+    return Path(source).resolve().name if rel.startswith(("../../../../", "..\\..\\..\\..\\")) else rel
+
+
 def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str = "accelsim report",
                  detail: ReportPoint | None = None, source: str = "",
                  max_accuracy_drop: float | None = DEFAULT_MAX_ACCURACY_DROP,
@@ -285,5 +298,5 @@ def build_report(points: list[ReportPoint], out_dir: str | Path, *, title: str =
         b64[stem] = base64.b64encode(data).decode("ascii")
     write_tables(points, out_dir, options=opts)
     page = out_dir / "index.html"
-    write_text(page, render_html(points, b64, title, detail, source, options=opts))
+    write_text(page, render_html(points, b64, title, detail, source_label(source, out_dir), options=opts))
     return page

@@ -166,3 +166,13 @@ console.log(JSON.stringify([up, down]));
     up, down = _json.loads(out.stdout)
     assert up == ["-1", "9", "10", "100", ""]
     assert down == ["100", "10", "9", "-1", ""]
+
+
+def test_the_page_names_its_source_relative_to_the_report_never_by_absolute_path(tmp_path):
+    from accelsim.report.html import source_label
+
+    (tmp_path / "results" / "bw").mkdir(parents=True)
+    out = tmp_path / "reports" / "bw"
+    assert source_label(str(tmp_path / "results" / "bw"), out) == "../../results/bw"
+    assert source_label("/elsewhere/entirely/deep/down/sweep2", out) == "sweep2"
+    assert source_label("", out) == ""
