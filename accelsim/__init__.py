@@ -1,12 +1,14 @@
 """accelsim: cycle-accurate simulation of low-power CNN inference hardware.
 
-The data flows one way (see DESIGN.md in the project docs)::
+The data flows one way; :data:`accelsim.pipeline.stages.STAGES` is the whole orchestration::
 
-    model -> graph -> quant -> layers (descriptors) -> datapath (accuracy)
-                                                    -> hw (cycles, counts) -> energy (pJ)
-    everything -> report;  many configs -> sweep
+    workload -> float graph -> quantized descriptors (+ accuracy) -> timing -> energy -> result
+    many configs -> sweep -> report
 
-Each stage is a sub-package that imports only the stages to its left.
+Packages import only packages below them (``lint-imports`` checks the contract in setup.cfg)::
+
+    cli > report > sweep > pipeline > energy > datapath | hw > quant > datasets
+        > graph | workloads > config | layers > atomic | lazy > errors
 """
 
 __version__ = "0.1.0"

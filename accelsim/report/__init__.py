@@ -10,7 +10,7 @@ Names are imported on first use, so that commands which only need :mod:`points` 
 here) do not pay for importing matplotlib.
 """
 
-import importlib
+from accelsim.lazy import lazy_getattr
 
 _WHERE = {
     "build_report": "accelsim.report.html",
@@ -24,8 +24,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'accelsim.report' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

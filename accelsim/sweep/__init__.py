@@ -10,7 +10,7 @@ Names are imported on first use, so that the command line (which reads a default
 here) does not import the runner and the pipeline.
 """
 
-import importlib
+from accelsim.lazy import lazy_getattr
 
 _WHERE = {
     "ResultCache": "accelsim.sweep.cache",
@@ -34,8 +34,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'accelsim.sweep' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
