@@ -499,3 +499,13 @@ def test_new_kinds_survive_the_descriptor_files_and_corrupt_arrays_are_named(tmp
     from dataclasses import replace
     with pytest.raises(InputFileError, match=r"layer '.*' \(gather\): index holds values in \[.*\], outside"):
         prepare(replace(net, tensors=bad))
+
+
+def test_table_not_finite_in_the_calibrated_range_is_refused_by_name():
+    rng = np.random.default_rng(25)
+    inits = {"e": np.float32(-1.0)}
+    nodes = [_conv("c1", "x", "a", 3, 4, rng, inits), H("Pow", ["a", "e"], ["y"], name="recip")]
+    graph = import_model(build_model(nodes, (1, 3, 4, 4), inits))
+    with pytest.raises(UnsupportedOpError, match=r"node 'recip': pow is not finite at input 0 inside the "
+                                                 r"calibrated input range"):
+        calibrate(graph, rng.standard_normal((2, 3, 4, 4)).astype(np.float32))

@@ -361,16 +361,17 @@ def _cal_mul(job: _Layer) -> _Result:
 def _cal_lut(job: _Layer) -> _Result:
     node = job.lp.main
     t_in = job.ins_q[0]
-    y = execute_node(node, job.xs)[0]
-    t_out = job.out_tq(y)
     m_in = qmax(t_in.bits)
     codes = np.arange(-m_in, m_in + 1, dtype=np.float64)
-    vals = execute_node(node, [(codes * t_in.step).astype(np.float32)])[0]
-    if not np.all(np.isfinite(vals)):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # reported below, by node
+        vals = execute_node(node, [(codes * t_in.step).astype(np.float32)])[0]
+    if not np.all(np.isfinite(vals)):  # checked first: the (fake-quantized) inputs are table entries
         bad = float(codes[~np.isfinite(vals)][0] * t_in.step)
         raise UnsupportedOpError(
             f"node {node.name!r}: {job.desc.extra.get('function', node.op)} is not finite at input {bad:g} inside "
             f"the calibrated input range [-{t_in.threshold:g}, {t_in.threshold:g}]; it cannot be a lookup table")
+    y = execute_node(node, job.xs)[0]
+    t_out = job.out_tq(y)
     table = quantize_tensor(vals, t_out.step, job.out_bits)
     job.tensors[job.desc.key("lut")] = table.astype(np.int16)
     lo, hi = -qmax(job.out_bits), qmax(job.out_bits)
