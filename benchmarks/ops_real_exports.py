@@ -5,7 +5,7 @@ with seeded random weights and BN statistics from three train-mode passes, then:
 executor against onnxruntime (max relative error), 8-bit calibration (method max) on the same
 images, integer datapath logits SQNR against the float logits, the layer kinds it became, and
 a hardware simulation of the default config. It shows which ops real exports use and that each
-runs; comparing against onnxruntime's int8 quantizer is the job of the model-coverage benchmark.
+runs; the comparison with onnxruntime's int8 quantizer is benchmarks/model_coverage.py's job.
 
     python benchmarks/ops_real_exports.py --torch-python /work/venvs/torch/bin/python \\
         --models shufflenet_v2_x0_5,mobilenet_v3_small,efficientnet_b0,googlenet,densenet121 --size 96
