@@ -5,14 +5,16 @@ The header carries ``schema_version``; a reader refuses files from a newer versi
 written atomically (:mod:`accelsim.atomic`), ``tensors.npz`` first; the header records the SHA-256
 of the tensors it belongs to (``tensors_sha256``), so a pair torn apart by a crash between the two
 renames is refused on reading instead of pairing new arrays with old layers: both carry the same
-random ``write_id`` (the header's key, and an array of that name in ``tensors.npz``). Editing the
-arrays by loading and re-saving all of them keeps the pair valid.
+``write_id`` (the header's key, and an array of that name in ``tensors.npz``), a SHA-256 digest of
+the network's content, so writing the same network twice gives the same bytes (deterministic
+outputs) while any two different networks differ. Editing the arrays by loading and re-saving all
+of them keeps the pair valid.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import hashlib
 import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -74,8 +76,6 @@ def write_network(net: Network, directory: str | Path) -> Path:
     for key, arr in arrays.items():
         if arr.dtype == object:
             raise ValueError(f"tensor {key!r} has dtype object; only numeric arrays are stored")
-    write_id = uuid.uuid4().hex
-    save_npz(directory / TENSORS_FILE, {**arrays, WRITE_ID: np.asarray(write_id)})
     header = {
         "schema_version": SCHEMA_VERSION,
         "accelsim_version": __version__,
@@ -85,10 +85,21 @@ def write_network(net: Network, directory: str | Path) -> Path:
         "input_quant": {k: list(v) for k, v in net.input_quant.items()},
         "meta": dict(net.meta),
         "layers": [_layer_to_dict(layer) for layer in net.layers],
-        WRITE_ID: write_id,
     }
+    header[WRITE_ID] = write_id = _content_id(header, arrays)
+    save_npz(directory / TENSORS_FILE, {**arrays, WRITE_ID: np.asarray(write_id)})
     write_text(directory / DESCRIPTORS_FILE, json.dumps(header, indent=1) + "\n")
     return directory
+
+
+def _content_id(header: dict, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 (hex, 32 characters) of the header and every array's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode("utf-8"))
+    for key in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}|{arr.dtype.str}|{arr.shape}|".encode("utf-8"))
+        digest.update(arr.tobytes())
+    return digest.hexdigest()[:32]
 
 
 def read_network(directory: str | Path) -> Network:

@@ -88,10 +88,21 @@ def test_pair_torn_by_a_crash_is_refused(tmp_path):
     """New arrays with an old header (a kill between the two renames) must not be read as one network."""
     old, new = tmp_path / "old", tmp_path / "new"
     write_network(_net(), old)
-    write_network(_net(), new)
+    net = _net()
+    bias_key = net.layers[0].key("bias")
+    write_network(Network(name=net.name, layers=net.layers, inputs=net.inputs, outputs=net.outputs,
+                          tensors={**net.tensors, bias_key: net.tensors[bias_key] + 1},
+                          input_quant=net.input_quant, meta=net.meta), new)
     (old / "tensors.npz").write_bytes((new / "tensors.npz").read_bytes())
     with pytest.raises(InputFileError, match="belongs to another write than descriptors.json"):
         read_network(old)
+
+
+def test_same_network_writes_the_same_bytes(tmp_path):
+    """The pairing id is a digest of the content, not a random number: outputs are reproducible."""
+    a, b = write_network(_net(), tmp_path / "a"), write_network(_net(), tmp_path / "b")
+    for name in ("descriptors.json", "tensors.npz"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
 def test_failed_write_leaves_previous_files(tmp_path, monkeypatch):
