@@ -439,7 +439,7 @@ def model_table(rows) -> str:
         q = next((r for r in mine if "sqnr_max" in r or "error_max" in r), {})
         stop = next((r["stopped_by"] for r in mine if r.get("imports") is False), "")
         if stop:
-            imp += ": " + stop.split(": ", 1)[-1].split(";")[0][:110]
+            imp += ": " + stop.split(".onnx: ", 1)[-1].split(";")[0][:110]
         delta = q["sqnr_max"] - q["ort_sqnr"] if "sqnr_max" in q and "ort_sqnr" in q else None
         agree = "/".join(_f(q.get(k), ".2f") for k in ("agree_klj", "agree_max", "ort_agree"))
         lines.append("| " + " | ".join([
