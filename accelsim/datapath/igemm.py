@@ -41,6 +41,8 @@ lowers correctly (the tests compile both and compare).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -176,8 +178,13 @@ def vstore(typingctx, acc, out, word):
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
-def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw):
-    """``raw[i, j, r]`` (int32, modulo 2**32) for images ``i < n_img``; see the module docstring.
+def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw, j_outer):
+    """Raw sums (int32, modulo 2**32) for images ``i < n_img``; see the module docstring.
+
+    Sum ``(i, j, r)`` is stored at ``(i*jp + j)*rp + r``. With *j_outer* jobs run channel block
+    outer, pixel block inner, so consecutive tiles extend the same 8 rows (sequential stores over
+    few pages: long im2col rows); else pixel block outer, so one packed-activation block serves
+    every channel block while it is in cache (short padded-plane rows, many taps).
 
     Parameters
     ----------
@@ -187,7 +194,7 @@ def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw):
         k-groups of ``a``.  jp : output channels, a multiple of :data:`NR`.
     rp : virtual pixels per image, a multiple of :data:`MR`; ``a`` must hold words up to
         ``(nq-1)*qstride + rp + max(toff)`` past each image start.
-    raw : int32 [n_img, jp, rp] output, flat.
+    raw : int32 output, ``n_img * jp * rp`` elements, flat.
     """
     nt = toff.shape[0]
     nj = jp // NR
@@ -195,8 +202,12 @@ def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw):
     for job in prange(n_img * nr * nj):
         i = job // (nr * nj)
         rem = job % (nr * nj)
-        r0 = (rem // nj) * MR
-        j0 = (rem % nj) * NR
+        if j_outer:
+            j0 = (rem // nr) * NR
+            r0 = (rem % nr) * MR
+        else:
+            r0 = (rem // nj) * MR
+            j0 = (rem % nj) * NR
         abase = i * a_img + r0
         c00 = vzero(); c01 = vzero(); c02 = vzero()
         c10 = vzero(); c11 = vzero(); c12 = vzero()
@@ -452,6 +463,19 @@ _PLANE_MIN = 64
 """Padded planes (Hp x Wp) from which a stride-1 kernel runs on the plane instead of im2col."""
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(slot: str, shape, dtype) -> np.ndarray:
+    """A reused per-thread work array (fresh large arrays cost a page fault per 4 KiB each call)."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = getattr(_SCRATCH, slot, None)
+    if buf is None or buf.size < nbytes:
+        buf = np.empty(max(nbytes, 1), dtype=np.uint8)
+        setattr(_SCRATCH, slot, buf)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
 def _ceil(a: int, b: int) -> int:
     return -(-a // b) * b
 
@@ -528,17 +552,17 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
         for n0 in range(0, n, imgs):
             nb = min(imgs, n - n0)
             if plane:
-                a = np.empty((nb, nq, qstride, per), dtype=adt)
+                a = _scratch("a", (nb, nq, qstride, per), adt)
                 pack_plane(x, n0, xc0, cg, pt, pl, hp, wp, qstride, per, False, a)
                 n_raw, ipr, img_stride, row, a_img = nb, 1, 0, wp, nq * qstride
             else:
                 rp = _ceil(nb * oh * ow, MR)
                 qstride = rp
-                a = np.empty((nq, rp, per), dtype=adt)
+                a = _scratch("a", (nq, rp, per), adt)
                 pack_cols(x, n0, nb, xc0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, False, a)
                 n_raw, ipr, img_stride, row, a_img = 1, nb, oh * ow, ow, 0
-            raw = np.empty(n_raw * jp * rp, dtype=np.int32)
-            gemm_raw(a.reshape(-1), b.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, raw)
+            raw = _scratch("raw", (n_raw * jp * rp,), np.int32)
+            gemm_raw(a.reshape(-1), b.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, raw, not plane)
             if not screen:
                 finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, hi, out, n0, c0, ng)
                 continue
@@ -546,8 +570,8 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
                 pack_plane(x, n0, xc0, cg, pt, pl, hp, wp, qstride, per, True, a)
             else:
                 pack_cols(x, n0, nb, xc0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, True, a)
-            rawabs = np.empty_like(raw)
-            gemm_raw(a.reshape(-1), babs.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, rawabs)
+            rawabs = _scratch("rawabs", raw.shape, np.int32)
+            gemm_raw(a.reshape(-1), babs.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, rawabs, not plane)
             ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,
                                  acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, xc0)
             events += int(ev.sum())
