@@ -51,7 +51,7 @@ def dataset_override(arg: str, configured: Any) -> dict[str, Any]:
 
 def add_quant_arguments(p: argparse.ArgumentParser) -> None:
     """The calibration flags ``quantize`` and ``evaluate`` share; defaults read from :class:`QuantConfig`."""
-    from accelsim.config.quant import QuantConfig, ThresholdMethod
+    from accelsim.config.quant import QuantConfig, ThresholdMethod, WeightMethod
 
     f = QuantConfig.model_fields
     p.add_argument("--batch", type=int, metavar="N", help=f"calibration images (default {f['calib_batch'].default})")
@@ -61,6 +61,12 @@ def add_quant_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=typing.get_args(ThresholdMethod),
                    help=f"activation threshold method (default {f['method'].default})")
     p.add_argument("--per-tensor", action="store_true", help="one weight threshold per layer (default per channel)")
+    p.add_argument("--weight-method", choices=typing.get_args(WeightMethod),
+                   help=f"weight threshold rule per output channel (default {f['weight_method'].default})")
+    p.add_argument("--bias-correction", action="store_true", default=None,
+                   help="subtract each MAC layer's mean output error (measured on the calibration batch) from its bias")
+    p.add_argument("--unsigned", action="store_true", default=None,
+                   help="unsigned codes 0..2^b-1 for tensors that cannot be negative (after ReLU/ReLU6)")
     p.add_argument("--seed", type=int, help="seed of the calibration batch draw (default: the config's seed, 0)")
 
 
@@ -86,7 +92,8 @@ def input_shape_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"workload.input_shape": list(parse_shape(args.input_shape, "--input-shape"))}
 
 
-QUANT_FLAGS = ("batch", "bits", "weight_bits", "act_bits", "method", "per_tensor", "seed")
+QUANT_FLAGS = ("batch", "bits", "weight_bits", "act_bits", "method", "per_tensor", "weight_method",
+               "bias_correction", "unsigned", "seed")
 """Destinations of :func:`add_quant_arguments`: flags that change the calibration."""
 
 
@@ -111,6 +118,12 @@ def quant_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["quant.method"] = args.method
     if args.per_tensor:
         out["quant.per_channel"] = False
+    if args.weight_method is not None:
+        out["quant.weight_method"] = args.weight_method
+    if args.bias_correction:
+        out["quant.bias_correction"] = True
+    if args.unsigned:
+        out["quant.unsigned_activations"] = True
     if args.batch is not None:
         out["quant.calib_batch"] = args.batch
     if args.seed is not None:

@@ -89,7 +89,10 @@ def format_summary(net) -> str:
     lines.append("")
     lines.append(
         f"{len(net.layers)} layers, {net.macs:,} MACs per batch of {net.layers[0].in_shape[0]}; input T {t_in:.4g} "
-        f"({b_in} bits); method {net.meta.get('method')}; worst requantization error {100 * worst:.3f} %"
+        f"({b_in} bits); method {net.meta.get('method')}"
+        + "".join(f"; {k.replace('_', ' ')} {net.meta[k]}" for k in ("weight_method", "bias_correction",
+                                                                    "unsigned_activations") if k in net.meta)
+        + f"; worst requantization error {100 * worst:.3f} %"
         + (f"; dropped {', '.join(net.meta['dropped'])}" if net.meta.get("dropped") else "")
     )
     return "\n".join(lines)

@@ -1,8 +1,10 @@
 """``quant:`` — bit widths and calibration (DESIGN §3); read by :mod:`accelsim.quant`.
 
-Bit widths are signed symmetric codes (step ``T / (2**(b-1) - 1)``); the requantization scale
-is unsigned. See :mod:`accelsim.quant.requant` for how ``scale_bits`` and ``acc_bits`` bound the
-integers, and :mod:`accelsim.quant.thresholds` for the methods.
+Bit widths are signed symmetric codes (step ``T / (2**(b-1) - 1)``), or, with
+``unsigned_activations``, unsigned codes ``0 .. 2**b - 1`` (step ``T / (2**b - 1)``) for tensors
+that cannot be negative; the requantization scale is unsigned. See :mod:`accelsim.quant.requant`
+for how ``scale_bits`` and ``acc_bits`` bound the integers, :mod:`accelsim.quant.thresholds` for
+the methods and docs/quantization.md for what each option buys at low bit widths.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from pydantic import Field
 
 from accelsim.config.base import ConfigModel
 
-ThresholdMethod = Literal["kl-j", "max", "percentile", "entropy", "mse"]
+ThresholdMethod = Literal["kl-j", "max", "percentile", "entropy", "mse", "auto"]
+WeightMethod = Literal["max", "mse"]
+
+WIDTH_RANGE = (2, 16)
+"""Inclusive range of weight and activation widths, bits."""
 
 
 class LayerQuantOverride(ConfigModel):
@@ -22,6 +28,7 @@ class LayerQuantOverride(ConfigModel):
     weight_bits: int | None = Field(None, ge=2, le=16, description="Weight width, bits.")
     act_bits: int | None = Field(None, ge=2, le=16, description="Output activation width, bits.")
     method: ThresholdMethod | None = Field(None, description="Threshold method for this layer's output.")
+    weight_method: WeightMethod | None = Field(None, description="Weight threshold rule for this layer.")
 
 
 class QuantConfig(ConfigModel):
@@ -35,7 +42,20 @@ class QuantConfig(ConfigModel):
                            "saturated with a warning when it does not fit).")
     scale_bits: int = Field(8, ge=2, le=32, description="Width B of the unsigned requantization scale, bits; "
                             "the scale lies in [2**(B-1), 2**B - 1], relative error <= 2**-B.")
-    method: ThresholdMethod = Field("kl-j", description="Activation threshold method (the paper's KL-J).")
+    method: ThresholdMethod = Field(
+        "kl-j", description="Activation threshold method: kl-j (the paper's, default), max, percentile, entropy, "
+        "mse, or auto (per layer, the method whose quantized output is closest, in mean squared error, to the "
+        "float model's tensor on the calibration batch).")
+    weight_method: WeightMethod = Field(
+        "max", description="Weight threshold rule: max (T = max|w|, default) or mse (per output channel, the T "
+        "in [0.2, 1] x max|w| minimising the squared rounding plus clipping error of the weights).")
+    bias_correction: bool = Field(
+        False, description="Subtract from each MAC layer's integer bias the mean output error per channel "
+        "(quantized minus float pre-activation output, averaged over the calibration batch), accumulator units.")
+    unsigned_activations: bool = Field(
+        False, description="Unsigned codes 0 .. 2**b - 1 for tensors that cannot be negative (after a fused "
+        "ReLU/ReLU6 or clip with min >= 0, and maxpool/avgpool/flatten/concat of such tensors), so a b-bit "
+        "activation uses all 2**b levels; false keeps signed codes everywhere.")
     percentile: float = Field(99.99, gt=0, le=100, description="Percentile of |x| for method 'percentile', %.")
     per_channel: bool = Field(True, description="One weight threshold per output channel (else per tensor).")
     calib_batch: int = Field(64, ge=1, description="Images in the one calibration batch (drawn with the "

@@ -84,6 +84,8 @@ def _check_bits(net: Network, layer: LayerDescriptor) -> None:
     q = layer.quant
     bits = max(layer.out_bits, layer.act_bits) if layer.op in ("maxpool", "reshape", "gather") else layer.out_bits
     lo, hi = _signed_range(bits)
+    if q.out_min >= 0:  # a tensor that cannot be negative may use unsigned codes 0 .. 2**bits - 1
+        lo, hi = 0, (1 << bits) - 1
     if not (lo <= q.out_min <= q.out_max <= hi):
         raise InputFileError(
             f"{_where(net, layer)}: output range [{q.out_min}, {q.out_max}] is not inside the "

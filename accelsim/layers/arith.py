@@ -5,6 +5,8 @@ network inputs. Every rule here is what the hardware does:
 
 * quantize a float input: ``q = clip(floor(x / s + 1/2), -qmax, qmax)``, ``qmax = 2**(b-1) - 1``
   (round half up; the only float operation, at the network boundary);
+* a tensor that cannot be negative may use unsigned codes ``0 .. 2**b - 1`` (:func:`code_range`):
+  same integers, twice the positive levels; the datapath needs no other change (codes are int32);
 * shift right with rounding half up: ``rshift_round(v, n) = (v + (1 << (n-1))) >> n`` for n > 0,
   an arithmetic (floor) shift, so ties go towards +inf for negative values too;
 * requantize: ``out = clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)``.
@@ -20,9 +22,17 @@ def qmax(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
-def step_from_threshold(threshold: float, bits: int) -> float:
-    """Step ``s = T / (2**(b-1) - 1)`` of a symmetric *bits*-bit quantizer with threshold *T*."""
-    return float(threshold) / qmax(bits)
+def code_range(bits: int, unsigned: bool = False) -> tuple[int, int]:
+    """Lowest and highest code of a *bits*-bit value: ``(-qmax, qmax)`` signed, ``(0, 2**bits - 1)`` unsigned."""
+    if unsigned:
+        return 0, (1 << bits) - 1
+    m = qmax(bits)
+    return -m, m
+
+
+def step_from_threshold(threshold: float, bits: int, unsigned: bool = False) -> float:
+    """Step ``s = T / hi`` of a *bits*-bit quantizer with threshold *T* (``hi`` of :func:`code_range`)."""
+    return float(threshold) / code_range(bits, unsigned)[1]
 
 
 def quantize_tensor(x: np.ndarray, step: float, bits: int) -> np.ndarray:

@@ -110,29 +110,62 @@ def int_dtype(bits: int) -> np.dtype:
     raise ValueError(f"no integer type holds {bits} bits")
 
 
-def weight_thresholds(w: np.ndarray, per_channel: bool) -> np.ndarray:
-    """``T[c] = max|w[c]|`` per output channel (axis 0), or the tensor max for every channel.
+MSE_WEIGHT_GRID = np.linspace(0.2, 1.0, 81)
+"""Candidate weight thresholds of ``weight_method: mse``, as fractions of ``max|w|`` (step 1 %)."""
+
+
+def weight_thresholds(w: np.ndarray, per_channel: bool, bits: int | None = None, method: str = "max") -> np.ndarray:
+    """Weight threshold per output channel (axis 0), or one for the tensor repeated per channel.
+
+    ``method="max"``: ``T[c] = max|w[c]|``. ``method="mse"`` (needs *bits*): among the candidates
+    ``f * max|w[c]|``, ``f`` in :data:`MSE_WEIGHT_GRID`, the one minimising
+    ``sum((w[c] - s * clip(round_half_up(w[c] / s), -qmax, qmax))**2)`` with ``s = T / qmax(bits)``
+    (rounding plus clipping error; ``f = 1`` is max, so mse never has a larger error than max;
+    ties keep the largest T). Per tensor, the same search runs over the whole tensor.
 
     An all-zero channel (or tensor) gets T = 1: every weight is code 0 whatever the step, and a
     finite step keeps the bias and multiplier arithmetic defined.
     """
     w = np.asarray(w, dtype=np.float64)
-    t = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    rows = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
+    t = np.abs(rows).max(axis=1)
+    if method == "mse":
+        if bits is None:
+            raise ValueError("weight_thresholds: method 'mse' needs bits")
+        t = _mse_weight_thresholds(rows, t, bits)
+    elif method != "max":
+        raise ValueError(f"weight_thresholds: method must be 'max' or 'mse', got {method!r}")
     if not per_channel:
-        t = np.full_like(t, t.max())
+        t = np.full(w.shape[0], t[0])
     return np.where(t > 0, t, 1.0)
 
 
-def quantize_weights(w: np.ndarray, bits: int, per_channel: bool = True
+def _mse_weight_thresholds(rows: np.ndarray, tmax: np.ndarray, bits: int) -> np.ndarray:
+    """Per row of *rows*, the candidate threshold with the least squared quantization error."""
+    m = qmax(bits)
+    best_t = tmax.copy()
+    best_e = np.full(tmax.shape, np.inf)
+    for f in MSE_WEIGHT_GRID[::-1]:  # largest first: ties keep the larger threshold
+        t = tmax * f
+        s = np.where(t > 0, t / m, 1.0)[:, None]
+        q = np.clip(np.floor(rows / s + 0.5), -m, m)
+        e = ((rows - q * s) ** 2).sum(axis=1)
+        better = e < best_e
+        best_e = np.where(better, e, best_e)
+        best_t = np.where(better, t, best_t)
+    return best_t
+
+
+def quantize_weights(w: np.ndarray, bits: int, per_channel: bool = True, method: str = "max"
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Symmetric weight quantization with ``T = max|w|`` per output channel.
+    """Symmetric weight quantization with the thresholds of :func:`weight_thresholds`.
 
     Returns
     -------
     codes : weights as the smallest fitting int type, ``q = clip(floor(w/s + 1/2), -qmax, qmax)``.
     thresholds, steps : float64 ``[Cout]``, ``s = T / qmax(bits)``.
     """
-    t = weight_thresholds(w, per_channel)
+    t = weight_thresholds(w, per_channel, bits, method)
     s = t / qmax(bits)
     shape = (-1,) + (1,) * (np.ndim(w) - 1)
     q = quantize_tensor(w, s.reshape(shape), bits)
@@ -161,6 +194,7 @@ def quantize_bias(b: np.ndarray | None, acc_step: np.ndarray, bias_bits: int, wh
 
 __all__ = [
     "MAX_SHIFT",
+    "MSE_WEIGHT_GRID",
     "int_dtype",
     "multiplier_error",
     "quantize_bias",

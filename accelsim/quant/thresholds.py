@@ -3,7 +3,9 @@
 Every method receives a :class:`~accelsim.quant.observers.HistogramStats` (``counts[k]`` values
 with ``k*w <= |x| < (k+1)*w``, the exact ``max_abs``) and the bit width *b*; it returns T in
 real units with ``0 < T <= max_abs`` (T = 0 only when every value was 0). ``L = 2**(b-1)``
-is the number of non-negative levels of a signed symmetric b-bit code (``qmax + 1``).
+is the number of non-negative levels of a signed symmetric b-bit code (``qmax + 1``). An
+unsigned b-bit code (a tensor that cannot be negative) has ``2**b`` non-negative levels, as many
+as a signed (b+1)-bit code: :func:`choose_threshold` passes ``b + 1`` for it.
 
 Methods (register a new one in :data:`THRESHOLD_METHODS`, nowhere else):
 
@@ -34,6 +36,12 @@ Methods (register a new one in :data:`THRESHOLD_METHODS`, nowhere else):
     with values at bin centres ``c``: ``E(T) = n(c<=T) * s**2/12 + sum_{c>T} n_c (c - T)**2``,
     ``s = T / qmax(b)`` (uniform rounding noise inside the range plus clipping error outside).
     On uniform data the optimum is within a fraction of a percent below the max.
+``auto`` (:func:`choose_threshold_auto`, not a histogram rule)
+    Every method above proposes its T; the calibration driver measures, on the calibration
+    batch, the mean squared error between the layer's quantized output at each T and the
+    float model's tensor, and keeps the T with the smallest error (ties: the first in
+    :data:`THRESHOLD_METHODS` order). It sees what a histogram cannot: the error already
+    carried in from earlier layers and the clipping of a fused activation.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ ThresholdFn = Callable[..., float]
 
 
 def _levels(bits: int) -> int:
-    if not 2 <= int(bits) <= 16:
+    if not 2 <= int(bits) <= 17:  # 17: the levels of an unsigned 16-bit code
         raise ConfigError(f"bit width must be 2-16, got {bits}")
     return 1 << (int(bits) - 1)
 
@@ -182,8 +190,12 @@ THRESHOLD_METHODS: dict[str, ThresholdFn] = {
 """Every threshold method by its config name (``quant.method``)."""
 
 
-def choose_threshold(stats: HistogramStats, method: str, bits: int, percentile: float = 99.99) -> float:
+def choose_threshold(stats: HistogramStats, method: str, bits: int, percentile: float = 99.99,
+                     unsigned: bool = False) -> float:
     """Apply the method named *method* (a key of :data:`THRESHOLD_METHODS`).
+
+    *unsigned* codes (``0 .. 2**bits - 1``) have the non-negative levels of a signed
+    ``bits + 1``-bit code, so the method is asked for ``bits + 1``.
 
     Raises
     ------
@@ -194,6 +206,34 @@ def choose_threshold(stats: HistogramStats, method: str, bits: int, percentile: 
         fn = THRESHOLD_METHODS[method]
     except KeyError:
         raise ConfigError(
-            f"quant.method: unknown threshold method {method!r} (valid: {', '.join(THRESHOLD_METHODS)})"
+            f"quant.method: unknown threshold method {method!r} (valid: {', '.join(THRESHOLD_METHODS)}, auto)"
         ) from None
-    return fn(stats, bits, percentile=percentile)
+    if not 2 <= int(bits) <= 16:
+        raise ConfigError(f"bit width must be 2-16, got {bits}")
+    return fn(stats, int(bits) + (1 if unsigned else 0), percentile=percentile)
+
+
+def choose_threshold_auto(stats: HistogramStats, bits: int, error: Callable[[float], float],
+                          percentile: float = 99.99, unsigned: bool = False) -> tuple[str, float]:
+    """The ``auto`` rule: the candidate threshold with the smallest ``error(T)``.
+
+    Parameters
+    ----------
+    error : maps a threshold T (real units) to the error of the quantized output against the
+        float reference (any non-negative score; the driver uses a mean squared error).
+
+    Returns
+    -------
+    (method, T) : the winning method's name and its threshold. Candidates proposing the same T
+    are scored once; ties keep the first method in :data:`THRESHOLD_METHODS` order.
+    """
+    best: tuple[float, str, float] | None = None
+    scored: dict[float, float] = {}
+    for name in THRESHOLD_METHODS:
+        t = choose_threshold(stats, name, bits, percentile, unsigned)
+        if t not in scored:
+            scored[t] = float(error(t))
+        if best is None or scored[t] < best[0]:
+            best = (scored[t], name, t)
+    assert best is not None
+    return best[1], best[2]

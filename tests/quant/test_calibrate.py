@@ -294,3 +294,104 @@ def test_all_zero_tensor_falls_back_with_a_warning():
     with pytest.warns(UserWarning, match=rf"layer 'c': every calibration value is 0; threshold set to {DEAD_THRESHOLD:g}"):
         net = calibrate(g, x, QuantConfig())
     assert net.layers[0].quant.out_threshold == DEAD_THRESHOLD
+
+
+# -- low-bit options: unsigned codes, bias correction, auto ----------------------------------------
+
+def _sqnr_db(ref, got):
+    return 10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - got) ** 2))
+
+
+def test_unsigned_codes_after_relu_use_all_levels_and_match_the_integer_reference():
+    from accelsim.datapath.executor import prepare, run_prepared
+
+    g = small_cnn()
+    x = RNG.standard_normal((64, 3, 8, 8)).astype(np.float32)
+    signed = calibrate(g, x[:32], QuantConfig(weight_bits=4, act_bits=4, method="mse"))
+    net = calibrate(g, x[:32], QuantConfig(weight_bits=4, act_bits=4, method="mse", unsigned_activations=True))
+    c1, p1, f1, g1 = net.layers
+    # the ReLU output (and the maxpool / flatten passing it on) uses codes 0..15: step T / 15
+    for layer in (c1, p1, f1):
+        assert (layer.quant.out_min, layer.quant.out_max) == (0, 15)
+        assert layer.quant.out_step == pytest.approx(layer.quant.out_threshold / 15)
+    assert (signed.layers[0].quant.out_min, signed.layers[0].quant.out_max) == (0, 7)
+    # the network input (may be negative) and the logits (no ReLU) stay signed
+    assert net.input_quant["x"][1] == pytest.approx(net.input_quant["x"][0] / 7)
+    assert (g1.quant.out_min, g1.quant.out_max) == (-7, 7)
+    assert net.meta["unsigned_activations"] is True
+    # the datapath runs the unsigned codes exactly as the numpy int64 reference
+    yi = run_int(net, x[32:])["y"]
+    np.testing.assert_array_equal(run_prepared(prepare(net), x[32:]).logits, yi)
+    codes = run_prepared(prepare(net), x[32:], keep=["c1"]).codes["c1"]
+    assert codes.min() >= 0 and codes.max() > 7  # the upper half of the range is really used
+    # twice the levels on the ReLU'd tensor: with 8-bit input and weights (so the 4-bit output
+    # rounding dominates), the first layer's output is ~6 dB closer to float
+    ref = run_graph(g, {"x": x[32:]}, keep="all")["r1o"]
+    sq = {}
+    for u in (False, True):
+        n = calibrate(g, x[:32], QuantConfig(method="mse", unsigned_activations=u, layers={"c1": {"act_bits": 4}}))
+        sq[u] = _sqnr_db(ref, run_prepared(prepare(n), x[32:], keep=["c1"]).codes["c1"] * n.layers[0].quant.out_step)
+    assert sq[True] > sq[False] + 4.0
+
+
+def test_unsigned_codes_in_a_block_with_luts_stay_exact():
+    """Tensors a LUT reads stay signed (its table is indexed by code + qmax); the rest follow the rules."""
+    from accelsim.datapath.executor import prepare, run_prepared
+
+    g = block_graph()
+    x = np.random.default_rng(3).standard_normal((64, 2, 8, 8)).astype(np.float32)
+    net = calibrate(g, x[:32], QuantConfig(weight_bits=6, act_bits=6, unsigned_activations=True))
+    ops = {l.name: l for l in net.layers}
+    assert ops["c0"].quant.out_min == 0 and ops["c0"].quant.out_max == 63  # relu fused
+    assert ops["add"].quant.out_max == 63  # relu fused after the add
+    assert ops["sig"].quant.out_min == 0 and ops["sig"].quant.out_max == 63  # sigmoid table output
+    for layer in net.layers:  # every lut input is a signed tensor
+        if layer.op == "lut":
+            src = next(l for l in net.layers if l.output == layer.inputs[0])
+            assert src.quant.out_min < 0 or src.quant.out_max <= qmax(src.out_bits)
+    yi = run_int(net, x[32:])["logits"]
+    np.testing.assert_array_equal(run_prepared(prepare(net), x[32:]).logits, yi)
+    yf = run_graph(Graph("b", g.nodes[:-1], g.inputs, ["logits"], g.params), {"x": x[32:]})["logits"]
+    assert np.abs(yi - yf).max() <= 0.3 * np.abs(yf).max()  # 6 bits: looser than the 8-bit test
+
+
+def test_bias_correction_removes_the_mean_output_error():
+    """A gemm whose 2-bit weights round the same way in every row has a systematic output error;
+    bias correction measures it on the calibration batch and subtracts it from the integer bias."""
+    r = np.random.default_rng(11)
+    w = (0.3 + 0.2 * r.random((6, 40))).astype(np.float32)  # all positive: rounding errors do not cancel
+    p = {"w": w, "b": np.zeros(6, np.float32)}
+    g = Graph("fc", [Node("fc", "gemm", ["x", "w", "b"], ["y"])], {"x": (1, 40)}, ["y"], p)
+    x = (1.0 + r.random((256, 40))).astype(np.float32)  # positive mean input
+    cfg = dict(weight_bits=2, act_bits=8, method="max")
+    plain = calibrate(g, x[:128], QuantConfig(**cfg))
+    corr = calibrate(g, x[:128], QuantConfig(**cfg, bias_correction=True))
+    yf = x[128:].astype(np.float64) @ w.T.astype(np.float64)
+    e_plain = (run_int(plain, x[128:])["y"] - yf).mean(axis=0)
+    e_corr = (run_int(corr, x[128:])["y"] - yf).mean(axis=0)
+    # held-out images: the per-channel mean error shrinks to a fraction of an output step
+    assert np.all(np.abs(e_corr) < 0.25 * np.abs(e_plain))
+    assert np.all(np.abs(e_corr) <= 2 * corr.layers[0].quant.out_step)
+    assert corr.layers[0].extra["bias_correction_max_codes"] > 0
+    assert corr.meta["bias_correction"] is True
+
+
+def test_auto_picks_per_layer_the_method_closest_to_float():
+    """With the input quantized the same way, auto's output threshold for c1 is the candidate whose
+    quantized output (here measured on the integer datapath) is closest to the float ReLU output."""
+    from accelsim.datapath.executor import prepare, run_prepared
+
+    g = small_cnn()
+    x = RNG.standard_normal((32, 3, 8, 8)).astype(np.float32)
+    ref = run_graph(g, {"x": x}, keep="all")["r1o"].astype(np.float64)
+    errs, nets = {}, {}
+    for m in ("kl-j", "max", "percentile", "entropy", "mse", "auto"):
+        net = calibrate(g, x, QuantConfig(weight_bits=8, act_bits=3, method="max", layers={"c1": {"method": m}}))
+        codes = run_prepared(prepare(net), x, keep=["c1"]).codes["c1"]
+        errs[m] = float(np.mean((codes * net.layers[0].quant.out_step - ref) ** 2))
+        nets[m] = net
+    chosen = nets["auto"].layers[0].quant.method
+    assert chosen.startswith("auto:")
+    assert nets["auto"].layers[0].quant.out_threshold == nets[chosen[5:]].layers[0].quant.out_threshold
+    assert errs["auto"] <= 1.02 * min(errs[m] for m in errs if m != "auto")
+    assert len({round(e, 9) for e in errs.values()}) > 2  # the candidates really differ

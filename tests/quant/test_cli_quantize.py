@@ -125,3 +125,16 @@ def test_unsupported_model_is_refused_before_any_data_is_read(tmp_path, capsys):
         rc = main(argv)
         err = _err(capsys)
         assert rc == 2 and len(err) == 1 and "'mid_softmax'" in err[0] and "outside accelsim's CNN scope" in err[0]
+
+
+def test_quantize_low_bit_options_reach_the_network(tmp_path, capsys):
+    rc = main(["quantize", "bundled", "--data", "bundled", "--batch", "16", "--bits", "4", "--method", "auto",
+               "--weight-method", "mse", "--bias-correction", "--unsigned", "-o", str(tmp_path / "q")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "weight method mse" in out and "unsigned activations True" in out
+    net = read_network(tmp_path / "q")
+    assert net.meta["weight_method"] == "mse" and net.meta["bias_correction"] is True
+    stem = net.layer("stem.conv")
+    assert (stem.quant.out_min, stem.quant.out_max) == (0, 15) and stem.quant.method.startswith("auto:")
+    assert net.layer("fc").quant.out_min == -7  # logits stay signed

@@ -81,3 +81,34 @@ def test_bias_in_accumulator_units_saturates_with_warning():
     with pytest.warns(UserWarning, match="layer 'c1': 1 bias value"):
         b = quantize_bias(np.array([1.0, 0.0]), np.array([1e-6, 1.0]), 16, where="c1")
     np.testing.assert_array_equal(b, [32767, 0])
+
+
+# -- weight_method: mse -------------------------------------------------------------------------
+
+def test_mse_weight_threshold_hand_worked():
+    """2 bits (codes -1, 0, 1), w = [1.0, 0.4 x 9]: T = max = 1 rounds every 0.4 to 0 (error
+    9 * 0.16 = 1.44); for 0.4 <= T <= 0.8 every 0.4 becomes T and 1.0 clips to T, error
+    (1 - T)**2 + 9 * (0.4 - T)**2, least at T = 0.46 (derivative -2(1-T) - 18(0.4-T) = 0)."""
+    w = np.array([[1.0] + [0.4] * 9])
+    from accelsim.quant.requant import weight_thresholds
+
+    assert weight_thresholds(w, True, 2, "max")[0] == 1.0
+    assert weight_thresholds(w, True, 2, "mse")[0] == pytest.approx(0.46, abs=1e-9)
+
+
+def test_mse_weight_thresholds_never_worse_than_max_per_channel():
+    from accelsim.quant.requant import quantize_weights
+
+    w = np.random.default_rng(3).standard_t(3, size=(12, 5, 3, 3))  # heavy tails: max is a poor threshold
+    for bits in (2, 3, 4, 8):
+        errs = {}
+        for method in ("max", "mse"):
+            q, t, s = quantize_weights(w, bits, True, method)
+            errs[method] = ((w - q * s.reshape(-1, 1, 1, 1)) ** 2).reshape(12, -1).sum(axis=1)
+            assert np.all(t <= np.abs(w).reshape(12, -1).max(axis=1) + 1e-12)
+        assert np.all(errs["mse"] <= errs["max"] + 1e-12)
+        if bits <= 4:
+            assert errs["mse"].sum() < 0.9 * errs["max"].sum()
+    # per tensor: one threshold for every channel
+    _, t, _ = quantize_weights(w, 4, False, "mse")
+    assert np.all(t == t[0])

@@ -87,3 +87,37 @@ def test_bad_method_and_bits():
         choose_threshold(st, "kl", 8)
     with pytest.raises(ConfigError, match="bit width must be 2-16, got 17"):
         choose_threshold(st, "max", 17)
+
+
+def test_unsigned_codes_get_the_levels_of_one_more_bit():
+    """An unsigned b-bit code has 2**b non-negative levels, as many as a signed (b+1)-bit code."""
+    obs = HistogramObserver()
+    obs.update(np.maximum(np.random.default_rng(5).standard_normal(20000), 0.0))
+    st = obs.statistics()
+    for name in THRESHOLD_METHODS:
+        for b in (2, 4, 8):
+            assert choose_threshold(st, name, b, unsigned=True) == choose_threshold(st, name, b + 1)
+    # 16-bit unsigned is allowed (17 "levels bits" inside), 17-bit is not
+    choose_threshold(st, "kl-j", 16, unsigned=True)
+    with pytest.raises(ConfigError, match="2-16"):
+        choose_threshold(st, "max", 17)
+
+
+def test_auto_keeps_the_candidate_with_the_least_error():
+    from accelsim.quant.thresholds import choose_threshold_auto
+
+    obs = HistogramObserver()
+    x = np.random.default_rng(6).laplace(size=50000)
+    obs.update(x)
+    st = obs.statistics()
+    cands = {m: choose_threshold(st, m, 4) for m in THRESHOLD_METHODS}
+
+    def err(t):  # true squared error of a 4-bit symmetric quantizer on the data itself
+        s = t / 7
+        return float(np.mean((np.clip(np.floor(x / s + 0.5), -7, 7) * s - x) ** 2))
+
+    name, t = choose_threshold_auto(st, 4, err)
+    assert t == cands[name]
+    assert err(t) == min(err(c) for c in cands.values())
+    # a score that prefers the largest threshold picks max
+    assert choose_threshold_auto(st, 4, lambda t: -t)[0] == "max"
