@@ -18,7 +18,7 @@ from accelsim import __version__
 from accelsim.atomic import describe_os_error
 from accelsim.errors import AccelsimError
 
-COMMANDS = ("run", "simulate", "quantize", "evaluate", "sweep", "report")
+COMMANDS = ("run", "simulate", "quantize", "evaluate", "sweep", "report", "sensitivity", "search")
 """Sub-commands, in the order ``accelsim --help`` lists them."""
 
 EXIT_USER_ERROR = 2
