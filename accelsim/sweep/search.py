@@ -114,20 +114,18 @@ def check_budget(max_accuracy_drop: float) -> float:
 
 def _graph(cfg: RunConfig):
     """The float graph of a config with a model; a topology (no weights) is refused in one line."""
+    from accelsim.pipeline.stages import load_float_graph, resolve_workload
+
     wl = cfg.workload
     if wl.topology is not None:
         raise ConfigError(
-            f"workload.topology: {wl.topology!r} has shapes only, no weights, so accuracy cannot be measured; "
+            f"workload.topology: {wl.topology.label!r} has shapes only, no weights, so accuracy cannot be measured; "
             f"sensitivity and search need a model (workload.model: an ONNX file or 'bundled')")
-    from accelsim.graph.onnx_import import load_onnx
-    from accelsim.pipeline.point import bundled_model_path
-
-    model = wl.model_or_bundled
-    if model != "bundled" and cfg.data.test is None:
+    workload = resolve_workload(wl.model, None, wl.topology_form, wl.input_shape)
+    if not workload.bundled and cfg.data.test is None:
         raise ConfigError("data.test: sensitivity and search measure top-1 on a labelled test set; give one "
                           "(an .npz with labels, IDX files or an image folder)")
-    path = bundled_model_path() if model == "bundled" else Path(model)
-    return load_onnx(path, wl.input_shape)
+    return load_float_graph(workload)
 
 
 def knobs_of(cfg: RunConfig, graph=None) -> list[Knob]:
@@ -327,16 +325,14 @@ def write_sensitivity(sens: Sensitivity, out_dir: str | Path) -> dict[str, Path]
 # -- search --------------------------------------------------------------------------------------
 
 def hw_cost(cfg: RunConfig, graph) -> dict[str, float]:
-    """Energy per inference (µJ) and latency (s) of *cfg* from the hardware model alone (no calibration)."""
-    from accelsim.energy.model import price_network
-    from accelsim.energy.table import table_for
-    from accelsim.hw.sim import simulate_network
+    """Energy per inference (µJ) and latency (s) of *cfg* from the pipeline's hardware stages alone
+    (shape-only descriptors with the config's widths, no calibration)."""
+    from accelsim.pipeline.stages import Runtime, batch_network, price_energy, simulate_timing
     from accelsim.quant.lower import lower
 
-    net = lower(graph, None, cfg.quant).with_batch(cfg.workload.batch)
-    timing = simulate_network(net, cfg.hardware, cfg.simulation)
-    energy = price_network(timing.layers, net.layers, cfg.hardware, table_for(cfg.energy, cfg.hardware),
-                           inferences_per_pass=timing.batch)
+    net = batch_network(lower(graph, None, cfg.quant), cfg.workload.batch)
+    timing = simulate_timing(net, cfg.hardware, cfg.simulation, Runtime())
+    energy = price_energy(net, timing, cfg.hardware, cfg.energy)
     return {"energy_per_inference_uj": energy.energy_per_inference_uj, "latency_s": timing.latency_s}
 
 

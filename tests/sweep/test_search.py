@@ -109,7 +109,7 @@ def test_sensitivity_loss_is_the_measured_top1_difference(tiny, tmp_path):
     cfg = load_config(tiny / "tiny.yaml")
     sens = sensitivity(cfg, (2, 8), tmp_path / "pts", SerialExecutor(), None, progress=False)
     k = Knob("conv", "act")
-    alone = run(assignment_config(cfg, {**{kk: 8 for kk in sens.knobs}, k: 2})).accuracy["quant_top1"]
+    alone = run(assignment_config(cfg, {**{kk: 8 for kk in sens.knobs}, k: 2})).accuracy.quant_top1
     assert sens.loss[k][2] == pytest.approx(sens.base_top1 - 100 * alone)
     assert all(sens.loss[kk][8] == 0.0 for kk in sens.knobs)
 
@@ -129,7 +129,7 @@ def test_bad_search_input_is_one_line(tiny, args, match, capsys):
 
 def test_search_on_a_topology_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "t.yaml"
-    cfg.write_text("workload: {topology: resnet18}\n")
+    cfg.write_text("workload: {topology: {zoo: resnet18}}\n")
     for cmd in (["search", str(cfg), "--max-accuracy-drop", "0.5"], ["sensitivity", str(cfg)]):
         assert main(cmd) == 2
         err = capsys.readouterr().err.strip().splitlines()
