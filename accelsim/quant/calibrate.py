@@ -194,6 +194,7 @@ def _choose(y: np.ndarray, method: str, bits: int, qcfg: QuantConfig, unsigned: 
     stats = obs.statistics()
     if method != "auto":
         return _tq(choose_threshold(stats, method, bits, qcfg.percentile, unsigned), bits, unsigned, where), method
+
     def error(t: float) -> float:
         tq = _tq(t, bits, unsigned)
         lo, hi = out_range(tq) if out_range is not None else (None, None)
@@ -638,7 +639,7 @@ def _non_negative(lp: LayerPlan, ins_q: list[TensorQuant]) -> bool:
 def _float_layer(lp: LayerPlan, fenv: dict[str, np.ndarray], params: dict) -> tuple[np.ndarray, np.ndarray]:
     """The float model's output of layer *lp*: (main node output, after any fused activation)."""
     node = lp.main
-    xs = [fenv[t] if t in fenv else params[t] for t in node.inputs]
+    xs = [fenv[t] if t in fenv else params.get(t) for t in node.inputs]
     pre = execute_node(node, xs)[0]
     post = pre
     for f in lp.fused:
