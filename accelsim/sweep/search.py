@@ -187,15 +187,15 @@ def run_points(configs: list[tuple[dict[str, Any], RunConfig]], results_dir: str
                name: str, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Run *configs* (``(overrides, config)`` pairs) into the store; returns summaries by point key.
 
-    Points the store already holds are not run again (a search resumes where it stopped).
-    Failed points are left out of the result (their records keep the error).
+    Points the store already holds are not run again (a search resumes where it stopped); points
+    stored with an error are retried. A point that fails again stops the search with one line.
     """
     from accelsim.sweep.runner import run_sweep
     from accelsim.sweep.store import ResultStore, point_key
 
     points = [SweepPoint(index=i, overrides=ov, config=c) for i, (ov, c) in enumerate(configs)]
     sweep = Sweep(name=name, source="<search>", axes=(), points=points)
-    outcome = run_sweep(sweep, results_dir, executor, progress=progress)
+    outcome = run_sweep(sweep, results_dir, executor, progress=progress, retry_failed=True)
     if outcome.failed:
         first = outcome.errors[0] if outcome.errors else ""
         raise ConfigError(f"{name}: {outcome.failed} point(s) failed (first: {first}); see {results_dir}/results.jsonl")
