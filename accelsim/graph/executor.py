@@ -489,7 +489,7 @@ UNARY_OPS = frozenset(("relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", 
 """Element-wise functions of one activation (the integer path runs them as lookup tables)."""
 
 SUPPORTED_OPS = frozenset(_KERNELS)
-"""The IR op names this executor runs (the vocabulary of ``/work/notes/ir_vocab.md``)."""
+"""The IR op names this executor runs (the vocabulary the importer emits)."""
 
 
 def execute_node(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
