@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    from accelsim.cli.sensitivity import add_executor_arguments
+    from accelsim.cli.sweep import add_executor_arguments
     from accelsim.sweep.search import DEFAULT_WIDTHS, OBJECTIVES
 
     p = subparsers.add_parser(
@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--verify-points", type=int, default=8, metavar="N",
                    help="chain candidates near the budget measured on the whole test set (default 8)")
     p.add_argument("-o", "--out", metavar="DIR", default=None, help="output folder (default out/<name>-search)")
-    add_executor_arguments(p)
+    add_executor_arguments(p, results_default="OUT/points")
     p.set_defaults(func=run)
 
 

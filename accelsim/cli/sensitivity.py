@@ -6,20 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from accelsim.sweep.executor import DEFAULT_SCHEDULER_TIMEOUT_S
-
-
-def add_executor_arguments(p: argparse.ArgumentParser) -> None:
-    """``--results``, ``--workers``, ``--scheduler``: where the points are stored and run (as ``accelsim sweep``)."""
-    p.add_argument("--results", metavar="DIR", default=None,
-                   help="results store of the points (default: OUT/points); rerun to resume")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="local worker processes (default: the number of cores; 0 = in this process)")
-    p.add_argument("--scheduler", metavar="ADDR", default=None,
-                   help="run the points on an existing Dask cluster, e.g. tcp://host:8786 (needs accelsim[dask])")
-    p.add_argument("--scheduler-timeout", type=float, default=DEFAULT_SCHEDULER_TIMEOUT_S, metavar="S",
-                   help=f"seconds to wait for the scheduler (default {DEFAULT_SCHEDULER_TIMEOUT_S:g})")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+from accelsim.cli.sweep import add_executor_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -38,7 +25,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--images", type=int, default=None, metavar="N",
                    help="only the first N test images (default: the config's whole test set)")
     p.add_argument("-o", "--out", metavar="DIR", default=None, help="output folder (default out/<name>-sensitivity)")
-    add_executor_arguments(p)
+    add_executor_arguments(p, results_default="OUT/points")
     p.set_defaults(func=run)
 
 

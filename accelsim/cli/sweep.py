@@ -9,16 +9,11 @@ from pathlib import Path
 from accelsim.sweep.executor import DEFAULT_POINT_FN, DEFAULT_SCHEDULER_TIMEOUT_S
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a sweep file (base config x axes) on local processes or a Dask cluster",
-        description="Expand SWEEP.yaml into points, run those the results folder does not hold yet, "
-        "and append each finished point to it at once (a killed sweep resumes where it stopped).",
-    )
-    p.add_argument("sweep_file", metavar="SWEEP.yaml", help="the sweep file (base config + axes)")
+def add_executor_arguments(p: argparse.ArgumentParser, results_default: str) -> None:
+    """``--results``, ``--workers``, ``--scheduler``, ``--scheduler-timeout``, ``--no-progress``: where
+    points are stored and run; shared by ``sweep``, ``sensitivity`` and ``search``."""
     p.add_argument("--results", metavar="DIR", default=None,
-                   help="results folder (default: results/<sweep name>)")
+                   help=f"results store of the points (default: {results_default}); rerun to resume")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local worker processes (default: the number of cores; 0 = in this process)")
     p.add_argument("--scheduler", metavar="ADDR", default=None,
@@ -27,12 +22,23 @@ def add_parser(subparsers) -> None:
                    help="seconds for the scheduler handshake (connect and an identity reply); an address "
                    "that is not a Dask scheduler fails in this time with one line "
                    f"(default {DEFAULT_SCHEDULER_TIMEOUT_S:g})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a sweep file (base config x axes) on local processes or a Dask cluster",
+        description="Expand SWEEP.yaml into points, run those the results folder does not hold yet, "
+        "and append each finished point to it at once (a killed sweep resumes where it stopped).",
+    )
+    p.add_argument("sweep_file", metavar="SWEEP.yaml", help="the sweep file (base config + axes)")
+    add_executor_arguments(p, results_default="results/<sweep name>")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="run at most N pending points")
     p.add_argument("--retry-failed", action="store_true", help="also rerun points stored with an error")
     p.add_argument("--no-cache", action="store_true",
                    help="do not share calibration/accuracy between points (slower)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the points, run nothing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--point-fn", default=DEFAULT_POINT_FN, metavar="MODULE:FUNC",
                    help=f"function evaluating one point (default {DEFAULT_POINT_FN})")
     p.set_defaults(func=run)

@@ -209,22 +209,23 @@ def calibrate_network(workload: Workload, float_graph: "Graph", calib: DatasetCo
         n_layers = len(plan_layers(float_graph, {next(iter(float_graph.inputs)): (1,) + tuple(x.shape[1:])}).layers)
         bar = tqdm(total=n_layers, desc="calibrating", unit="layer", file=sys.stderr, leave=False)
     try:
-        with _recorded_warnings() as caught:
+        with recorded_warnings() as caught:
             net = calibrate(float_graph, x, quant, progress=(lambda name: bar.update(1)) if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
-    lines = list(clamps) + [w for w in _warning_lines(caught) if w not in clamps]
+    lines = list(clamps) + [w for w in warning_lines(caught) if w not in clamps]
     return replace(net, meta=dict(net.meta, model=str(workload.model_path), data=str(ds.source), seed=seed,
                                   calib_images_requested=quant.calib_batch, warnings=lines))
 
 
 @contextlib.contextmanager
-def _recorded_warnings():
-    """Record the warnings raised inside, then issue them again (the user still sees them).
+def recorded_warnings(reissue: bool = True):
+    """Record the warnings raised inside; with *reissue*, issue them again afterwards (the user still
+    sees them), otherwise keep them off the terminal (a sweep point stores them in its record).
 
-    Only in the main thread: ``warnings.catch_warnings`` swaps process-global state, so in a
-    threaded worker (Dask) the warnings go their usual way and are not recorded.
+    Only in a process's main thread: ``warnings.catch_warnings`` swaps process-global state, so in
+    a threaded worker (Dask) the warnings go their usual way and are not recorded.
     """
     if threading.current_thread() is not threading.main_thread():
         yield []
@@ -232,17 +233,23 @@ def _recorded_warnings():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield caught
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if reissue:
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _warning_lines(caught) -> list[str]:
-    """Distinct first lines of recorded warnings, in order."""
+def warning_lines(caught, with_category: bool = False, limit: int | None = None) -> list[str]:
+    """Distinct first lines of recorded warnings, in order (``Category: line`` with *with_category*),
+    at most *limit* of them."""
     lines: list[str] = []
     for w in caught:
         text = str(w.message).strip().splitlines()
-        if text and text[0] not in lines:
-            lines.append(text[0])
+        first = text[0] if text else ""
+        line = f"{w.category.__name__}: {first}" if with_category else first
+        if (line or with_category) and line not in lines:
+            lines.append(line)
+        if limit is not None and len(lines) >= limit:
+            break
     return lines
 
 

@@ -18,13 +18,10 @@ that raises is turned into an ``error`` outcome (one line) - it never stops the 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import importlib
 import multiprocessing
 import os
-import threading
 import time
-import warnings
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from accelsim.errors import AccelsimError, ConfigError
@@ -84,6 +81,7 @@ def evaluate_point(point_fn: str, config: dict[str, Any], cache_dir: str | None)
         ``{"status": "error", "error": "<ExcType>: <first line>", "elapsed_s": s}``.
     """
     from accelsim.config.run import config_from_dict
+    from accelsim.pipeline.stages import recorded_warnings, warning_lines
     from accelsim.sweep.cache import ResultCache
 
     start = time.perf_counter()
@@ -93,45 +91,18 @@ def evaluate_point(point_fn: str, config: dict[str, Any], cache_dir: str | None)
             fn = _FN_MEMO[point_fn] = resolve_point_fn(point_fn)
         cfg = config_from_dict(config, source="<sweep point>")
         cache = ResultCache(cache_dir) if cache_dir else None
-        with _capture_warnings() as caught:
+        with recorded_warnings(reissue=False) as caught:
             result = fn(cfg, cache=cache, progress=False)
         if not isinstance(result, dict):
             raise TypeError(f"point function returned {type(result).__name__}, expected dict")
         return {"status": "ok", "result": result, "elapsed_s": time.perf_counter() - start,
-                "warnings": _warning_lines(caught)}
+                "warnings": warning_lines(caught, with_category=True, limit=MAX_WARNINGS)}
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, never fatal
         return {"status": "error", "error": _one_line(exc), "elapsed_s": time.perf_counter() - start}
 
 
 MAX_WARNINGS = 50
 """Warnings kept per point (distinct messages, in order of first appearance)."""
-
-
-@contextlib.contextmanager
-def _capture_warnings():
-    """Record the warnings a point raises (so they land in its record, not on the terminal).
-
-    Only in a process's main thread: ``warnings.catch_warnings`` swaps process-global state, so
-    in a threaded worker (Dask) warnings go to the worker's log as usual.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield []
-        return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield caught
-
-
-def _warning_lines(caught) -> list[str]:
-    lines: list[str] = []
-    for w in caught:
-        text = str(w.message).strip().splitlines()
-        line = f"{w.category.__name__}: {text[0] if text else ''}"
-        if line not in lines:
-            lines.append(line)
-        if len(lines) >= MAX_WARNINGS:
-            break
-    return lines
 
 
 class PointExecutor(Protocol):
