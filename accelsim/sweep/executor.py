@@ -184,7 +184,7 @@ class DaskExecutor:
 
     Parameters
     ----------
-    address : the scheduler address, e.g. ``tcp://10.0.0.5:8786``.
+    address : the scheduler address, e.g. ``tcp://scheduler-host:8786``.
     timeout_s : how long to try to reach the scheduler before failing.
 
     Raises (when constructed)
@@ -274,7 +274,7 @@ def _handshake(address: str, timeout_s: float) -> None:
     from distributed.comm import connect
     from distributed.comm.addressing import parse_address, parse_host_port
 
-    hint = "give the scheduler's address, e.g. tcp://10.0.0.5:8786"
+    hint = "give the scheduler's address, e.g. tcp://scheduler-host:8786"
     try:
         scheme, location = parse_address(address, strict=False)
         if scheme in ("tcp", "tls"):

@@ -114,7 +114,7 @@ def test_malformed_scheduler_address_is_one_line_and_no_destructor_traceback(add
     assert proc.returncode == 2
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"accelsim sweep: error: --scheduler {address}: not a scheduler address (")
-    assert lines[0].endswith("give the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    assert lines[0].endswith("give the scheduler's address, e.g. tcp://scheduler-host:8786")
     assert not (tmp_path / "r").exists()
 
 
