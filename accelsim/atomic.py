@@ -141,6 +141,23 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def _published(tmp: Path, path: Path) -> Iterator[None]:
+    """Around writing *tmp* and renaming it to *path*: on any error remove *tmp* (an ``OSError``
+    becomes :class:`OutputFileError` naming *path*); on success ``fsync`` the folder of *path*."""
+    try:
+        yield
+    except OSError as exc:
+        _remove(tmp)
+        if isinstance(exc, OutputFileError):
+            raise
+        raise output_error(exc, path) from None
+    except BaseException:
+        _remove(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8",
                 newline: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file beside *path*; on a clean exit publish it as *path* atomically.
@@ -169,21 +186,12 @@ def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "ut
             fh = open(tmp, "w", encoding=encoding, newline=newline)
     except OSError as exc:
         raise output_error(exc, path) from None
-    try:
+    with _published(tmp, path):
         with fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        _remove(tmp)
-        if isinstance(exc, OutputFileError):
-            raise
-        raise output_error(exc, path) from None
-    except BaseException:
-        _remove(tmp)
-        raise
-    fsync_dir(path.parent)
 
 
 def write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
@@ -269,7 +277,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         tmp.mkdir()
     except OSError as exc:
         raise output_error(exc, path, "create folder") from None
-    try:
+    with _published(tmp, path):
         yield tmp
         _fsync_tree(tmp)
         if path.is_dir() and not path.is_symlink():
@@ -282,12 +290,3 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
                 _remove(old)
         else:
             os.replace(tmp, path)
-    except OSError as exc:
-        _remove(tmp)
-        if isinstance(exc, OutputFileError):
-            raise
-        raise output_error(exc, path) from None
-    except BaseException:
-        _remove(tmp)
-        raise
-    fsync_dir(path.parent)
