@@ -18,12 +18,10 @@ exchanged in one ``renameat2(RENAME_EXCHANGE)`` call, elsewhere with two renames
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import shutil
 import sys
-import uuid
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
@@ -80,7 +78,7 @@ def make_dirs(path: str | Path) -> Path:
 def temporary_name(final: str | Path) -> Path:
     """A fresh hidden name beside *final*: ``.<name>.<pid>.<8 hex>.tmp``."""
     final = Path(final)
-    return final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    return final.parent / f".{final.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
 
 
 def is_temporary(path: str | Path) -> bool:
@@ -235,6 +233,8 @@ def _exchange(a: Path, b: Path) -> bool:
     """Swap names *a* and *b* in one atomic step (Linux ``renameat2``); False where unsupported."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here, not at the top: only a folder swap needs it, and importing it costs ~10 ms
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2

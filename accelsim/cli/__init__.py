@@ -24,14 +24,20 @@ COMMANDS = ("run", "simulate", "quantize", "evaluate", "sweep", "report", "sensi
 EXIT_USER_ERROR = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``accelsim`` parser with every sub-command, or with only *command* if it is one of :data:`COMMANDS`.
+
+    :func:`main` registers only the sub-command it runs, so a command imports its own module and
+    nothing of the others (``accelsim simulate`` never loads the sweep's executors or the reports);
+    the top-level help and an unknown command get them all.
+    """
     parser = argparse.ArgumentParser(
         prog="accelsim",
         description="Cycle-accurate simulation of quantized CNN inference on systolic arrays.",
     )
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (command,) if command in COMMANDS else COMMANDS:
         try:
             module = importlib.import_module(f"accelsim.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -42,8 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_of(argv: list[str]) -> str | None:
+    """The sub-command *argv* names: its first word not starting with ``-`` (the top-level parser
+    has only the ``--help`` and ``--version`` options, neither taking a value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -6,52 +6,20 @@ about SimPy. Public API::
     table = table_for(cfg.energy, cfg.hardware)        # or load_table(path) / shipped_table("45nm")
     energy = price_network(timing.layers, net.layers, cfg.hardware, table)
     energy.energy_per_inference_uj, energy.power_mw, energy.tops_per_w, energy.to_dict()
+
+Names are imported on first use: the table's pydantic models are built only by a command that prices
+energy (``accelsim simulate`` reads :data:`~accelsim.energy.model.ENERGY_KINDS` through the point
+result, never a table).
 """
 
-from accelsim.energy.model import (
-    LEAKAGE_COMPONENTS,
-    OPS_PER_MAC,
-    EnergyBreakdown,
-    LayerEnergy,
-    NetworkEnergy,
-    leakage_power_uw,
-    mac_energy_pj,
-    price_layer,
-    price_network,
-    sram_macros,
-    vector_energy_pj,
-)
-from accelsim.energy.table import (
-    DRAM_KINDS,
-    SRAM_CELLS,
-    VECTOR_OPS,
-    EnergyTable,
-    SramMacro,
-    available_technologies,
-    load_table,
-    shipped_table,
-    table_for,
-)
+from accelsim.lazy import lazy_getattr
 
-__all__ = [
-    "DRAM_KINDS",
-    "LEAKAGE_COMPONENTS",
-    "SRAM_CELLS",
-    "SramMacro",
-    "sram_macros",
-    "OPS_PER_MAC",
-    "VECTOR_OPS",
-    "EnergyBreakdown",
-    "EnergyTable",
-    "LayerEnergy",
-    "NetworkEnergy",
-    "available_technologies",
-    "leakage_power_uw",
-    "load_table",
-    "mac_energy_pj",
-    "price_layer",
-    "price_network",
-    "shipped_table",
-    "table_for",
-    "vector_energy_pj",
-]
+_MODEL = ("LEAKAGE_COMPONENTS", "OPS_PER_MAC", "EnergyBreakdown", "LayerEnergy", "NetworkEnergy", "leakage_power_uw",
+          "mac_energy_pj", "price_layer", "price_network", "sram_macros", "vector_energy_pj")
+_TABLE = ("DRAM_KINDS", "SRAM_CELLS", "VECTOR_OPS", "EnergyTable", "SramMacro", "available_technologies", "load_table",
+          "shipped_table", "table_for")
+_WHERE = {**{name: "accelsim.energy.model" for name in _MODEL}, **{name: "accelsim.energy.table" for name in _TABLE}}
+
+__all__ = sorted(_WHERE)
+
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -42,12 +42,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, fields
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from accelsim.config.hardware import HardwareConfig
-from accelsim.energy.table import EnergyTable, SramMacro
 from accelsim.hw.counts import BUFFERS, LayerCounts
 from accelsim.layers import ARRAY_OPS, LayerDescriptor
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only; the table's models are built when a table is read
+    from accelsim.energy.table import EnergyTable, SramMacro
 
 LEAKAGE_COMPONENTS = ("leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap")
 """The breakdown's leakage components: the logic (PEs) and each buffer."""
