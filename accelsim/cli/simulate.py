@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -151,9 +152,11 @@ def format_table(result: dict, quiet: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # No linear algebra here: one BLAS thread spares numpy's import the start of an OpenBLAS pool of one
+    # thread per core (set before numpy's first import; a value the user set wins)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from accelsim.config.run import load_config
-    from accelsim.pipeline.point import output_dir
-    from accelsim.pipeline.stages import run_stages
+    from accelsim.pipeline.stages import output_dir, run_stages
 
     path = _config_path(args.config)
     cfg = load_config(path, overrides=_overrides(args))

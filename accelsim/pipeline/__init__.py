@@ -14,11 +14,11 @@ from accelsim.lazy import lazy_getattr
 
 _WHERE = {
     "RunResult": "accelsim.pipeline.point",
-    "output_dir": "accelsim.pipeline.point",
     "run": "accelsim.pipeline.point",
     "run_point": "accelsim.pipeline.point",
     "write_outputs": "accelsim.pipeline.point",
     "STAGES": "accelsim.pipeline.stages",
+    "output_dir": "accelsim.pipeline.stages",
     "Runtime": "accelsim.pipeline.stages",
     "Stage": "accelsim.pipeline.stages",
     "Workload": "accelsim.pipeline.stages",

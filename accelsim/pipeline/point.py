@@ -120,13 +120,6 @@ def run_point(cfg: RunConfig, *, cache=None, progress: bool = False) -> dict[str
     return run(cfg, cache=cache, progress=progress).summary().to_dict()
 
 
-def output_dir(cfg: RunConfig, override: str | Path | None = None) -> Path:
-    """Where a command writes: *override* (its ``-o``), else ``output_dir`` of the config, else ``out/<name>``."""
-    if override is not None:
-        return Path(override)
-    return Path(cfg.output_dir) if cfg.output_dir else Path("out") / cfg.name
-
-
 def write_outputs(result: RunResult, directory: str | Path) -> dict[str, Path]:
     """Write ``summary.json``, ``layers.csv`` and the descriptors folder; return their paths.
 

@@ -63,6 +63,13 @@ CACHE_KEY_VERSION = 2
 """Mixed into every stage key: bump it when a stage's cached value changes meaning."""
 
 
+def output_dir(cfg: RunConfig, override: str | Path | None = None) -> Path:
+    """Where a command writes: *override* (its ``-o``), else ``output_dir`` of the config, else ``out/<name>``."""
+    if override is not None:
+        return Path(override)
+    return Path(cfg.output_dir) if cfg.output_dir else Path("out") / cfg.name
+
+
 @dataclass(frozen=True)
 class Runtime:
     """How to run, not what to compute: never changes a number, so never part of a key."""

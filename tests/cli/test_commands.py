@@ -43,8 +43,27 @@ def test_simulate_on_a_topology_imports_neither_numba_nor_scipy(tmp_path):
     import subprocess
     import sys
 
+    # heavy libraries, and accelsim modules of stages a simulate does not run (energy tables, the
+    # sweep's executors, reports, the ONNX importer, the integer datapath)
+    unwanted = ("numba", "scipy", "matplotlib", "onnx", "accelsim.energy.table", "accelsim.sweep.executor",
+                "accelsim.report", "accelsim.graph", "accelsim.datapath", "accelsim.quant")
     code = ("import sys; from accelsim.cli import main; "
             "rc = main(['simulate', '--topology', 'resnet18', '--array', '32x32', '-o', '-', '-q']); "
-            "print(rc, sorted(m for m in ('numba', 'scipy', 'matplotlib', 'onnx') if m in sys.modules))")
+            f"print(rc, sorted(m for m in {unwanted!r} if m in sys.modules), 'accelsim.hw.sim' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0 [] True", out.stdout + out.stderr
+
+
+def test_top_level_help_and_an_unknown_command_still_list_every_command(capsys):
+    from accelsim.cli import COMMANDS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    listed = capsys.readouterr().out
+    assert all(f"    {name} " in listed or f"    {name}\n" in listed for name in COMMANDS), listed
+    with pytest.raises(SystemExit) as exc:
+        main(["simulat"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'simulat'" in err and all(repr(name) in err for name in COMMANDS), err
