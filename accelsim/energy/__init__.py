@@ -7,9 +7,9 @@ about SimPy. Public API::
     energy = price_network(timing.layers, net.layers, cfg.hardware, table)
     energy.energy_per_inference_uj, energy.power_mw, energy.tops_per_w, energy.to_dict()
 
-Names are imported on first use: the table's pydantic models are built only by a command that prices
-energy (``accelsim simulate`` reads :data:`~accelsim.energy.model.ENERGY_KINDS` through the point
-result, never a table).
+Names are imported on first use: the table's pydantic models are built only when a table is read,
+not by a command that prices nothing (``accelsim simulate``) nor by a reader of point results
+(:data:`~accelsim.energy.model.ENERGY_KINDS`).
 """
 
 from accelsim.lazy import lazy_getattr
