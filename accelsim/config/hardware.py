@@ -208,12 +208,17 @@ class HardwareConfig(ConfigModel):
     clock_hz: float = Field(200e6, gt=0, description="Clock frequency, Hz.")
     buffers: BuffersConfig = Field(default_factory=BuffersConfig)
     dram: DramConfig = Field(default_factory=DramConfig)
-    loop_order: Literal["auto", "dataflow"] = Field(
+    loop_order: Literal["auto", "dataflow", "search"] = Field(
         "auto",
         description="Tile loop order per array layer: 'auto' picks, per layer, whether the row folds (Sr) or "
         "the column folds (Sc) form the outer loop, whichever moves fewer DRAM bytes with the buffer sizes "
         "(ties keep the dataflow's order); 'dataflow' always uses the dataflow's order (os: row folds "
-        "outer; ws, is: column folds outer). Fold cycles are the same either way.",
+        "outer; ws, is: column folds outer); fold cycles are the same either way. 'search' tiles like "
+        "ZigZag or Timeloop: it also cuts the streamed dimension (ws: output pixels, is: output channels, "
+        "os: the reduction, only with buffers.split_reduction 'auto') into chunks and orders the three "
+        "loops (row folds, column folds, chunks) per layer to move the fewest DRAM bytes given the buffer "
+        "halves (ties: fewer chunks, then the dataflow's order); every chunk is a fold of its own, so "
+        "chunks add fold fill and drain cycles.",
     )
 
     @pydantic.model_validator(mode="after")

@@ -32,10 +32,10 @@ from accelsim.hw.timing import MicroArch, reduction_chunks
 
 def _folds(mp: LayerMapping, arch: MicroArch, k_chunks: int) -> list[tuple[int, int, int]]:
     """(rows, cols, steps) of each fold in run order (os: row fold, reduction chunk, column fold;
-    ws/is: column fold outer)."""
+    ws/is: column fold, stream chunk, row fold)."""
     out = []
     outer, inner = (mp.row_folds, mp.col_folds) if mp.dataflow == "os" else (mp.col_folds, mp.row_folds)
-    nk, step, last = reduction_chunks(mp.t, k_chunks) if mp.dataflow == "os" else (1, mp.t, mp.t)
+    nk, step, last = reduction_chunks(mp.t, k_chunks)
     for _ in range(mp.groups):
         for o in range(outer):
             for kk in range(nk):
@@ -52,7 +52,8 @@ class FoldPipelineModel:
     ----------
     mapping : the layer cut into folds.
     arch : the micro-architecture (drain, overlap, latencies, edge-fold policy).
-    k_chunks : os: the reduction split in this many chunks (partial-sum spills).
+    k_chunks : the streamed dimension split in this many chunks (os: the reduction, with partial-sum
+        spills; ws/is: the output pixels or channels).
     """
 
     def __init__(self, mapping: LayerMapping, arch: MicroArch, k_chunks: int = 1):
@@ -136,11 +137,11 @@ class FoldPipelineModel:
 
     # ---- weight / input stationary ----------------------------------------------------------
     def _feed_stationary(self, folds):
-        arch, env, t = self.arch, self.env, self.mp.t
+        arch, env = self.arch, self.env
         e, m, a, z = arch.skew_latency, arch.mult_stages, arch.acc_stages, arch.mult_read_latency
         stream_free = 0
         prev_written: simpy.Event | None = None
-        for f, (r, c, _) in enumerate(folds):
+        for f, (r, c, t) in enumerate(folds):
             if prev_written is not None and not arch.overlap_folds:
                 yield prev_written
                 yield env.timeout(1)

@@ -28,7 +28,8 @@ none collides. So the back-pressure the closed form predicts is found by trying,
 Other conventions modelled register by register: the skew bank with or without its input
 register, the multiplier reading the operand register or its input wires, the partial-sum hop
 registers after or before the adder (ws/is), padded edge folds (the zero operands really move),
-and os reductions split into chunks whose partial sums add into the output.
+os reductions split into chunks whose partial sums add into the output, and ws/is streams split
+into chunks (each a fold sequence of its own).
 
 Registers carry tags (fold index, stream index) so outputs land in the right place and so any
 misalignment of operands is detected (the run then returns cycles = -1).
@@ -52,13 +53,14 @@ def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool,
     """Folds in run order: rows of (group, row offset, col offset, rows used, cols used, first
     step, steps).
 
-    ``row_major``: row fold outer, column fold inner (os; the *t* steps split into *k_chunks*
-    chunks between them); else column fold outer (ws, is; steps unused).
+    ``row_major``: row fold outer, column fold inner (os); else column fold outer (ws, is). The
+    *t* steps are split into *k_chunks* chunks between the outer and the inner fold loop (os: the
+    reduction, ws/is: the streamed output pixels or channels).
     """
     out = []
     nfr, nfc = ceil(sr / R), ceil(sc / C)
     step = ceil(t / k_chunks)
-    nk = ceil(t / step) if row_major else 1
+    nk = ceil(t / step)
     for g in range(groups):
         for o in range(nfr if row_major else nfc):
             for kk in range(nk):
@@ -459,10 +461,6 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
     """
     nf = folds.shape[0]
     P = S.shape[3]
-    if is_is:
-        T = X.shape[2]
-    else:
-        T = X.shape[1]
     w = np.zeros((2, R, C, P), np.int64)  # two banks of stationary registers
     w_ok = np.zeros((2, R, C), np.bool_)  # which hold a value of the fold being preloaded
     x_v = np.zeros((R, C, P), np.int64)
@@ -490,9 +488,9 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
     need_total = 0
     bound = 0
     for f in range(nf):
-        mult_left[f] = folds[f, 3] * folds[f, 4] * T
-        need_total += T * folds[f, 4]
-        bound += T + R * (a + 2) + C + m + 8
+        mult_left[f] = folds[f, 3] * folds[f, 4] * folds[f, 6]
+        need_total += folds[f, 6] * folds[f, 4]
+        bound += folds[f, 6] + R * (a + 2) + C + m + 8
     total_written = 0
     window = R * a + 4
     nxt_p = 0
@@ -510,7 +508,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             else:
                 pf = nxt_p - 1
                 if not overlap:
-                    ok = written[pf] == T * folds[pf, 4]
+                    ok = written[pf] == folds[pf, 6] * folds[pf, 4]
                 else:
                     ok = t >= pre_at[pf] + folds[pf, 3]
                     if nxt_p >= banks and mult_left[nxt_p - banks] > 0:
@@ -522,7 +520,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             r = folds[nxt_s, 3]
             e = 1 if skew_on and skew_in == 1 else 0
             ok = t >= pre_at[nxt_s] + max(0, r - e - z)
-            if nxt_s > 0 and t < start[nxt_s - 1] + T:
+            if nxt_s > 0 and t < start[nxt_s - 1] + folds[nxt_s - 1, 6]:
                 ok = False
             if ok:
                 start[nxt_s] = t
@@ -538,15 +536,15 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             r = folds[f, 3]
             for i in range(r):
                 u = t - start[f] - (0 if skew_on else i * a)
-                if 0 <= u < T:
+                if 0 <= u < folds[f, 6]:
                     in_ok[i] = True
                     in_f[i] = f
                     in_u[i] = u
                     for q in range(P):
                         if is_is:
-                            in_v[i, q] = X[g, k0 + i, u, q]
+                            in_v[i, q] = X[g, k0 + i, folds[f, 5] + u, q]
                         else:
-                            in_v[i, q] = X[g, u, k0 + i, q]
+                            in_v[i, q] = X[g, folds[f, 5] + u, k0 + i, q]
         ex_v = in_v.copy()
         ex_ok = in_ok.copy()
         ex_f = in_f.copy()
@@ -636,9 +634,9 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
                 u = ps_u[a - 1, R - 1, j]
                 g = folds[f, 0]
                 if is_is:
-                    out[g, folds[f, 2] + j, u] += ps_v[a - 1, R - 1, j]
+                    out[g, folds[f, 2] + j, folds[f, 5] + u] += ps_v[a - 1, R - 1, j]
                 else:
-                    out[g, u, folds[f, 2] + j] += ps_v[a - 1, R - 1, j]
+                    out[g, folds[f, 5] + u, folds[f, 2] + j] += ps_v[a - 1, R - 1, j]
                 written[f] += 1
                 total_written += 1
                 last_write = t
@@ -679,9 +677,9 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
                     u = nps_u[R - 1, j]
                     g = folds[f, 0]
                     if is_is:
-                        out[g, folds[f, 2] + j, u] += nps_v[R - 1, j]
+                        out[g, folds[f, 2] + j, folds[f, 5] + u] += nps_v[R - 1, j]
                     else:
-                        out[g, u, folds[f, 2] + j] += nps_v[R - 1, j]
+                        out[g, folds[f, 5] + u, folds[f, 2] + j] += nps_v[R - 1, j]
                     written[f] += 1
                     total_written += 1
                     last_write = t
@@ -768,8 +766,9 @@ def reference_gemm(
         as in ``hardware.pe`` / ``hardware.array``. ``edge_folds="padded"`` pads the operands with
         zeros to whole folds (the zeros really move through the registers) and crops the result.
     macs_per_pe : 1, 2 or 4: each PE multiplies that many consecutive-k pairs per cycle.
-    k_chunks : os only: split the (packed) reduction into this many chunks, each a fold sequence
-        of its own whose results are added into the output (partial-sum spills).
+    k_chunks : split the streamed dimension into this many chunks, each a fold sequence of its own:
+        os the (packed) reduction, whose chunks' results are added into the output (partial-sum
+        spills); ws the output pixels (M), is the output channels (N).
     hops : optional int64 array of 4, incremented with the PE-to-PE hops of values: os
         [activations, weights, partial sums (0), output chain]; ws/is [streamed operand,
         stationary preload, partial sums, 0]. Each hop moves one operand register (p elements)
@@ -854,11 +853,11 @@ def reference_gemm(
         after = psum_register == "after_adder"
         banks = 2 if stationary_registers == "shadow" else 1
         if dataflow == "ws":
-            folds = _fold_table(kp, np_, rows, cols, g, False)
+            folds = _fold_table(kp, np_, rows, cols, g, False, mp_, k_chunks)
             cycles = _run_stationary(B, A, folds, False, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
                                      overlap_folds, after, banks, out, stats)
         else:
-            folds = _fold_table(kp, mp_, rows, cols, g, False)
+            folds = _fold_table(kp, mp_, rows, cols, g, False, np_, k_chunks)
             cycles = _run_stationary(A, B, folds, True, rows, cols, mult_stages, acc_stages, skew_on, skew_in, z,
                                      overlap_folds, after, banks, out, stats)
     if hops is not None:

@@ -44,7 +44,7 @@ from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import KIB, check_buffers, map_layer
 from accelsim.hw.residency import Residency, plan_residency
 from accelsim.hw.timing import MicroArch, layer_schedule, reduction_chunks, scalesim_schedule, single_fold_cycles
-from accelsim.hw.traffic import canonical_order, layer_traffic, off_array_traffic
+from accelsim.hw.traffic import canonical_order, layer_traffic, nest_tile_cycles, off_array_traffic
 from accelsim.layers import LayerDescriptor, Network
 
 PHASES = ("dma", "compute", "writeback")
@@ -131,7 +131,9 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
             spans = _split_evenly(spans, tr.k_chunks)
     else:
         total, spans = layer_schedule(mp, arch, tr.k_chunks)
-    if tr.order != canonical_order(mp.dataflow):
+    if tr.nest is not None:
+        spans = _spread(total, np.tile(nest_tile_cycles(tr.nest, mp, arch, sim.convention == "scalesim"), mp.groups))
+    elif tr.order != canonical_order(mp.dataflow):
         spans = _reordered_spans(mp, arch, sim, total, tr.order, tr.k_chunks)
     counts = LayerCounts(
         name=layer.name, macs=mp.macs, compute_cycles=total, folds=mp.folds * tr.k_chunks,
@@ -173,7 +175,12 @@ def _reordered_spans(mp, arch: MicroArch, sim: SimulationConfig, total: int, ord
         frac = np.full(nk, step / mp.t)
         frac[-1] = last / mp.t
         per_tile = (per_tile[:, None] * frac[None, :]).reshape(-1)
-    w = np.tile(per_tile, mp.groups)
+    return _spread(total, np.tile(per_tile, mp.groups))
+
+
+def _spread(total: int, w: np.ndarray) -> np.ndarray:
+    """*total* cycles split over tiles in proportion to the weights *w* (integer, by rounding the
+    running sum, so the spans add up to *total* exactly)."""
     ends = np.floor(total * np.cumsum(w) / w.sum() + 1e-9).astype(np.int64)
     ends[-1] = total
     return np.diff(ends, prepend=0)

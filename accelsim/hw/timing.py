@@ -147,8 +147,10 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
               b: int, single: bool, nk: int, t_last: int, spans: np.ndarray) -> int:
     """Walk the folds in order; fill *spans* (cycles per tile); return total.
 
-    os with the reduction split in *nk* chunks: chunk kk < nk - 1 streams *t* steps, the last
-    *t_last*; the folds run group, row fold, chunk, column fold (a tile per row fold and chunk).
+    The streamed dimension split in *nk* chunks (os: the reduction, ws/is: the output pixels or
+    channels): chunk kk < nk - 1 streams *t* steps, the last *t_last*; the folds run group, outer
+    fold, chunk, inner fold (os: row, chunk, column; ws/is: column, chunk, row; a tile per outer
+    fold and chunk).
     """
     nfr = (sr + R - 1) // R
     nfc = (sc + C - 1) // C
@@ -212,7 +214,7 @@ def _schedule(df: int, t: int, R: int, C: int, sr: int, sc: int, groups: int,
                             elif have_prev2:
                                 pn = max(pn, U_prev2 + 1)
                             p = pn
-                            s = max(s + t, p + lead)
+                            s = max(s + t_prev, p + lead)
                         done = s + t + (R - 1) * a + b + c + e + m + z - 2
                         U = s + t + (r - 1) * a + c + e + z - 2
                         U_prev2 = U_prev
@@ -245,10 +247,11 @@ def layer_schedule(mapping: LayerMapping, arch: MicroArch, k_chunks: int = 1) ->
     """Compute cycles of a layer and their split over its tiles.
 
     A tile is the inner loop of folds under one outer index (:attr:`LayerMapping.tiles`): os a
-    row fold and its column folds, ws/is a column fold and its row folds. os with
-    ``k_chunks > 1`` (partial-sum spills, :mod:`accelsim.hw.traffic`) splits the reduction: each
-    row fold runs the chunks one after another, every chunk a tile of its own (T ->
-    :func:`reduction_chunks`); the tiles are then ``groups x row folds x chunks``.
+    row fold and its column folds, ws/is a column fold and its row folds. ``k_chunks > 1``
+    (:mod:`accelsim.hw.traffic`) splits the streamed dimension T (os: the reduction, with
+    partial-sum spills; ws: the output pixels; is: the output channels): each outer fold runs
+    the chunks one after another, every chunk a tile of its own (T -> :func:`reduction_chunks`);
+    the tiles are then ``groups x outer folds x chunks``.
 
     Returns
     -------
@@ -256,7 +259,7 @@ def layer_schedule(mapping: LayerMapping, arch: MicroArch, k_chunks: int = 1) ->
         ``spans[t]`` = cycles from tile t's first fold start to the next tile's (the last tile
         runs to the end of the layer); ``spans.sum() == total_cycles``.
     """
-    nk, step, last = reduction_chunks(mapping.t, k_chunks) if mapping.dataflow == "os" else (1, mapping.t, mapping.t)
+    nk, step, last = reduction_chunks(mapping.t, k_chunks)
     spans = np.zeros(mapping.tiles * nk, dtype=np.int64)
     total = _schedule(
         _DF_CODE[mapping.dataflow], step, arch.rows, arch.cols, mapping.sr, mapping.sc,

@@ -9,6 +9,17 @@ ws/is ``cols`` (a block of output channels (ws) or pixels (is) with the reductio
 below) are smaller, ties keeping the dataflow's; the folds, their cycles and the SRAM/PE counts
 are the same in both orders (only which operand the buffers keep across the inner loop changes).
 
+With ``loop_order: search`` (:func:`search_nest`, :func:`nest_traffic`) a layer is tiled as
+ZigZag or Timeloop tile it: three tile loops, the row folds, the column folds and ``steps``,
+the streamed dimension T cut into chunks (ws: output pixels, is: output channels, os: the
+reduction, only with ``buffers.split_reduction: auto``; every chunk is a fold of its own), in
+any of the six orders; per layer the order and chunk count with the fewest DRAM bytes win (ties:
+fewer chunks, then the dataflow's order). An input operand is read once when its block under the
+loops outside the one loop that does not index it fits its buffer half, else once per iteration
+of that loop; the partial sums stay across the reduction loop when their block under the loops
+outside it fits the output half, else they spill (written and read back at acc_bits). SRAM and
+PE counts are those below with T per chunk (a stationary tile is preloaded once per chunk).
+
 Notation (one group): I = unique ifmap bytes (``in_shape`` x act_bits / groups; 0 when the input
 is resident on chip, :mod:`accelsim.hw.residency`), W = weight bytes, O = output bytes at out_bits
 (0 when resident), P = M*N*acc_bits/8, h_i/h_w/h_o = half of each buffer (the whole buffer when
@@ -59,13 +70,14 @@ Layers off the array move no PE bits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import permutations
 from math import ceil
 
 import numpy as np
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.mapping import KIB, LayerMapping
-from accelsim.hw.timing import MicroArch, reduction_chunks
+from accelsim.hw.timing import MicroArch, reduction_chunks, single_fold_cycles
 from accelsim.layers import LayerDescriptor
 
 
@@ -82,9 +94,13 @@ class LayerTraffic:
     pe_forward_bits: float
     pe_reg_write_bits: float
     order: str = "rows"
-    """Loop order of the tiles: ``rows`` (outer loop over row folds) or ``cols``."""
+    """Loop order of the tiles: ``rows`` (outer loop over row folds) or ``cols``; with
+    ``loop_order: search`` the nest's label (:attr:`LoopNest.label`)."""
     k_chunks: int = 1
-    """os: chunks the reduction is split into (partial-sum spills); 1 = whole reduction per fold."""
+    """Chunks the streamed dimension T is split into (os: the reduction, with partial-sum spills;
+    ws/is only with ``loop_order: search``); 1 = whole T per fold."""
+    nest: "LoopNest | None" = None
+    """The searched loop nest (``loop_order: search``), else None."""
 
     @property
     def dram_read_bytes(self) -> float:
@@ -226,8 +242,11 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
         spills still go to DRAM).
     order : ``rows`` or ``cols`` (outer loop over row or column folds); ``None`` picks by
         ``hardware.loop_order``: ``auto`` takes the order with fewer DRAM bytes (read + write,
-        ties keep :func:`canonical_order`), ``dataflow`` the canonical one.
-    k_chunks : os: split the reduction in this many chunks (partial-sum spills); ``None`` picks by
+        ties keep :func:`canonical_order`), ``dataflow`` the canonical one, ``search`` the
+        searched loop nest (:func:`search_nest`).
+    k_chunks : split T in this many chunks (os: the reduction, with partial-sum spills; ws/is
+        only with ``loop_order: search``); ``None`` picks by ``loop_order: search``
+        (:func:`search_nest`) or, for os, by
         ``hardware.buffers.split_reduction``: ``auto`` tries 1 and the chunk counts that make a
         block fit (:func:`_chunk_candidates`) and keeps the fewest DRAM bytes (ties: fewer chunks),
         ``never`` 1.
@@ -239,28 +258,38 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
     ifmap_unique = n * ch * h * w_ * mp.act_bits / 8 / g  # bytes per group
     canon = canonical_order(mp.dataflow)
     args = (mp, hw, ifmap_unique, r, c, input_resident, output_resident)
-    if order is None and hw.loop_order == "auto":
+    nest = None
+    if order is None and hw.loop_order == "search":
+        sizes = (0.0 if input_resident else ifmap_unique, mp.weight_bytes, 0.0 if output_resident else mp.ofmap_bytes)
+        nest = search_nest(mp, hw, sizes, r, c) if k_chunks is None else None
+        if nest is None:
+            nest = LoopNest((canon, "steps", "cols" if canon == "rows" else "rows"), k_chunks)
+        rd, wr = nest_traffic(nest, mp, hw, sizes, r, c)
+        order, k_chunks = nest.label, nest.chunks
+    elif order is None and hw.loop_order == "auto":
         orders = (canon,) + tuple(x for x in ORDERS if x != canon)
     else:
         orders = (canon if order is None else order,)
-    chunks = _chunk_candidates(mp, hw, ifmap_unique, r, c) if k_chunks is None else (k_chunks,)
-    best = None
-    for nk in chunks:
-        for o in orders:
-            rd_o, wr_o = _order_bytes(o, *args, nk)
-            tot = rd_o.sum() + wr_o.sum()
-            if best is None or tot < best[0] * (1 - 1e-12):
-                best = (tot, o, nk, rd_o, wr_o)
-    _, order, k_chunks, rd, wr = best
-    nk = reduction_chunks(mp.t, k_chunks)[0] if mp.dataflow == "os" else 1
+    if nest is None:
+        chunks = _chunk_candidates(mp, hw, ifmap_unique, r, c) if k_chunks is None else (k_chunks,)
+        best = None
+        for nk in chunks:
+            for o in orders:
+                rd_o, wr_o = _order_bytes(o, *args, nk)
+                tot = rd_o.sum() + wr_o.sum()
+                if best is None or tot < best[0] * (1 - 1e-12):
+                    best = (tot, o, nk, rd_o, wr_o)
+        _, order, k_chunks, rd, wr = best
+    nk = reduction_chunks(mp.t, k_chunks)[0] if mp.dataflow == "os" or nest is not None else 1
     ifm, wgt, ofm, psum = mp.ifmap_bytes, mp.weight_bytes, mp.ofmap_bytes, mp.psum_bytes
     if mp.dataflow == "os":
         # partial sums of a split reduction are read, added to and written back in the output buffer
         s_rd = {"ifmap": ifm * nfc, "weight": wgt * nfr, "ofmap": psum * (nk - 1)}
         s_wr = {"ofmap": ofm + psum * (nk - 1)}
     else:
+        # a split stream preloads every stationary tile once per chunk
         stream_sram = (ifm if mp.dataflow == "ws" else wgt) * nfc
-        stat_sram = wgt if mp.dataflow == "ws" else ifm
+        stat_sram = (wgt if mp.dataflow == "ws" else ifm) * nk
         s_rd = {"ifmap": stream_sram if mp.dataflow == "ws" else stat_sram,
                 "weight": stat_sram if mp.dataflow == "ws" else stream_sram,
                 "ofmap": psum * (nfr - 1)}
@@ -282,7 +311,7 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
         f1, g1 = pe_traffic(mp, arch, r, c, step)
         f2, g2 = pe_traffic(mp, arch, r, c, last)
         fwd, regs = f1 * (nk - 1) + f2, g1 * (nk - 1) + g2
-    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g, order, nk)
+    return LayerTraffic(tiles_rd, tiles_wr, sram_read, sram_write, fwd * g, regs * g, order, nk, nest)
 
 
 def pe_traffic(mp: LayerMapping, arch: MicroArch, r: np.ndarray, c: np.ndarray,
@@ -370,3 +399,200 @@ def chunks_for(read_bytes: np.ndarray, write_bytes: float, hw: HardwareConfig) -
     for b, half in zip(read_bytes, halves):
         n = max(n, ceil(b / half - 1e-9))
     return max(n, ceil(write_bytes / halves[2] - 1e-9))
+
+
+# ---- loop_order: search — three tile loops, their order and the stream chunks ----------------
+
+LOOPS = ("rows", "cols", "steps")
+"""The tile loops of ``loop_order: search``: row folds (over Sr), column folds (over Sc) and the
+chunks of the streamed dimension T."""
+
+_GEMM_DIMS = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"), "is": ("K", "M", "N")}
+"""The GEMM dimension each loop of :data:`LOOPS` walks, per dataflow (SCALE-Sim's Sr, Sc, T)."""
+
+_OPERAND_DIMS = (("M", "K"), ("K", "N"), ("M", "N"))
+"""GEMM dimensions of the ifmap (A), the weights (B) and the outputs (O); K is the reduction."""
+
+
+@dataclass(frozen=True)
+class LoopNest:
+    """One tiling of a layer: the order of the three tile loops (outer first) and the chunks of T."""
+
+    order: tuple[str, str, str]
+    chunks: int
+
+    @property
+    def label(self) -> str:
+        """E.g. ``steps/4>cols>rows`` (outer first; ``steps/n``: T in n chunks; a whole T is left out)."""
+        return ">".join(f"steps/{self.chunks}" if x == "steps" else x for x in self.order
+                        if x != "steps" or self.chunks > 1)
+
+
+def _shares(mp: LayerMapping, r: np.ndarray, c: np.ndarray, chunks: int) -> dict[str, np.ndarray]:
+    """Each tile loop's blocks as shares of its dimension (they add up to 1)."""
+    nk, step, last = reduction_chunks(mp.t, chunks)
+    steps = np.full(nk, step / mp.t)
+    steps[-1] = last / mp.t
+    return {"rows": r / mp.sr, "cols": c / mp.sc, "steps": steps}
+
+
+def _nest_totals(nest: LoopNest, mp: LayerMapping, sizes: tuple[float, float, float], halves: tuple[float, float, float],
+                 shares: dict[str, np.ndarray]) -> tuple[float, float, bool]:
+    """(DRAM read bytes, DRAM write bytes, partial sums spill) of one group under *nest*.
+
+    *sizes*: ifmap and weight bytes from DRAM (0 when resident) and output bytes written (0 when
+    resident); *halves*: the buffer halves. See :func:`nest_traffic` for the rule.
+    """
+    dims = dict(zip(LOOPS, _GEMM_DIMS[mp.dataflow]))
+    reads = 0.0
+    spill = False
+    for x, (size, half) in enumerate(zip(sizes[:2], halves[:2])):
+        rel = _OPERAND_DIMS[x]
+        u = next(lp for lp in nest.order if dims[lp] not in rel)
+        reads += size * (len(shares[u]) if _block(rel, u, nest, dims, shares) * size > half else 1)
+    u = next(lp for lp in nest.order if dims[lp] == "K")
+    psum = mp.psum_bytes
+    if len(shares[u]) > 1 and _block(_OPERAND_DIMS[2], u, nest, dims, shares) * psum > halves[2]:
+        spill = True
+    n_red = len(shares[u]) - 1 if spill else 0
+    return reads + n_red * psum, sizes[2] + n_red * psum, spill
+
+
+def _block(rel: tuple[str, str], u: str, nest: LoopNest, dims: dict[str, str],
+           shares: dict[str, np.ndarray]) -> float:
+    """Largest share of an operand (over dims *rel*) under one iteration of the loops outside *u*."""
+    out = 1.0
+    for lp in nest.order[:nest.order.index(u)]:
+        if dims[lp] in rel:
+            out *= float(shares[lp].max())
+    return out
+
+
+def _chunk_counts(mp: LayerMapping, sizes: tuple[float, float, float], halves: tuple[float, float, float],
+                  r: np.ndarray, c: np.ndarray, allow: bool) -> tuple[int, ...]:
+    """Stream chunk counts worth trying: 1, and the fewest chunks that make each operand's block
+    along T fit its buffer half, with and without the other fold loop outside it."""
+    if not allow:
+        return (1,)
+    dims = dict(zip(LOOPS, _GEMM_DIMS[mp.dataflow]))
+    sh = {"rows": float(r.max() / mp.sr), "cols": float(c.max() / mp.sc)}
+    out = {1}
+    for x, size in enumerate((sizes[0], sizes[1], mp.psum_bytes)):
+        rel = _OPERAND_DIMS[x]
+        if dims["steps"] not in rel:
+            continue
+        other = next(lp for lp in ("rows", "cols") if dims[lp] in rel)
+        for f in (1.0, sh[other]):
+            if size * f > halves[x]:
+                out.add(int(min(mp.t, ceil(size * f / halves[x] - 1e-9))))
+    return tuple(sorted(out))
+
+
+def search_nest(mp: LayerMapping, hw: HardwareConfig, sizes: tuple[float, float, float], r: np.ndarray,
+                c: np.ndarray) -> LoopNest:
+    """The loop nest with the fewest DRAM bytes (reads + writes) of one group.
+
+    Tries every order of the three tile loops with every chunk count of :func:`_chunk_counts`
+    (os chunks only with ``hardware.buffers.split_reduction: auto``: a chunked reduction adds
+    partial sums in the output buffer). Ties keep fewer chunks, then the dataflow's own order
+    (os rows > steps > cols, ws/is cols > steps > rows: the order the array runs its folds in).
+    """
+    halves = tuple(_half_bytes(kb, hw) for kb in (hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb))
+    allow = mp.dataflow != "os" or hw.buffers.split_reduction == "auto"
+    outer = canonical_order(mp.dataflow)
+    canon = (outer, "steps", "cols" if outer == "rows" else "rows")
+    orders = [canon] + [o for o in permutations(LOOPS) if o != canon]
+    best = None
+    for nk in _chunk_counts(mp, sizes, halves, r, c, allow):
+        shares = _shares(mp, r, c, nk)
+        nk = len(shares["steps"])
+        for o in orders:
+            nest = LoopNest(o, nk)
+            rd, wr, _ = _nest_totals(nest, mp, sizes, halves, shares)
+            if best is None or rd + wr < best[0] * (1 - 1e-12):
+                best = (rd + wr, nest)
+    return best[1]
+
+
+def nest_traffic(nest: LoopNest, mp: LayerMapping, hw: HardwareConfig, sizes: tuple[float, float, float],
+                 r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reads [tiles, 3], writes [tiles]) of one group's tiles under *nest*.
+
+    A tile is one iteration of the two outer loops (the inner loop runs inside it). Rule: an
+    input operand (ifmap A over M, K; weights B over K, N) has one loop that does not index it;
+    it is read from DRAM once when its block under one iteration of the loops outside that loop
+    (the largest such block) fits its buffer half, else once per iteration of that loop. Its
+    reads land in the tiles that first touch each block. The outputs (over M, N) are written
+    once, in the tile of their last reduction step; their partial sums (at acc_bits) stay in the
+    output buffer across the reduction loop when their block under the loops outside it fits the
+    output half, else they are written after every reduction block but the last and read back
+    before every one but the first (in the tiles that touch them).
+    """
+    halves = tuple(_half_bytes(kb, hw) for kb in (hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb))
+    shares = _shares(mp, r, c, nest.chunks)
+    dims = dict(zip(LOOPS, _GEMM_DIMS[mp.dataflow]))
+    l1, l2, l3 = nest.order
+    s1, s2, s3 = shares[l1], shares[l2], shares[l3]
+    n1, n2, n3 = len(s1), len(s2), len(s3)
+
+    def grid(rel: tuple[str, str]) -> np.ndarray:
+        """[n1, n2] share of an operand over *rel* touched by each tile (the inner loop summed)."""
+        a = s1 if dims[l1] in rel else np.ones(n1)
+        b = s2 if dims[l2] in rel else np.ones(n2)
+        return a[:, None] * b[None, :]
+
+    rd = np.zeros((n1, n2, 3))
+    for x, size in enumerate(sizes[:2]):
+        rel = _OPERAND_DIMS[x]
+        u = next(lp for lp in nest.order if dims[lp] not in rel)
+        g = grid(rel) * size
+        if _block(rel, u, nest, dims, shares) * size > halves[x]:
+            rd[:, :, x] = g * (n3 if u == l3 else 1)  # re-read on every iteration of u
+        elif u == l1:
+            rd[0, :, x] = g[0]
+        elif u == l2:
+            rd[:, 0, x] = g[:, 0]
+        else:
+            rd[:, :, x] = g
+    wr = np.zeros((n1, n2))
+    u = next(lp for lp in nest.order if dims[lp] == "K")
+    g_o = grid(_OPERAND_DIMS[2])
+    _, _, spill = _nest_totals(nest, mp, sizes, halves, shares)
+    psum = g_o * mp.psum_bytes
+    if u == l3:
+        wr += g_o * sizes[2]
+        if spill:
+            wr += psum * (n3 - 1)
+            rd[:, :, 2] += psum * (n3 - 1)
+    elif u == l2:
+        wr[:, -1] += g_o[:, -1] * sizes[2]
+        if spill:
+            wr[:, :-1] += psum[:, :-1]
+            rd[:, 1:, 2] += psum[:, 1:]
+    else:
+        wr[-1, :] += g_o[-1, :] * sizes[2]
+        if spill:
+            wr[:-1, :] += psum[:-1, :]
+            rd[1:, :, 2] += psum[1:, :]
+    return rd.reshape(-1, 3), wr.reshape(-1)
+
+
+def nest_tile_cycles(nest: LoopNest, mp: LayerMapping, arch: MicroArch, scalesim: bool) -> np.ndarray:
+    """Weights [tiles] for splitting a layer's compute cycles over the tiles of *nest* (one group):
+    the single-fold cycles of the folds each tile runs (SCALE-Sim convention: 1 per fold)."""
+    nk, step, last = reduction_chunks(mp.t, nest.chunks)
+    r = np.full(mp.row_folds, mp.rows)
+    r[-1] = mp.edge_rows
+    c = np.full(mp.col_folds, mp.cols)
+    c[-1] = mp.edge_cols
+    t = np.full(nk, step)
+    t[-1] = last
+    if scalesim:
+        cyc = np.ones((len(r), len(c), nk))
+    else:  # at most two distinct rows, columns and steps: price each combination once
+        (ur, ri), (uc, ci), (ut, ti) = (np.unique(v, return_inverse=True) for v in (r, c, t))
+        table = np.array([[[single_fold_cycles(mp.dataflow, int(tv), int(rv), int(cv), arch) for tv in ut]
+                           for cv in uc] for rv in ur], dtype=np.float64)
+        cyc = table[ri][:, ci][:, :, ti]
+    axes = [LOOPS.index(x) for x in nest.order]
+    return cyc.transpose(axes).sum(axis=2).reshape(-1)

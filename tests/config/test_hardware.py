@@ -33,7 +33,7 @@ def test_defaults_and_derived_values():
     ({"pe": {"acc_stages": 0}}, r"hardware.pe.acc_stages: Input should be greater than or equal to 1"),
     ({"array": {"colls": 3}}, r"hardware.array.colls: unknown key \(valid keys: rows, cols, skew"),
     ({"pe": {"precision_scalable": True, "native_bits": 6}}, r"native_bits must be a multiple of 4"),
-    ({"loop_order": "best"}, r"hardware.loop_order: Input should be 'auto' or 'dataflow' \(got 'best'\)"),
+    ({"loop_order": "best"}, r"hardware.loop_order: Input should be 'auto', 'dataflow' or 'search' \(got 'best'\)"),
     ({"buffers": {"keep_activations": "maybe"}}, r"hardware.buffers.keep_activations: Input should be a valid boolean"),
 ])
 def test_bad_hardware_values_fail_in_one_line(data, match):

@@ -46,3 +46,55 @@ def test_split_reduction_never_kicks_in_when_blocks_fit():
     a = _run(layer, hw_config(8, 8, "os"))
     b = _run(layer, hw_config(8, 8, "os", buffers__split_reduction="auto"))
     assert (a.dram_read_bytes, a.folds, a.compute_cycles) == (b.dram_read_bytes, b.folds, b.compute_cycles)
+
+
+def _search(layer, rows, cols, df, **hw):
+    net = Network(name="t", layers=(layer,), inputs=("x",), outputs=(layer.output,))
+    return simulate_network(net, hw_config(rows, cols, df, loop_order="search", **hw), SimulationConfig(stall_free=True))
+
+
+def test_search_chunks_the_stream_so_partial_sums_stay_by_hand():
+    """ws 4x4, M = 64, N = 8, K = 8, 8 bit, 32-bit partial sums: 2 row folds (K), 2 column folds
+    (N), T = M = 64. ifmap 512 B, weights 64 B, output 512 B, partial sums 64 x 8 x 4 = 2048 B;
+    1 KiB buffers (512 B halves).
+
+    Whole stream (loop_order auto): a column fold's partial sums (64 x 4 x 4 = 1024 B) do not fit
+    the 512 B half, so they spill between the two row folds: 1024 B written and read back per
+    column fold, 2048 B each way; reads 512 + 64 + 2048, writes 512 + 2048.
+    search: the pixels in 2 chunks under the column folds (cols > steps/2 > rows): a chunk's
+    partial sums (32 x 4 x 4 = 512 B) fit, nothing spills; the ifmap (512 B) fits whole and the
+    weights of a column block (32 B) stay across the chunks: reads 512 + 64, writes 512. Every
+    stationary tile is preloaded once per chunk (weight SRAM reads 2 x 64 B), the folds double."""
+    layer = gemm_layer(64, 8, 8)
+    buf = {"buffers__ifmap_kb": 1.0, "buffers__weight_kb": 1.0, "buffers__ofmap_kb": 1.0}
+    whole = _run(layer, hw_config(4, 4, "ws", **buf))
+    assert (whole.dram_read_bytes, whole.dram_write_bytes) == (512 + 64 + 2048, 512 + 2048)
+    t = _search(layer, 4, 4, "ws", **buf)
+    assert t.loop_orders == ["cols>steps/2>rows"]
+    assert (t.total.dram_read_bytes, t.total.dram_write_bytes) == (512 + 64, 512)
+    assert t.total.sram_read_bytes["weight"] == 2 * 64 and t.total.folds == 2 * whole.folds
+    hw = hw_config(4, 4, "ws", loop_order="search", **buf)
+    assert t.total.compute_cycles == layer_schedule(map_layer(layer, hw), MicroArch.from_config(hw), 2)[0]
+
+
+def test_search_puts_the_chunks_outermost_when_the_ifmap_is_big_by_hand():
+    """ws 4x4, M = 64, N = 16, K = 8 (2 row folds, 4 column folds): ifmap 512 B against a 256 B
+    half, weights 128 B against a 64 B half, partial sums 4096 B against a 512 B half.
+
+    steps/2 > cols > rows: each half of the pixels (256 B of ifmap) fits and is read once across
+    the column folds (512 B in all); the weights (128 B) do not fit, so each chunk reads them
+    again (2 x 128 B); a column fold's partial sums of one chunk (32 x 4 x 4 = 512 B) fit: no
+    spill; outputs 1024 B. Any other order moves more: columns outermost re-read the whole ifmap
+    per column fold (4 x 512 B), rows outside the columns spill the partial sums."""
+    layer = gemm_layer(64, 16, 8)
+    t = _search(layer, 4, 4, "ws", buffers__ifmap_kb=0.5, buffers__weight_kb=0.125, buffers__ofmap_kb=1.0)
+    assert t.loop_orders == ["steps/2>cols>rows"]
+    assert (t.total.dram_read_bytes, t.total.dram_write_bytes) == (512 + 2 * 128, 1024)
+
+
+def test_search_keeps_the_scalesim_default_untouched():
+    """loop_order auto and dataflow never chunk a ws/is stream (the SCALE-Sim-convention tilings)."""
+    layer = gemm_layer(64, 16, 8)
+    for order in ("auto", "dataflow"):
+        t = _run(layer, hw_config(4, 4, "is", loop_order=order, buffers__ofmap_kb=1.0))
+        assert t.folds == map_layer(layer, hw_config(4, 4, "is")).folds
