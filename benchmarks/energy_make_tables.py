@@ -72,6 +72,8 @@ def sb_factor(to_nm: float, from_nm: float = 45) -> float:
 
 # --- published figures --------------------------------------------------------------------------
 HOROWITZ = "Horowitz, ISSCC 2014 (45 nm, 0.9 V)"
+LOGIC_V = 0.9
+"""Supply voltage of the logic entries (Horowitz's figures and the flip-flop anchor are at 0.9 V)."""
 ALADDIN_REG_PJ_PER_BIT_40 = 0.009
 GATE_FF_PJ_PER_BIT_28 = 0.0017
 ALADDIN_MUL32_LEAK_UW_40 = 80.0
@@ -244,6 +246,11 @@ def render(node: int) -> str:
             f"45 nm logic figures scaled to {node} nm with Stillmaker & Baas 2017; {sram_how}; "
             "DRAM unchanged (off-chip)")
     add(f"description: \"{desc}\"")
+    add("logic_voltage:  # the supply of the logic entries; energy.logic_supply_v rescales them by (V / this)^2")
+    add(f"  volts: {LOGIC_V}")
+    add(f"  source: \"{HOROWITZ} and the 28 nm flip-flop anchor are 0.9 V figures"
+        + ("" if not scaled else f"; the node scaling (Stillmaker & Baas ratio at one common supply) keeps the supply")
+        + "; the wire energy (Dally) names no supply and is scaled with the logic\"")
     # multiplier
     v, s = logic(0.2, f"{HOROWITZ}: 8-bit integer multiply 0.2 pJ; energy ~ weight_bits x act_bits "
                       "(Horowitz 8b->32b: x15.5, product x16)")

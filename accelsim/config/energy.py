@@ -35,6 +35,14 @@ class EnergyConfig(ConfigModel):
     table: str | None = Field(
         None, description="Path to your own energy table YAML (relative to the config file); overrides `technology`."
     )
+    logic_supply_v: float | None = Field(
+        None, gt=0, le=5,
+        description="Supply voltage of the logic (PEs, vector unit), V: the table's dynamic logic energies "
+        "(multiplier, adder, PE register writes and forwarding, vector ops) are scaled by (this / the table's "
+        "logic_voltage)^2, the CMOS switching energy C V^2. null = the table's own voltage (0.9 V in the "
+        "shipped tables: Horowitz's 45 nm figures). SRAM (CACTI, at its cell type's own supply), DRAM and "
+        "leakage are not scaled; nor is the clock: set hardware.clock_hz to what the voltage allows.",
+    )
 
     @pydantic.model_validator(mode="after")
     def _technology_has_table(self) -> "EnergyConfig":

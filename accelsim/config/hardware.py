@@ -170,6 +170,15 @@ class BuffersConfig(ConfigModel):
         "min(ifmap_kb, ofmap_kb) KiB at every layer of their lifetime (greedy in production order; a tensor that does "
         "not fit goes through DRAM). The network input and outputs always go through DRAM.",
     )
+    unified_activations: bool = Field(
+        False,
+        description="The ifmap buffer is one activation buffer for a layer's inputs and outputs, as the TPU's "
+        "Unified Buffer: a kept activation (keep_activations) is moved from the output buffer into it when "
+        "its layer finishes (one more read of the output buffer and one more write of the ifmap buffer per "
+        "element), so it stays on chip when it fits ifmap_kb beside the other kept activations, instead of "
+        "min(ifmap_kb, ofmap_kb) with the buffer swap; the output buffer then holds only partial sums and "
+        "results on their way out.",
+    )
     cross_layer_prefetch: bool = Field(
         False,
         description="Whether a layer's first DMA may load its weights into a free buffer half while the "

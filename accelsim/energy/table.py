@@ -14,6 +14,8 @@ or ``derived: <how>``; the loader refuses an entry without one. Units are in the
 ``leakage``           ``pe.power_uw`` per PE and ``sram.power_uw_per_kib``: powers, not energies
 ``vector``            ``energy_pj`` of one element operation at ``bits`` per op kind
                       (maxpool, avgpool, add, mul, concat, lut, requant)
+``logic_voltage``     ``volts`` the logic entries hold at (optional; needed by
+                      ``energy.logic_supply_v``, :meth:`EnergyTable.at_logic_voltage`)
 
 :func:`load_table` reads and validates a file; :func:`table_for` picks the table a run config names;
 :meth:`EnergyTable.check_covers` checks the table prices everything a hardware config needs.
@@ -320,11 +322,22 @@ class VectorTable(ConfigModel):
     requant: VectorEntry
 
 
+class VoltageEntry(ConfigModel):
+    """The supply voltage a table's logic energies were measured or derived at."""
+
+    volts: float = Field(gt=0, le=5, allow_inf_nan=False, description="Supply voltage, V.")
+    source: Source
+
+
 class EnergyTable(ConfigModel):
     """A whole energy table (one technology)."""
 
     technology: str = Field(min_length=1, description="Name of the technology, e.g. 45nm.")
     description: str = Field("", description="What the table is and where it comes from.")
+    logic_voltage: VoltageEntry | None = Field(
+        None, description="Supply voltage of the logic entries (multiplier, adder, pe_register, vector but lut); "
+        "needed to price another supply (energy.logic_supply_v)."
+    )
     multiplier: MultiplierEntry
     adder: AdderEntry
     pe_register: RegisterEntry
@@ -374,6 +387,41 @@ class EnergyTable(ConfigModel):
                 raise ConfigError(f"hardware.buffers.{buf}: {exc}") from None
         return out
 
+    def at_logic_voltage(self, volts: float) -> "EnergyTable":
+        """This table with its logic supplied at *volts* instead of :attr:`logic_voltage`.
+
+        Dynamic CMOS energy is the switched capacitance times V^2 (E = C V^2), so the multiplier,
+        adder, PE register write and forward and the vector entries (all but ``lut``, an SRAM read)
+        scale by ``(volts / logic_voltage)^2``; their sources say so. SRAM (CACTI, at its cell
+        type's own supply), DRAM and leakage are unchanged.
+
+        Raises
+        ------
+        ConfigError
+            The table has no ``logic_voltage`` (message names the table file).
+        """
+        if self.logic_voltage is None:
+            raise ConfigError(f"{self._source}: logic_voltage: missing; the table needs the supply voltage of its logic "
+                              "entries ({volts: V, source: ...}) to price energy.logic_supply_v")
+        ref = self.logic_voltage.volts
+        k = (volts / ref) ** 2
+        note = f"; x (logic supply {volts:g} V / table's {ref:g} V)^2 = {k:.4g} (E = C V^2)"
+
+        def scaled(entry, field: str):
+            return entry.model_copy(update={field: getattr(entry, field) * k, "source": entry.source + note})
+
+        vec = {op: (getattr(self.vector, op) if op == "lut" else scaled(getattr(self.vector, op), "energy_pj"))
+               for op in VECTOR_OPS}
+        reg = RegisterEntry(write=scaled(self.pe_register.write, "energy_pj_per_bit"),
+                            forward=scaled(self.pe_register.forward, "energy_pj_per_bit"))
+        out = self.model_copy(update={
+            "multiplier": scaled(self.multiplier, "energy_pj"), "adder": scaled(self.adder, "energy_pj"),
+            "pe_register": reg, "vector": VectorTable(**vec),
+            "logic_voltage": VoltageEntry(volts=volts, source=f"energy.logic_supply_v (table's logic at {ref:g} V)"),
+        })
+        out._source = self._source
+        return out
+
     def check_covers(self, hw) -> None:
         """Raise :class:`ConfigError` if the table cannot price hardware config *hw*."""
         self.dram_energy_pj_per_bit(hw.dram.kind)
@@ -416,13 +464,16 @@ def shipped_table(technology: str) -> EnergyTable:
 def table_for(energy_config, hw=None) -> EnergyTable:
     """The table an :class:`~accelsim.config.energy.EnergyConfig` names, checked against *hw*.
 
-    ``energy.table`` (a path) wins over ``energy.technology`` (a shipped table name). With *hw*
+    ``energy.table`` (a path) wins over ``energy.technology`` (a shipped table name);
+    ``energy.logic_supply_v`` reprices its logic at that supply (:meth:`EnergyTable.at_logic_voltage`). With *hw*
     (a :class:`~accelsim.config.hardware.HardwareConfig`) the table must price its DRAM kind.
     """
     if energy_config.table is not None:
         table = load_table(energy_config.table)
     else:
         table = shipped_table(energy_config.technology)
+    if energy_config.logic_supply_v is not None:
+        table = table.at_logic_voltage(energy_config.logic_supply_v)
     if hw is not None:
         table.check_covers(hw)
     return table

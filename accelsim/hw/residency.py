@@ -12,6 +12,10 @@ it in the output buffer, then makes that the input buffer, so both must hold it)
 spilled (written to DRAM and read back by each consumer, as without residency). A tensor read by
 several layers (a residual skip, a concat input) is therefore held until its last consumer ran.
 
+With ``hardware.buffers.unified_activations`` the ifmap buffer is one activation buffer (the
+TPU's Unified Buffer): a resident output is moved into it when its layer finishes (no swap), so
+the budget is ``ifmap_kb`` alone.
+
 Never resident: the network inputs (they come from DRAM), the network outputs (they go to DRAM),
 and tensors nobody reads. A ``reshape`` only relabels its input (it moves no bytes): its output is
 the same tensor, so its consumers extend the input's lifetime and read it from wherever it lives.
@@ -75,7 +79,8 @@ def plan_residency(net: Network, hw: HardwareConfig) -> Residency:
         for t in layer.inputs:
             last[canon.get(t, t)] = idx
     pinned = {canon.get(t, t) for t in net.outputs} | {canon.get(t, t) for t in net.inputs}
-    budget = min(hw.buffers.ifmap_kb, hw.buffers.ofmap_kb) * KIB
+    budget = (hw.buffers.ifmap_kb if hw.buffers.unified_activations
+              else min(hw.buffers.ifmap_kb, hw.buffers.ofmap_kb)) * KIB
     used = np.zeros(len(layers))
     resident: set[str] = set()
     for t, p in sorted(producer.items(), key=lambda kv: kv[1]):

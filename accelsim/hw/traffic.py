@@ -46,7 +46,9 @@ folds. ``keep(x, h, n) = x if x <= h else n*x`` (kept across n inner folds, or r
   ``M*K*nfc``, weights ``K*N*nfr``; ws ifmap ``M*K*nfc``, weights once; is weights ``K*N*nfc``,
   ifmap once; ws/is partial sums ``M*N*acc*(nfr-1)`` read and written, plus the final outputs.
   SRAM writes include the DRAM fills, SRAM reads the write-back (neither exists for a resident
-  tensor: it is produced into and consumed from the buffer it sits in).
+  tensor: it is produced into and consumed from the buffer it sits in; with
+  ``buffers.unified_activations`` a resident output is also read once from the output buffer and
+  written once into the ifmap buffer, where it then stays).
 
 PE traffic (bits; per fold with r rows, c columns, T steps, p = MACs per PE per cycle, operand
 registers p elements wide, m/a the multiplier/adder stages, R/C the physical array):
@@ -301,6 +303,9 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
                  "ofmap": s_rd["ofmap"] * g + float(tiles_wr.sum())}
     sram_write = {"ifmap": float(tiles_rd[:, 0].sum()), "weight": float(tiles_rd[:, 1].sum()),
                   "ofmap": s_wr["ofmap"] * g + float(tiles_rd[:, 2].sum())}
+    if output_resident and hw.buffers.unified_activations:  # moved into the activation buffer
+        sram_read["ofmap"] += ofm * g
+        sram_write["ifmap"] += ofm * g
     if arch.padded:  # padded edge folds move zeros through the unused rows and columns
         r = np.full(nfr, float(mp.rows))
         c = np.full(nfc, float(mp.cols))

@@ -289,3 +289,31 @@ def test_cell_types_order_as_cacti_says():
     hp, lop, lstp = (t.sram.macro(c, 64, 128, 2, 1) for c in ("itrs-hp", "itrs-lop", "itrs-lstp"))
     assert hp.leakage_uw > 10 * lop.leakage_uw > 100 * 10 * lstp.leakage_uw
     assert lop.read_pj_per_bit < hp.read_pj_per_bit < lstp.read_pj_per_bit
+
+
+def test_logic_supply_scales_the_logic_by_v_squared_only(tmp_path):
+    """energy.logic_supply_v 1.0 V on the 45 nm table (Horowitz's 0.9 V figures): the int8 multiply
+    0.2 pJ becomes 0.2 x (1.0/0.9)^2 = 0.24691 pJ, the int32 add 0.1 -> 0.12346 pJ, and so do the PE
+    register and vector entries; the SRAM (CACTI), DRAM, leakage and the lut (an SRAM read) stay."""
+    base = shipped_table("45nm")
+    assert base.logic_voltage.volts == 0.9
+    cfg = config_from_dict({"energy": {"technology": "45nm", "logic_supply_v": 1.0}})
+    t = table_for(cfg.energy, cfg.hardware)
+    assert t.multiplier.energy_pj == pytest.approx(0.2 / 0.81, rel=1e-12)
+    assert t.adder.energy_pj == pytest.approx(0.1 / 0.81, rel=1e-12)
+    assert t.pe_register.write.energy_pj_per_bit == pytest.approx(base.pe_register.write.energy_pj_per_bit / 0.81)
+    assert t.pe_register.forward.energy_pj_per_bit == pytest.approx(base.pe_register.forward.energy_pj_per_bit / 0.81)
+    assert t.vector.add.energy_pj == pytest.approx(0.43 / 0.81) and t.vector.lut == base.vector.lut
+    assert "(logic supply 1 V / table's 0.9 V)^2" in t.multiplier.source and t.logic_voltage.volts == 1.0
+    assert (t.sram, t.dram, t.leakage) == (base.sram, base.dram, base.leakage)
+    hw = HardwareConfig()
+    assert t.buffer_macros(hw) == base.buffer_macros(hw)
+
+
+def test_logic_supply_needs_the_tables_voltage(tmp_path):
+    path = write_table(tmp_path, minimal_table())
+    cfg = config_from_dict({"energy": {"table": str(path), "logic_supply_v": 1.1}})
+    with pytest.raises(ConfigError, match=r"t\.yaml: logic_voltage: missing; .* energy\.logic_supply_v"):
+        table_for(cfg.energy)
+    with pytest.raises(ConfigError, match=r"energy\.logic_supply_v: Input should be greater than 0"):
+        config_from_dict({"energy": {"logic_supply_v": 0}})

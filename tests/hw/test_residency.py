@@ -55,6 +55,26 @@ def test_intermediate_that_does_not_fit_is_spilled():
         assert t.resident == []
 
 
+def test_unified_activation_buffer_keeps_what_the_output_buffer_cannot():
+    """The same network with a 64-byte output buffer and a 256-byte ifmap buffer. With the buffer
+    swap a (128 B) must fit both buffers: it spills (written 128 B, read back 128 B). With
+    unified_activations the ifmap buffer alone holds it (128 <= 256 B): nothing goes to DRAM, and
+    the array moves a once from the output buffer into the ifmap buffer (128 B read, 128 B
+    written) on top of layer a's own SRAM traffic."""
+    a, b = fc("a", "x", 16, 8, 4), fc("b", "a", 16, 4, 8)
+    hw = {"buffers__ofmap_kb": 64 / 1024, "buffers__ifmap_kb": 256 / 1024}
+    swap = simulate_network(net(a, b), hw_config(4, 4, "os", **hw), FREE)
+    uni = simulate_network(net(a, b), hw_config(4, 4, "os", buffers__unified_activations=True, **hw), FREE)
+    assert swap.resident == [] and uni.resident == ["a"]
+    assert (swap.layers[0].dram_write_bytes, swap.layers[1].dram_read_bytes) == (128, 128 + 32)
+    assert (uni.layers[0].dram_write_bytes, uni.layers[1].dram_read_bytes) == (0, 32)
+    sa, ua = swap.layers[0], uni.layers[0]
+    # swap: the 128 B write-back was read from the output buffer; unified: the same 128 B read,
+    # now moving a into the ifmap buffer (which layer a filled with x, 64 B)
+    assert (sa.sram_read_bytes["ofmap"], ua.sram_read_bytes["ofmap"]) == (128, 128)
+    assert (sa.sram_write_bytes["ifmap"], ua.sram_write_bytes["ifmap"]) == (64, 64 + 128)
+
+
 def residual(ofmap_bytes: float):
     """x[16x4] -> a (16x8) -> b = conv(a) (16x8) -> s = add(a, b); a is the skip tensor, live from
     layer 0 to layer 2, b from layer 1 to 2; each is 128 B."""
