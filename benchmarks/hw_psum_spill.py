@@ -1,5 +1,6 @@
 """ResNet-18 on a 32x32 output-stationary array: DRAM bytes and energy with and without a split
-reduction (partial-sum spills, ``hardware.buffers.split_reduction``), next to ZigZag.
+reduction (partial-sum spills, ``hardware.buffers.split_reduction``) and with the loop-nest search
+(``hardware.loop_order: search``), next to ZigZag.
 
 ZigZag's numbers are the ones ``benchmarks/zigzag_peer.py`` saved
 (``benchmarks/results/zigzag_peer_resnet18_32x32_45nm_zigzag.json``: ZigZag 3.9.1, the same
@@ -27,8 +28,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ZIGZAG = RESULTS / "zigzag_peer_resnet18_32x32_45nm_zigzag.json"
 
 
-def run(split: str) -> dict:
-    hw = HardwareConfig.model_validate({"array": {"rows": 32, "cols": 32}, "dataflow": "os",
+def run(split: str, loop_order: str = "auto") -> dict:
+    hw = HardwareConfig.model_validate({"array": {"rows": 32, "cols": 32}, "dataflow": "os", "loop_order": loop_order,
                                         "buffers": {"split_reduction": split}})
     net = load_topology("resnet18")
     t0 = time.perf_counter()
@@ -40,6 +41,7 @@ def run(split: str) -> dict:
     dram_pj = sum(le.breakdown.dram for le in energy.layers if le.name in on_array)
     return {
         "split_reduction": split,
+        "loop_order": loop_order,
         "dram_read_bytes": sum(c.dram_read_bytes for c in layers),
         "dram_write_bytes": sum(c.dram_write_bytes for c in layers),
         "dram_energy_uj": dram_pj * 1e-6,
@@ -56,11 +58,12 @@ def main() -> int:
     pj_per_byte = 8 * table.dram_energy_pj_per_bit("lpddr4")
     zz = json.loads(ZIGZAG.read_text())
     zz_dram_pj = sum(l["memory_energy_pj"].get("dram", 0.0) for l in zz["layers"])
-    rows = [run("never"), run("auto")]
+    rows = [run("never"), run("auto"), run("auto", "search")]
     print(f"{'ResNet-18, 32x32 os, 21 array layers':<40}{'DRAM read MB':>14}{'DRAM write MB':>15}{'DRAM uJ':>10}"
           f"{'vs ZigZag':>11}{'total cycles':>14}")
     for r in rows:
-        print(f"{'accelsim, split_reduction ' + r['split_reduction']:<40}{r['dram_read_bytes'] / 1e6:14.2f}"
+        label = f"accelsim, split_reduction {r['split_reduction']}" + (", search" if r["loop_order"] == "search" else "")
+        print(f"{label:<40}{r['dram_read_bytes'] / 1e6:14.2f}"
               f"{r['dram_write_bytes'] / 1e6:15.2f}{r['dram_energy_uj']:10.0f}{r['dram_energy_uj'] / (zz_dram_pj * 1e-6):10.2f}x"
               f"{r['total_cycles']:14,}")
     print(f"{'ZigZag 3.9.1 (read + write)':<40}{zz_dram_pj / pj_per_byte / 1e6:14.2f}{'':>15}{zz_dram_pj * 1e-6:10.0f}"

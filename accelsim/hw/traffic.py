@@ -117,6 +117,11 @@ def _half_bytes(kb: float, hw: HardwareConfig) -> float:
     return kb * KIB / (2 if hw.buffers.double_buffered else 1)
 
 
+def _halves(hw: HardwareConfig) -> tuple[float, float, float]:
+    """Bytes of the ifmap, weight and ofmap buffer halves (whole buffers if not double-buffered)."""
+    return tuple(_half_bytes(kb, hw) for kb in (hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb))
+
+
 ORDERS = ("rows", "cols")
 """Tile loop orders: the outer loop runs over the row folds (Sr) or the column folds (Sc)."""
 
@@ -398,8 +403,7 @@ def off_array_traffic(layer: LayerDescriptor, resident_inputs: frozenset[str] = 
 
 def chunks_for(read_bytes: np.ndarray, write_bytes: float, hw: HardwareConfig) -> int:
     """Pieces a tile is streamed in so each piece fits its buffers' halves (at least 1)."""
-    halves = (_half_bytes(hw.buffers.ifmap_kb, hw), _half_bytes(hw.buffers.weight_kb, hw),
-              _half_bytes(hw.buffers.ofmap_kb, hw))
+    halves = _halves(hw)
     n = 1
     for b, half in zip(read_bytes, halves):
         n = max(n, ceil(b / half - 1e-9))
@@ -502,7 +506,7 @@ def search_nest(mp: LayerMapping, hw: HardwareConfig, sizes: tuple[float, float,
     partial sums in the output buffer). Ties keep fewer chunks, then the dataflow's own order
     (os rows > steps > cols, ws/is cols > steps > rows: the order the array runs its folds in).
     """
-    halves = tuple(_half_bytes(kb, hw) for kb in (hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb))
+    halves = _halves(hw)
     allow = mp.dataflow != "os" or hw.buffers.split_reduction == "auto"
     outer = canonical_order(mp.dataflow)
     canon = (outer, "steps", "cols" if outer == "rows" else "rows")
@@ -533,7 +537,7 @@ def nest_traffic(nest: LoopNest, mp: LayerMapping, hw: HardwareConfig, sizes: tu
     output half, else they are written after every reduction block but the last and read back
     before every one but the first (in the tiles that touch them).
     """
-    halves = tuple(_half_bytes(kb, hw) for kb in (hw.buffers.ifmap_kb, hw.buffers.weight_kb, hw.buffers.ofmap_kb))
+    halves = _halves(hw)
     shares = _shares(mp, r, c, nest.chunks)
     dims = dict(zip(LOOPS, _GEMM_DIMS[mp.dataflow]))
     l1, l2, l3 = nest.order
