@@ -53,6 +53,9 @@ class PreparedNetwork:
     """Index of the last layer reading each tensor (network outputs: never dropped)."""
     out_steps: dict[str, float]
     """Step (real units per code) of every tensor produced by a layer or fed from outside."""
+    code_bounds: dict[str, int] = field(default_factory=dict)
+    """Bound on ``|code|`` of every tensor: the input quantizer's range, the producing layer's
+    clipped output range, or for data movement (reshape, gather) its sources' bound."""
 
 
 @dataclass
@@ -151,6 +154,7 @@ def prepare(net: Network) -> PreparedNetwork:
                                  f"the datapath runs {ACT_BITS[0]}-{ACT_BITS[1]} bits")
         steps[name] = float(step)
         shapes[name] = next((lay.in_shape for lay in net.layers if name in lay.inputs), (1, 1, 1, 1))
+    bounds = {name: (1 << (int(net.input_quant[name][2]) - 1)) - 1 for name in net.inputs}
     plans: list[LayerPlan] = []
     last_use: dict[str, int] = {}
     for idx, layer in enumerate(net.layers):
@@ -167,11 +171,22 @@ def prepare(net: Network) -> PreparedNetwork:
         plans.append(_plan(net, layer, [shapes[t] for t in layer.inputs]))
         steps[layer.output] = float(layer.quant.out_step)
         shapes[layer.output] = tuple(layer.out_shape)
+        bounds[layer.output] = _code_bound(layer, plans[-1], [bounds[t] for t in layer.inputs])
     for name in net.outputs:
         if name not in steps:
             raise InputFileError(f"network {net.name!r}: output {name!r} is produced by no layer")
         last_use[name] = len(net.layers)
-    return PreparedNetwork(net=net, plans=plans, last_use=last_use, out_steps=steps)
+    return PreparedNetwork(net=net, plans=plans, last_use=last_use, out_steps=steps, code_bounds=bounds)
+
+
+def _code_bound(layer: LayerDescriptor, plan: LayerPlan, in_bounds: list[int]) -> int:
+    """Largest ``|code|`` *layer* can output: its inputs' (data movement) or its clip range."""
+    if layer.op == "reshape":
+        return max(in_bounds)
+    if layer.op == "gather":
+        fill = plan.arrays["fill"]
+        return max(in_bounds + [int(np.abs(fill.astype(np.int64)).max(initial=0))])
+    return max(abs(int(layer.quant.out_min)), abs(int(layer.quant.out_max)))
 
 
 def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]) -> LayerPlan:
@@ -272,7 +287,8 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
     return plan
 
 
-def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str) -> tuple[np.ndarray, int, str]:
+def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
+               x_bound: int | None = None) -> tuple[np.ndarray, int, str]:
     layer = plan.layer
     q = layer.quant
     lo, hi = q.out_min, q.out_max
@@ -285,7 +301,8 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str) -> tuple[np.nda
         r = ops.conv(x, plan.arrays["weight"], plan.arrays["bias"], pre, scale, post, lo=lo, hi=hi,
                      stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                      groups=1 if op == "gemm" else layer.groups, acc_bits=layer.acc_bits,
-                     overflow=q.overflow, path=path, l1=plan.arrays["l1"], packed=plan.params["packed"])
+                     overflow=q.overflow, path=path, l1=plan.arrays["l1"], packed=plan.params["packed"],
+                     x_bound=x_bound)
         return r.out, r.overflow_events, r.path
     if op == "maxpool":
         return ops.maxpool(x, layer.kernel, layer.stride, layer.padding, layer.dilation, lo, hi), 0, ""
@@ -361,7 +378,7 @@ def run_prepared(prep: PreparedNetwork, x, *, keep: Iterable[str] | str | None =
     for idx, plan in enumerate(prep.plans):
         layer = plan.layer
         xs = [live[t] for t in layer.inputs]
-        out, events, p = _run_layer(plan, xs, path)
+        out, events, p = _run_layer(plan, xs, path, prep.code_bounds.get(layer.inputs[0]))
         if layer.on_array:
             overflow[layer.name] = events
             paths[layer.name] = p

@@ -47,10 +47,11 @@ FLOAT64_EXACT_LIMIT = 1 << 53
 
 @njit(inline="always")
 def _rshift_round(v, shift):
-    """``(v + (1 << (shift-1))) >> shift`` for shift > 0 (arithmetic shift), identity for 0."""
-    if shift > 0:
-        return (v + (np.int64(1) << (shift - 1))) >> shift
-    return v
+    """``(v + (1 << (shift-1))) >> shift`` for shift > 0 (arithmetic shift), identity for 0.
+
+    Branch-free (``(1 << shift) >> 1`` is 0 for shift 0) so loops over pixels vectorise.
+    """
+    return (v + ((np.int64(1) << shift) >> 1)) >> shift
 
 
 @njit(inline="always")
@@ -58,11 +59,7 @@ def _requant(acc, pre, scale, post, lo, hi):
     """``clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)`` in int64."""
     v = _rshift_round(acc, pre) * scale
     v = _rshift_round(v, post)
-    if v < lo:
-        return lo
-    if v > hi:
-        return hi
-    return v
+    return min(max(v, np.int64(lo)), np.int64(hi))
 
 
 @njit(inline="always")
@@ -383,7 +380,9 @@ def requant_nchw(acc, pre, scale, post, lo, hi):
 def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w):
     """Max of codes over each window; padded positions never win.
 
-    A window made only of padding (impossible with ONNX-legal pads) yields the lowest int32.
+    One output row at a time: each in-bounds kernel tap updates the row's running maxima over
+    the output columns it reaches (a vectorised pass). A window made only of padding
+    (impossible with ONNX-legal pads) yields the lowest int32.
     """
     n_img, c, h, wd = x.shape
     out = np.empty((n_img, c, out_h, out_w), dtype=np.int32)
@@ -391,20 +390,19 @@ def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, ou
         n = job // c
         ch = job % c
         for oy in range(out_h):
-            for ox in range(out_w):
-                m = np.int32(-2147483648)
-                for ky in range(kh):
-                    iy = oy * stride_h - pad_t + ky * dil_h
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(kw):
-                        ix = ox * stride_w - pad_l + kx * dil_w
-                        if ix < 0 or ix >= wd:
-                            continue
-                        v = x[n, ch, iy, ix]
-                        if v > m:
-                            m = v
-                out[n, ch, oy, ox] = m
+            m = out[n, ch, oy]
+            m[:] = np.int32(-2147483648)
+            for ky in range(kh):
+                iy = oy * stride_h - pad_t + ky * dil_h
+                if iy < 0 or iy >= h:
+                    continue
+                src = x[n, ch, iy]
+                for kx in range(kw):
+                    t = kx * dil_w - pad_l
+                    ox_lo = min(max(0, -(t // stride_w)), out_w)
+                    ox_hi = max(min(out_w, (wd - 1 - t) // stride_w + 1), ox_lo)
+                    for ox in range(ox_lo, ox_hi):
+                        m[ox] = max(m[ox], src[ox * stride_w + t])
     return out
 
 
@@ -474,11 +472,7 @@ def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi):
             for xx in range(wd):
                 v = (_requant_noclip(np.int64(x0[n, ch, y, xx]), a0, s0, b0)
                      + _requant_noclip(np.int64(x1[n, ch, y, xx]), a1, s1, b1))
-                if v < lo:
-                    v = lo
-                elif v > hi:
-                    v = hi
-                out[n, ch, y, xx] = v
+                out[n, ch, y, xx] = min(max(v, np.int64(lo)), np.int64(hi))
     return out
 
 
@@ -517,17 +511,26 @@ def lut_apply(x, table, offset):
     return out.reshape(x.shape)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def max_abs(x):
-    """Largest |code| of an integer array (0 for an empty one), as int64."""
-    m = np.int64(0)
-    for v in x.ravel():
-        a = np.int64(v)
-        if a < 0:
-            a = -a
-        if a > m:
-            m = a
-    return m
+    """Largest |code| of an integer array (0 for an empty one), as int64.
+
+    Branch-free min/max over blocks (vectorised), blocks in parallel.
+    """
+    flat = x.ravel()
+    size = flat.size
+    blk = 1 << 16
+    nblk = (size + blk - 1) // blk
+    mx = np.zeros(max(nblk, 1), dtype=np.int64)
+    for b in prange(nblk):
+        lo = np.int64(0)
+        hi = np.int64(0)
+        for i in range(b * blk, min(size, (b + 1) * blk)):
+            v = np.int64(flat[i])
+            lo = min(lo, v)
+            hi = max(hi, v)
+        mx[b] = max(hi, -lo)
+    return mx.max()
 
 
 __all__ = [

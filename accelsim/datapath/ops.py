@@ -129,7 +129,8 @@ def int_kernel(max_x: int, max_w: int, l1: np.ndarray) -> str | None:
 def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: int,
          stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1,
          acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
-         l1: np.ndarray | None = None, packed: dict | None = None) -> MacResult:
+         l1: np.ndarray | None = None, packed: dict | None = None,
+         x_bound: int | None = None) -> MacResult:
     """``clip(requant(acc, pre, scale, post), lo, hi)`` with ``acc = bias + sum(x*w)`` per channel.
 
     Parameters
@@ -144,6 +145,10 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     l1 : precomputed :func:`weight_l1` (saves work when called per batch).
     packed : a dict kept by the caller for this layer across batches (the weights must not
         change): the integer paths store their packed weights and ``max|w|`` in it.
+    x_bound : a bound on ``max|x|`` the caller knows (the producing layer's code range). With
+        ``path="auto"``, when the bound already selects the fastest path this layer can take
+        (the 8-bit micro-kernel; the direct loops of a depthwise layer) the input is not scanned
+        for its largest code: a smaller true maximum would select the same path.
 
     Returns
     -------
@@ -163,8 +168,6 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
                         ((pre, "pre_shift"), (scale, "scale"), (post, "post_shift")))
     if l1 is None:
         l1 = weight_l1(w)
-    max_x = int(K.max_abs(x))
-    safe = choose_path(max_x, l1, bias, acc_bits)
     if path not in PATHS:
         raise ValueError(f"conv: path must be one of {PATHS}, got {path!r}")
     if packed is not None and "max_w" in packed:
@@ -173,8 +176,18 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         max_w = int(K.max_abs(w))
         if packed is not None:
             packed["max_w"] = max_w
-    kern = int_kernel(max_x, max_w, l1)
     depthwise = cg == 1 and groups > 1
+    max_x = None
+    if path == "auto" and x_bound is not None:
+        # every condition below holds for a smaller max|x| when it holds for a larger one
+        safe = choose_path(int(x_bound), l1, bias, acc_bits)
+        kern = int_kernel(int(x_bound), max_w, l1)
+        if safe != "faithful" and (depthwise or kern == "int8"):
+            max_x = int(x_bound)
+    if max_x is None:
+        max_x = int(K.max_abs(x))
+        safe = choose_path(max_x, l1, bias, acc_bits)
+        kern = int_kernel(max_x, max_w, l1)
     if path == "auto":
         path = safe
         if path != "faithful":

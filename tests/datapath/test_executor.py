@@ -205,3 +205,29 @@ def test_newer_schema_refused(tmp_path):
 
 def test_round_shift_reference_sanity():
     assert ref_round_shift(np.array([-3, -2, -1, 1, 2, 3]), 1).tolist() == [-1, -1, 0, 1, 1, 2]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_code_bounds_hold_on_every_tensor_and_keep_the_paths(seed):
+    """The per-tensor bounds the executor passes to conv (to skip scanning inputs) are true bounds,
+    and taking them changes neither the bits nor the path of any MAC layer."""
+    from accelsim.datapath import ops, prepare
+
+    net = build_net(seed=seed)
+    prep = prepare(net)
+    x = np.random.default_rng(seed).normal(0, 3.0, (2, 3, 8, 8))  # saturates the input quantizer
+    res = run_network(prep, x, keep="all")
+    for layer in net.layers:
+        assert np.abs(res.codes[layer.name]).max() <= prep.code_bounds[layer.output], layer.name
+    assert prep.code_bounds["x"] == 127
+    rng = np.random.default_rng(seed)
+    for xb in (127, 2 ** 15 - 1):  # a bound that selects the int8 kernel, one that does not
+        xq = rng.integers(-100, 101, (2, 16, 9, 9))
+        w = rng.integers(-127, 128, (24, 16, 3, 3))
+        args = (xq, w, rng.integers(-900, 900, 24), 1, 77, 9)
+        kw = dict(lo=-127, hi=127, padding=(1, 1, 1, 1), acc_bits=24)
+        want = ops.conv(*args, **kw)
+        got = ops.conv(*args, x_bound=xb, **kw)
+        assert got.path == want.path
+        np.testing.assert_array_equal(got.out, want.out)
+        np.testing.assert_array_equal(got.out, ops.conv(*args, path="int64", **kw).out)
