@@ -52,7 +52,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from accelsim.datapath.kernels import _requant, _step_output
+from accelsim.datapath.kernels import _acc_step, _requant, _step_output
 
 NR = 8
 """Output channels per register tile."""
@@ -175,6 +175,82 @@ def vstore(typingctx, acc, out, word):
         return context.get_dummy_value()
 
     return types.none(i32x16, out, types.intp), codegen
+
+
+def _splat(builder, v):
+    """Sixteen copies of the integer scalar *v* (truncated to 32 bits)."""
+    if v.type != _I32:
+        v = builder.trunc(v, _I32)
+    vec = builder.insert_element(ir.Constant(_VT, None), v, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(vec, vec, ir.Constant(_VT, None))
+
+
+@intrinsic
+def vload(typingctx, arr, word):
+    """Sixteen consecutive int32 elements of *arr* from element *word* (no alignment needed)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p = _word_ptr(context, builder, sig.args[0], args[0], args[1])
+        return builder.load(builder.bitcast(p, _VT.as_pointer()), align=4)
+
+    return i32x16(arr, types.intp), codegen
+
+
+@intrinsic
+def vsplat(typingctx, v):
+    """Sixteen lanes equal to the integer *v* (its low 32 bits)."""
+    if not isinstance(v, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _splat(builder, args[0])
+
+    return i32x16(v), codegen
+
+
+@intrinsic
+def vmadd(typingctx, acc, xv, w):
+    """``acc + xv * w`` per lane in 32-bit two's complement (exact while no lane leaves int32)."""
+    if not isinstance(w, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.add(args[0], builder.mul(args[1], _splat(builder, args[2])))
+
+    return i32x16(i32x16, i32x16, w), codegen
+
+
+@intrinsic
+def vsat(typingctx, s, lo, hi):
+    """Each lane clamped to ``[lo, hi]`` (a saturating accumulator)."""
+    def codegen(context, builder, sig, args):
+        v, vlo, vhi = args[0], _splat(builder, args[1]), _splat(builder, args[2])
+        v = builder.select(builder.icmp_signed("<", v, vlo), vlo, v)
+        return builder.select(builder.icmp_signed(">", v, vhi), vhi, v)
+
+    return i32x16(i32x16, lo, hi), codegen
+
+
+@intrinsic
+def vwrap(typingctx, s, shift):
+    """Each lane reduced to its low ``32 - shift`` bits, sign-extended (a wrapping accumulator)."""
+    def codegen(context, builder, sig, args):
+        sh = _splat(builder, args[1])
+        return builder.ashr(builder.shl(args[0], sh), sh)
+
+    return i32x16(i32x16, shift), codegen
+
+
+@intrinsic
+def vcount(typingctx, cnt, s, f):
+    """``cnt + (s != f)`` per lane (an overflow event where fixing changed the partial sum)."""
+    def codegen(context, builder, sig, args):
+        ne = builder.icmp_signed("!=", args[1], args[2])
+        return builder.sub(args[0], builder.sext(ne, _VT))
+
+    return i32x16(i32x16, i32x16, i32x16), codegen
 
 
 # --------------------------------------------------------------------------- micro-kernel
@@ -489,6 +565,272 @@ __all__ = ["HAVE_VNNI", "finish", "finish_faithful", "NR", "MR", "LANES", "gemm_
            "vdot", "vzero", "vstore", "i32x16"]
 
 
+@njit(inline="always")
+def _fix(s, lo, hi, sh, wrap):
+    if wrap:
+        return vwrap(s, sh)
+    return vsat(s, lo, hi)
+
+
+@njit(inline="always")
+def _step_block(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, buf, evbuf):
+    """Faithful accumulators of 16*nv consecutive virtual pixels of one output channel, in int32 lanes.
+
+    Steps the documented order (bias, then c, ky, kx) on all lanes at once: ``a = fix(a + x*w)``
+    with fix a clamp (saturate) or a sign extension of the low bits (wrap), counting a lane's
+    event when fixing changed it. Lane values are exact because the caller ensures
+    ``2**(acc_bits-1) + max|x*w| < 2**31``. Input channel ``ci`` of tap ``t`` is read at
+    ``xbase + ci*cstride + taps[t]`` (+ lane); ``wrow[ci*nk + t]`` is its weight. Writes the
+    accumulators to ``buf`` and the per-lane event counts to ``evbuf`` (64 lanes each).
+    """
+    a0v = vsplat(a0)
+    c0 = a0v
+    c1 = a0v
+    c2 = a0v
+    c3 = a0v
+    e0 = vzero()
+    e1 = vzero()
+    e2 = vzero()
+    e3 = vzero()
+    cg = wrow.shape[0] // nk
+    for ci in range(cg):
+        cb = xbase + ci * cstride
+        for t in range(nk):
+            wv = wrow[ci * nk + t]
+            if wv == 0:  # adding 0 to an in-range accumulator changes nothing and is no event
+                continue
+            o = cb + taps[t]
+            s = vmadd(c0, vload(xq, o), wv)
+            f = _fix(s, lo, hi, sh, wrap)
+            e0 = vcount(e0, s, f)
+            c0 = f
+            if nv > 1:
+                s = vmadd(c1, vload(xq, o + 16), wv)
+                f = _fix(s, lo, hi, sh, wrap)
+                e1 = vcount(e1, s, f)
+                c1 = f
+            if nv > 2:
+                s = vmadd(c2, vload(xq, o + 32), wv)
+                f = _fix(s, lo, hi, sh, wrap)
+                e2 = vcount(e2, s, f)
+                c2 = f
+            if nv > 3:
+                s = vmadd(c3, vload(xq, o + 48), wv)
+                f = _fix(s, lo, hi, sh, wrap)
+                e3 = vcount(e3, s, f)
+                c3 = f
+    vstore(c0, buf, 0)
+    vstore(c1, buf, 16)
+    vstore(c2, buf, 32)
+    vstore(c3, buf, 48)
+    vstore(e0, evbuf, 0)
+    vstore(e1, evbuf, 16)
+    vstore(e2, evbuf, 32)
+    vstore(e3, evbuf, 48)
+
+
+@njit(inline="always")
+def _sum_block(xq, cb, taps, wrow, nk, nv, buf):
+    """``sum_t wrow[t] * x`` over the taps of one input channel for 16*nv consecutive virtual
+    pixels (int32 lanes, wrapping; exact while every partial sum stays inside int32)."""
+    c0 = vzero()
+    c1 = vzero()
+    c2 = vzero()
+    c3 = vzero()
+    for t in range(nk):
+        wv = wrow[t]
+        o = cb + taps[t]
+        c0 = vmadd(c0, vload(xq, o), wv)
+        if nv > 1:
+            c1 = vmadd(c1, vload(xq, o + 16), wv)
+        if nv > 2:
+            c2 = vmadd(c2, vload(xq, o + 32), wv)
+        if nv > 3:
+            c3 = vmadd(c3, vload(xq, o + 48), wv)
+    vstore(c0, buf, 0)
+    vstore(c1, buf, 16)
+    vstore(c2, buf, 32)
+    vstore(c3, buf, 48)
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def depthwise_lanes(xq, img_words, cstride, wq_row, taps, wmat, mult, bias, pre, scale, post, lo, hi, out):
+    """Requantized codes of a depthwise convolution in int32 lanes (memory-bound: no GEMM).
+
+    Output channel ``o`` reads input channel ``o // mult`` of the phase planes ``xq`` (see
+    :func:`phase_planes`); 64 consecutive outputs ``r = oy*wq_row + ox`` are summed at once over
+    the kernel taps (:func:`_sum_block`), then ``clip(requant(sum + bias))``. The caller
+    guarantees ``max|x| * max_c sum_k |w_{c,k}| < 2**31``, so every lane is exact.
+    """
+    n_img, c_out, oh, ow = out.shape
+    nk = taps.shape[0]
+    nr = oh * wq_row
+    nblk = (nr + STEP_BLOCK - 1) // STEP_BLOCK
+    for job in prange(n_img * c_out):
+        n = job // c_out
+        o = job % c_out
+        b = np.int64(bias[o])
+        p0 = np.int64(pre[o])
+        s = np.int64(scale[o])
+        p1 = np.int64(post[o])
+        wrow = wmat[o]
+        buf = np.empty(STEP_BLOCK, dtype=np.int32)
+        cb = n * img_words + (o // mult) * cstride
+        for blk in range(nblk):
+            r0 = blk * STEP_BLOCK
+            r1 = min(r0 + STEP_BLOCK, nr)
+            _sum_block(xq, cb + r0, taps, wrow, nk, (r1 - r0 + 15) // 16, buf)
+            oy = r0 // wq_row
+            ox = r0 - oy * wq_row
+            for r in range(r0, r1):
+                if ox < ow:
+                    out[n, o, oy, ox] = _requant(np.int64(buf[r - r0]) + b, p0, s, p1, lo, hi)
+                ox += 1
+                if ox == wq_row:
+                    ox = 0
+                    oy += 1
+
+
+STEP_BLOCK = 64
+"""Virtual pixels stepped together by :func:`finish_faithful_vec` (four 16-lane vectors)."""
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img_words, cstride, wq_row, taps,
+                        wmat, acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng):
+    """Faithful accumulators from the screened GEMM, blocks that may overflow stepped in lanes.
+
+    Outputs ``(oy, ox)`` are numbered ``r = oy*wq_row + ox`` (the phase-plane row of ``xq``,
+    see :func:`phase_planes`) and taken in blocks of :data:`STEP_BLOCK`. A block whose every
+    output passes its own screen (``|bias| + sum_k |x_k w_k| <= 2**(acc_bits-1) - 1``, from
+    ``rawabs``) takes the exact sums ``raw``; any other block is stepped in the documented order
+    by :func:`_step_block` (same bits as :func:`accelsim.datapath.kernels.conv_acc_faithful`).
+
+    Returns int64 [nb, ng] overflow events per image and channel of the chunk.
+    """
+    oh = out.shape[2]
+    ow = out.shape[3]
+    nb = (raw.shape[0] // (jp * rp)) * ipr
+    alo = -(np.int64(1) << (acc_bits - 1))
+    ahi = (np.int64(1) << (acc_bits - 1)) - 1
+    sh = 32 - acc_bits
+    nk = taps.shape[0]
+    nr = oh * wq_row
+    nblk = (nr + STEP_BLOCK - 1) // STEP_BLOCK
+    ev = np.zeros((nb, ng), dtype=np.int64)
+    for job in prange(nb * ng):
+        bimg = job // ng
+        j = job % ng
+        c = c0 + j
+        base = ((bimg // ipr) * jp + j) * rp + (bimg % ipr) * img_stride
+        cj = corr[j]
+        b = np.int64(bias[c])
+        babs = abs(b)
+        p0 = np.int64(pre[c])
+        s = np.int64(scale[c])
+        p1 = np.int64(post[c])
+        wrow = wmat[c]
+        a0, e_b = _acc_step(b, alo, ahi, wrap)
+        buf = np.empty(STEP_BLOCK, dtype=np.int32)
+        evbuf = np.empty(STEP_BLOCK, dtype=np.int32)
+        cnt = np.int64(0)
+        xbase0 = bimg * img_words
+        for blk in range(nblk):
+            r0 = blk * STEP_BLOCK
+            r1 = min(r0 + STEP_BLOCK, nr)
+            oy = r0 // wq_row
+            ox = r0 - oy * wq_row
+            need = False
+            for r in range(r0, r1):
+                if ox < ow and babs + np.int64(rawabs[base + oy * row + ox]) > ahi:
+                    need = True
+                ox += 1
+                if ox == wq_row:
+                    ox = 0
+                    oy += 1
+            oy = r0 // wq_row
+            ox = r0 - oy * wq_row
+            if need:
+                nv = (r1 - r0 + 15) // 16
+                _step_block(xq, xbase0 + r0, cstride, taps, wrow, nk, a0, alo, ahi, sh, wrap, nv, buf, evbuf)
+                for r in range(r0, r1):
+                    if ox < ow:
+                        cnt += evbuf[r - r0] + e_b
+                        out[n0 + bimg, c, oy, ox] = _requant(np.int64(buf[r - r0]), p0, s, p1, lo, hi)
+                    ox += 1
+                    if ox == wq_row:
+                        ox = 0
+                        oy += 1
+            else:
+                for r in range(r0, r1):
+                    if ox < ow:
+                        v = _wrap32(np.int64(raw[base + oy * row + ox]) - cj) + b
+                        out[n0 + bimg, c, oy, ox] = _requant(v, p0, s, p1, lo, hi)
+                    ox += 1
+                    if ox == wq_row:
+                        ox = 0
+                        oy += 1
+        ev[bimg, j] = cnt
+    return ev
+
+
+@njit(cache=True, parallel=True)
+def _fill_phases(x, n0, nb, c0, cg, sh, sw, pt, pl, hq, wq, flat):
+    """``flat[((i*cg + ci)*sh*sw + py*sw + px)*hq*wq + u*wq + v] = xpad[n0+i, c0+ci, u*sh+py, v*sw+px]``."""
+    h = x.shape[2]
+    wd = x.shape[3]
+    for job in prange(nb * cg):
+        i = job // cg
+        ci = job % cg
+        src = x[n0 + i, c0 + ci]
+        for py in range(sh):
+            for px in range(sw):
+                base = (job * sh * sw + py * sw + px) * hq * wq
+                # columns v whose input column v*sw + px - pl lies inside [0, wd)
+                v_lo = min(max(0, -((px - pl) // sw)), wq)
+                v_hi = max(min(wq, (wd - 1 - px + pl) // sw + 1), v_lo)
+                for u in range(hq):
+                    row = base + u * wq
+                    iy = u * sh + py - pt
+                    if iy < 0 or iy >= h:
+                        flat[row:row + wq] = 0
+                        continue
+                    flat[row:row + v_lo] = 0
+                    flat[row + v_hi:row + wq] = 0
+                    srow = src[iy]
+                    t = px - pl
+                    if sw == 1:
+                        for v in range(v_lo, v_hi):
+                            flat[row + v] = srow[v + t]
+                    else:
+                        for v in range(v_lo, v_hi):
+                            flat[row + v] = srow[v * sw + t]
+
+
+def phase_planes(x, n0, nb, c0, cg, sh, sw, pt, pl, pb, pr, dh, dw, kh, kw):
+    """Zero-padded input planes split into stride phases, flat int32 with slack, and tap offsets.
+
+    ``xq[i, ci, py, px, u, v] = xpad[n0+i, c0+ci, u*sh + py, v*sw + px]`` (zero outside the
+    input) so that output ``(oy, ox)``'s tap ``(ky, kx)`` reads word ``r + taps[ky*kw + kx]``
+    of its channel's block with ``r = oy*Wq + ox``: consecutive outputs read consecutive words
+    for any stride. Returns ``(xq_flat, img_words, cstride, wq_row, taps)``.
+    """
+    n, c, h, wd = x.shape
+    hp, wp = h + pt + pb, wd + pl + pr
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    cstride = sh * sw * hq * wq
+    body = nb * cg * cstride
+    flat = np.empty(body + 2 * STEP_BLOCK + wq * (kh * dh // sh + 2), dtype=np.int32)
+    flat[body:] = 0
+    _fill_phases(x, n0, nb, c0, cg, sh, sw, pt, pl, hq, wq, flat[:body])
+    taps = np.empty(kh * kw, dtype=np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            py, px = (ky * dh) % sh, (kx * dw) % sw
+            taps[ky * kw + kx] = (py * sw + px) * hq * wq + ((ky * dh) // sh) * wq + (kx * dw) // sw
+    return flat, cg * cstride, cstride, wq, taps
+
+
 # --------------------------------------------------------------------------- driver
 
 _CHUNK_BYTES = 1 << 23
@@ -515,7 +857,7 @@ def _ceil(a: int, b: int) -> int:
 
 
 def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
-               sixteen: bool, faithful=None, packed: dict | None = None):
+               sixteen: bool, faithful=None, packed: dict | None = None, step_lanes: bool = False):
     """Requantized output codes of a (grouped) convolution computed on the integer micro-kernel.
 
     Parameters
@@ -526,6 +868,9 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
         in [-128, 127], weights in [-128, 127]).
     faithful : ``None`` for the exact path, or ``(acc_bits, wrap)``: screen every output with
         its own bound and step the ones that may overflow (:func:`finish_faithful`).
+    step_lanes : with *faithful*, step in 32-bit lanes, a block of outputs at a time
+        (:func:`finish_faithful_vec`); the caller guarantees
+        ``2**(acc_bits-1) + max|x| * max|w| < 2**31`` so that no lane leaves int32.
     packed : a dict the caller keeps per layer (weights unchanged between calls); packed
         weights are stored in it on first use and reused.
 
@@ -551,6 +896,7 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
     events = 0
     screen = faithful is not None
     acc_bits, wrap = faithful if screen else (32, False)
+    wmat = w.reshape(c_out, -1) if step_lanes else None
     nq = -(-cg // per)
     # im2col with many output channels and a short reduction: channel block outer keeps the
     # stores sequential; else pixel block outer keeps one packed-activation block in cache for
@@ -608,7 +954,14 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             rawabs = _scratch("rawabs", raw.shape, np.int32)
             gemm_raw(a.reshape(-1).view(adt), babs.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, rawabs,
                      j_outer)
-            ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,
-                                 acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, xc0)
+            if step_lanes:
+                xq, img_words, cstride, wq_row, taps = phase_planes(x, n0, nb, xc0, cg, sh, sw, pt, pl, pb, pr,
+                                                                    dh, dw, kh, kw)
+                ev = finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img_words, cstride,
+                                         wq_row, taps, wmat, acc_bits, wrap, bias, pre, scale, post, lo, hi, out,
+                                         n0, c0, ng)
+            else:
+                ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,
+                                     acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, xc0)
             events += int(ev.sum())
     return out, events

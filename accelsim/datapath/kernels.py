@@ -185,6 +185,54 @@ def conv_acc_exact(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, g
 
 
 @njit(cache=True, parallel=True)
+def depthwise_codes(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w,
+                    pre, scale, post, lo, hi):
+    """Requantized codes of a depthwise convolution (one input channel per group), exact path.
+
+    Memory-bound, so no GEMM lowering: one output row at a time, each in-bounds kernel tap adds
+    ``w * x`` to the row's int64 accumulators over the output columns it reaches (a vectorised
+    pass with no bounds test inside), then the row is requantized. Every sum is exact (int64);
+    the caller has checked the no-overflow bound, so the order does not matter.
+    Channel multiplier ``Cout / C`` may exceed 1 (output channel ``o`` reads input ``o // m``).
+    """
+    n_img, c_in, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    mult = c_out // c_in
+    out = np.empty((n_img, c_out, out_h, out_w), dtype=np.int32)
+    for job in prange(n_img * c_out):
+        n = job // c_out
+        o = job % c_out
+        ci = o // mult
+        b = np.int64(bias[o])
+        p0 = np.int64(pre[o])
+        s = np.int64(scale[o])
+        p1 = np.int64(post[o])
+        acc = np.empty(out_w, dtype=np.int64)
+        for oy in range(out_h):
+            acc[:] = b
+            for ky in range(kh):
+                iy = oy * stride_h - pad_t + ky * dil_h
+                if iy < 0 or iy >= h:
+                    continue
+                src = x[n, ci, iy]
+                for kx in range(kw):
+                    wv = np.int64(w[o, 0, ky, kx])
+                    t = kx * dil_w - pad_l
+                    ox_lo = min(max(0, -(t // stride_w)), out_w)
+                    ox_hi = max(min(out_w, (wd - 1 - t) // stride_w + 1), ox_lo)
+                    if stride_w == 1:
+                        for ox in range(ox_lo, ox_hi):
+                            acc[ox] += np.int64(src[ox + t]) * wv
+                    else:
+                        for ox in range(ox_lo, ox_hi):
+                            acc[ox] += np.int64(src[ox * stride_w + t]) * wv
+            orow = out[n, o, oy]
+            for ox in range(out_w):
+                orow[ox] = _requant(acc[ox], p0, s, p1, lo, hi)
+    return out
+
+
+@njit(cache=True, parallel=True)
 def im2col_t(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
              out_h, out_w):
     """Fill *out* [cg*kh*kw, cols] (any numeric dtype) with transposed patches of group *group*.
@@ -534,7 +582,7 @@ def max_abs(x):
 
 
 __all__ = [
-    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "im2col_t", "im2col_rows", "tap_sum_to_nchw", "gemm_acc_faithful",
+    "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "depthwise_codes", "im2col_t", "im2col_rows", "tap_sum_to_nchw", "gemm_acc_faithful",
     "gemm_cols_to_nchw", "requant_nchw", "maxpool", "avgpool", "requant_channels_noclip",
     "add_requant", "mul_requant", "lut_apply", "max_abs",
 ]

@@ -204,7 +204,8 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         codes, events = igemm.conv_codes(
             x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,
             sixteen=kern == "int16" if path == "faithful" else path == "int16",
-            faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None, packed=packed)
+            faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None, packed=packed,
+            step_lanes=(1 << (acc_bits - 1)) + max_x * max_w < INT32_EXACT_LIMIT)
         return MacResult(codes, events, path)
     if path == "stepped":
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
@@ -229,6 +230,14 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
                 events += int(ev.sum())
                 K.gemm_cols_to_nchw(acc.T, zero, pre, scale, post, lo, hi, out, n0, g * ng)
         return MacResult(out, events, path)
+    if path == "int64" and depthwise and kern is not None:
+        # int32 lanes are exact under the micro-kernel's bound (max|x| * max_c sum|w_c| < 2**31)
+        xq, img_words, cstride, wq_row, taps = igemm.phase_planes(x, 0, n, 0, c, stride[0], stride[1], *padding,
+                                                                  dilation[0], dilation[1], kh, kw)
+        out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+        igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c, bias, pre, scale,
+                              post, lo, hi, out)
+        return MacResult(out, 0, path)
     if path == "int64":
         acc = K.conv_acc_exact(x, w, bias, *args)
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), 0, path)

@@ -202,3 +202,66 @@ def test_portable_vector_code_equals_the_vnni_instructions(sixteen, monkeypatch)
         outs.append(out)
     for out in outs:
         np.testing.assert_array_equal(out, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=wide_case(acc_bits_range=(8, 24), bits_range=(2, 9)), lanes=st.booleans())
+def test_lane_stepping_matches_stepwise_reference(case, lanes):
+    """The faithful path stepped 64 outputs at a time in int32 lanes (and the per-output scalar
+    stepping it replaces) against the numpy int64 reference of the documented order: strides,
+    dilations, groups, asymmetric pads, saturate and wrap, outputs that overflow and ones that do not."""
+    x, w = case["x"], case["w"]
+    max_x, max_w = int(np.abs(x).max()), int(np.abs(w).max())
+    assume(max_x <= 127 and max_w <= 127)
+    assert (1 << (case["acc_bits"] - 1)) + max_x * max_w < 2 ** 31  # the lanes cannot overflow
+    acc, events = ref_faithful_vec(x, w, case["bias"], case["stride"], case["pad"], case["dil"], case["groups"],
+                                   case["acc_bits"], case["wrap"])
+    oh, ow = ops.conv_out_hw(x.shape[2], x.shape[3], w.shape[2:], case["stride"], case["pad"], case["dil"])
+    co = w.shape[0]
+    per = [ops.per_channel(case[k], co) for k in ("bias", "pre", "scale", "post")]
+    got, got_events = igemm.conv_codes(
+        np.ascontiguousarray(x, np.int32), np.ascontiguousarray(w, np.int32), *per, -127, 127, case["stride"],
+        case["pad"], case["dil"], case["groups"], oh, ow, sixteen=False, faithful=(case["acc_bits"], case["wrap"]),
+        step_lanes=lanes)
+    np.testing.assert_array_equal(got, ref_requant(acc, case["pre"], case["scale"], case["post"], -127, 127))
+    assert got_events == events
+
+
+def test_lane_stepping_counts_every_saturation_by_hand():
+    """Nine channels, weights 100, inputs 100, a 16-bit accumulator: saturating, each output
+    overflows at the 4th product (3*10**4 + 10**4 > 32767) and at every later one; wrapping,
+    only the 4th step overflows."""
+    x = np.full((1, 9, 5, 5), 100, np.int32)
+    w = np.full((1, 9, 1, 1), 100, np.int32)
+    one = np.ones(1, np.int64)
+    out, events = igemm.conv_codes(x, w, np.zeros(1, np.int64), 0 * one, one, 0 * one, -2 ** 15, 2 ** 15,
+                                   (1, 1), (0, 0, 0, 0), (1, 1), 1, 5, 5, sixteen=False, faithful=(16, False),
+                                   step_lanes=True)
+    assert (out == 32767).all()
+    assert events == 25 * 6  # steps 4..9 of each of the 25 outputs
+    out, events = igemm.conv_codes(x, w, np.zeros(1, np.int64), 0 * one, one, 0 * one, -2 ** 15, 2 ** 15,
+                                   (1, 1), (0, 0, 0, 0), (1, 1), 1, 5, 5, sixteen=False, faithful=(16, True),
+                                   step_lanes=True)
+    assert (out == 90000 - 65536).all()  # 40000 wraps to -25536 once; the rest stays in range
+    assert events == 25
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.integers(2, 9), mult=st.integers(1, 3), k=st.sampled_from([1, 3, 5]), stride=st.sampled_from([1, 2, 3]),
+       dil=st.sampled_from([1, 2]), pad=st.tuples(*[st.integers(0, 2)] * 4), h=st.integers(1, 19),
+       wd=st.integers(1, 70), bits=st.integers(2, 8), seed=st.integers(0, 2 ** 32 - 1))
+def test_depthwise_lanes_match_int64(c, mult, k, stride, dil, pad, h, wd, bits, seed):
+    """Depthwise layers (channel multiplier 1-3) on the int32-lane kernel against numpy int64; rows
+    wider than one 64-output block and strides that split the plane into phases included."""
+    assume(h + pad[0] + pad[2] >= dil * (k - 1) + 1 and wd + pad[1] + pad[3] >= dil * (k - 1) + 1)
+    rng = np.random.default_rng(seed)
+    q = 2 ** (bits - 1) - 1
+    x = rng.integers(-q, q + 1, (2, c, h, wd))
+    w = rng.integers(-q, q + 1, (c * mult, 1, k, k))
+    co = c * mult
+    case = dict(x=x, w=w, bias=rng.integers(-5000, 5000, co), pre=rng.integers(0, 4, co),
+                scale=rng.integers(1, 256, co), post=rng.integers(4, 20, co), lo=-127, hi=127,
+                stride=(stride, stride), pad=pad, dil=(dil, dil), groups=c, acc_bits=32, wrap=False)
+    got = _run(case, "auto")
+    assert got.path == "int64"
+    np.testing.assert_array_equal(got.out, _exact(case))
