@@ -14,7 +14,8 @@ the ONNX files are not committed). Inputs: seeded standard-normal images.
 Each thread count runs in a fresh child process with Numba, OpenBLAS, OpenMP and onnxruntime's
 intra-op pool on that many threads; within a child the three are timed in interleaved rounds
 (best round kept), so machine load hits them alike. Prints ms per image and GMAC/s (MACs of the
-network's conv and FC layers / time).
+network's conv and FC layers / time), and the CPU time per image of each (all threads; on a
+loaded machine wall time measures the share of the cores a process got as much as its work).
 
 Run: ``python benchmarks/datapath_networks.py --models ../models_cache [--nets resnet50]``
 """
@@ -87,13 +88,16 @@ def child(files: dict, threads: int) -> dict:
     for f in runs.values():
         f()  # warm-up (Numba loads its cached kernels, onnxruntime plans)
     best = {k: float("inf") for k in runs}
+    cpu = {k: float("inf") for k in runs}
     for _ in range(ROUNDS):
         for k, f in runs.items():
+            c = time.process_time()
             t = time.perf_counter()
             f()
             best[k] = min(best[k], time.perf_counter() - t)
+            cpu[k] = min(cpu[k], time.process_time() - c)
     paths = sorted(set(run_network(prep, x[:1]).paths.values()))
-    return {"threads": threads, "best_s": best, "paths": paths}
+    return {"threads": threads, "best_s": best, "cpu_s": cpu, "paths": paths}
 
 
 def main() -> None:
@@ -127,6 +131,10 @@ def main() -> None:
                 print(f"{name:<13} {threads:>3}  {ms['accelsim']:>15.1f} {ms['ort_int8']:>9.1f} {ms['ort_float']:>8.1f}  "
                       f"{gm['accelsim']:>10.1f} {gm['ort_int8']:>6.1f} {gm['ort_float']:>6.1f}  "
                       f"{b['ort_int8'] / b['accelsim']:>24.2f}   paths {','.join(r['paths'])}", flush=True)
+                cp = {k: 1e3 * v / BATCH for k, v in r["cpu_s"].items()}
+                print(f"{'':<13} {'':>3}  CPU ms/img (all threads, best round): accelsim {cp['accelsim']:.1f}, "
+                      f"ORT int8 {cp['ort_int8']:.1f}, ORT f32 {cp['ort_float']:.1f}; ORT int8 / accelsim CPU "
+                      f"{r['cpu_s']['ort_int8'] / r['cpu_s']['accelsim']:.2f}", flush=True)
     print(f"load at end {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
 
 

@@ -11,8 +11,10 @@ Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
 ``faithful``  per-step saturate/wrap, overflow events counted — used whenever the bound
               ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails (or forced).
               Each output is first screened with its own bound ``|bias| + sum_k |x_k w_k|``
-              (computed on the integer micro-kernel when ``max|x| * max_c sum|w_c| < 2**31``)
-              and stepped in the documented order only if that bound fails;
+              (computed on the integer micro-kernel when ``max|x| * max_c sum|w_c| < 2**31``);
+              blocks of 64 outputs that all pass take the exact sums, the others are stepped in
+              the documented order — in int32 lanes, 64 outputs at once, when
+              ``2**(acc_bits-1) + max|x| * max|w| < 2**31``, else one output at a time in int64;
 ``stepped``   every output stepped, no screen (the reference the faster paths are tested
               against; same bits as ``faithful``);
 ``int8``      the integer micro-kernel of :mod:`accelsim.datapath.igemm` on 8-bit codes
@@ -21,8 +23,9 @@ Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
 ``float32``   a float32 BLAS GEMM (im2col, or all taps over the padded plane) when additionally
               ``max|x| * max_c sum|w_c| < 2**24``;
 ``float64``   the same in float64 when that product is below 2**53 (always, if acc_bits <= 48);
-``int64``     direct int64 loops (depthwise layers, and tiny layers whose codes are too wide
-              for the int32 paths).
+``int64``     direct loops: depthwise layers (memory-bound, no GEMM lowering) in int32 lanes
+              over 64 outputs at a time when ``max|x| * max_c sum|w_c| < 2**31``, else int64;
+              tiny layers whose codes are too wide for the int32 paths in int64.
 
 ``auto`` takes ``faithful`` when the bound fails; else ``int64`` for depthwise layers (one input
 channel per group, several groups) and ``int8``/``int16`` for the others when the int32
