@@ -94,6 +94,11 @@ def _config_path(arg: str | None) -> Path:
     from accelsim.config.run import configs_dir
 
     if arg is not None:
+        from accelsim.workloads.zoo import ZOO
+
+        if arg in ZOO and not Path(arg).exists():
+            raise ConfigError(f"{arg}: a zoo topology, not a config file: accelsim simulate --topology {arg} "
+                              "(CONFIG is a run config YAML; it gives the array)")
         return Path(arg)
     path = configs_dir() / DEFAULT_CONFIG
     return path if path.is_file() else configs_dir() / "default.yaml"

@@ -82,6 +82,36 @@ def configs_dir() -> Path:
     return Path(str(files("accelsim") / "configs"))
 
 
+def locate_config(path: str | Path) -> Path:
+    """The YAML file *path* names: the file itself, else the shipped config of that name.
+
+    A relative path that does not exist where the command runs is looked up among the shipped
+    configs, with or without its ``configs/`` prefix and ``.yaml`` suffix, so the commands the docs
+    print (``accelsim run configs/bitfusion.yaml``) work from any folder once accelsim is installed,
+    and ``accelsim run bitfusion`` names the same file. A file in the working directory always wins.
+
+    Raises
+    ------
+    ConfigError
+        Neither exists: one line naming *path* and the shipped configs.
+    """
+    path = Path(path)
+    if path.is_file() or path.is_absolute():
+        return path
+    root = configs_dir()
+    parts = path.parts[1:] if path.parts[:1] == ("configs",) else path.parts
+    if parts:
+        shipped = root.joinpath(*parts)
+        for candidate in (shipped, shipped.with_name(shipped.name + ".yaml")):
+            if candidate.is_file():
+                return candidate
+    if path.exists():
+        raise ConfigError(f"{path}: not a file (a YAML config file is expected)")
+    names = sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml")
+                   if "energy" not in p.relative_to(root).parts)
+    raise ConfigError(f"{path}: file not found (give a YAML file, or a shipped config by name: {', '.join(names)})")
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Make relative file paths in *data* relative to *base* (the config file's folder)."""
 
@@ -154,7 +184,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
     Parameters
     ----------
-    path : the YAML file; ``None`` means the shipped ``configs/default.yaml``.
+    path : the YAML file, or a shipped config by name (:func:`locate_config`); ``None`` means the
+        shipped ``configs/default.yaml``.
     overrides : ``{"hardware.array.rows": 16, ...}`` applied before validation (CLI flags, sweeps).
 
     Raises
@@ -163,7 +194,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         Missing file, bad YAML, unknown keys, wrong types or impossible values; one line naming
         the file and every bad key path.
     """
-    path = Path(path) if path is not None else configs_dir() / "default.yaml"
+    path = locate_config(path) if path is not None else configs_dir() / "default.yaml"
     data = load_yaml(path)
     if data is None:
         data = {}

@@ -36,7 +36,7 @@ from typing import Any
 import pydantic
 
 from accelsim.config.base import load_yaml
-from accelsim.config.run import RunConfig, config_from_dict, set_dotted
+from accelsim.config.run import RunConfig, config_from_dict, locate_config, set_dotted
 from accelsim.errors import ConfigError
 
 SWEEP_KEYS = ("name", "base", "axes", "mode")
@@ -268,11 +268,14 @@ def sweep_from_dict(data: Any, source: str = "<inline>", base_dir: Path | None =
 def load_sweep(path: str | Path) -> Sweep:
     """Read, validate and expand the sweep file *path* (see the module docstring for the format).
 
+    *path* may name a shipped sweep (``configs/sweeps/bitwidths.yaml`` or ``sweeps/bitwidths``) from any
+    folder, as :func:`accelsim.config.run.locate_config` does for run configs.
+
     Raises
     ------
     ConfigError
         Missing file, bad YAML, or any problem in the sweep or one of its points.
     """
-    path = Path(path)
+    path = locate_config(path)
     data = load_yaml(path)
     return sweep_from_dict(data, source=str(path), base_dir=path.parent.resolve())

@@ -29,7 +29,8 @@ def test_run_topology_with_overrides_and_trace(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "missing.yaml"], r"missing.yaml: file not found"),
+    (["run", "missing.yaml"], r"missing.yaml: file not found \(give a YAML file, or a shipped config by name: "
+                              r"bitfusion, .*default, .*lowbit"),
     (["run", "--set", "hardware.array.rows=0"], r"hardware.array.rows: Input should be greater than or equal to 1"),
     (["run", "--set", "rows"], r"--set 'rows': expected KEY=VALUE"),
     (["run", "--set", "energy.technology=3nm"], r"technology '3nm' has no shipped energy table \(available: "),
@@ -41,3 +42,24 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert len(lines) == 1 and "Traceback" not in res.stderr
     import re
     assert re.search(message, lines[0]), lines[0]
+
+
+def test_shipped_configs_are_found_by_name_from_any_folder(tmp_path):
+    """The docs' commands (``configs/x.yaml``) work outside the checkout; a local file still wins."""
+    from accelsim.config.run import configs_dir, load_config, locate_config
+    from accelsim.sweep.spec import load_sweep
+
+    shipped = configs_dir() / "bitfusion.yaml"
+    import os
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for name in ("configs/bitfusion.yaml", "bitfusion", "bitfusion.yaml"):
+            assert locate_config(name) == shipped
+        assert load_config("bitfusion") == load_config(shipped)
+        assert len(load_sweep("sweeps/bitwidths").points) == len(load_sweep(configs_dir() / "sweeps" / "bitwidths.yaml").points)
+        (tmp_path / "bitfusion.yaml").write_text("name: mine\n")
+        assert locate_config("bitfusion.yaml").resolve() == tmp_path / "bitfusion.yaml"
+        assert load_config("bitfusion.yaml").name == "mine"
+    finally:
+        os.chdir(old)

@@ -35,6 +35,7 @@ def test_simulate_writes_json_and_csv(tmp_path, capsys):
     (["--topology", "resnet19"], r"unknown topology: 'resnet19'"),
     (["--topology", "no/such.csv"], r"topology file not found"),
     (["--bandwidth", "0"], r"hardware.dram.bandwidth_bytes_per_cycle: Input should be greater than 0"),
+    (["resnet18"], r"resnet18: a zoo topology, not a config file: accelsim simulate --topology resnet18"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, match, capsys):
     code = main(["simulate", "-o", "-", *argv])
