@@ -98,3 +98,27 @@ def test_search_keeps_the_scalesim_default_untouched():
     for order in ("auto", "dataflow"):
         t = _run(layer, hw_config(4, 4, "is", loop_order=order, buffers__ofmap_kb=1.0))
         assert t.folds == map_layer(layer, hw_config(4, 4, "is")).folds
+
+
+def test_search_os_splits_the_reduction_as_worked_by_hand():
+    """The os case of test_split_reduction_reads_a_big_weight_block_once_by_hand under the search:
+    the same 2 reduction chunks, the same 8192 B read and 192 B written (with split_reduction
+    never the search may not chunk an os reduction: 12288 B as without a split)."""
+    layer = gemm_layer(24, 8, 256)
+    t = _search(layer, 8, 8, "os", buffers__weight_kb=2.0, buffers__split_reduction="auto")
+    assert (t.total.dram_read_bytes, t.total.dram_write_bytes, t.total.folds) == (8192, 192, 6)
+    never = _search(layer, 8, 8, "os", buffers__weight_kb=2.0)
+    assert (never.total.dram_read_bytes, never.total.folds) == (12288, 3)
+
+
+def test_search_is_equals_ws_on_the_transposed_gemm():
+    """is and ws are one engine with the operands swapped: is on [M, K] @ [K, N] with ifmap/weight
+    buffers (a, b) moves exactly what ws moves on [N, K] @ [K, M] with buffers (b, a), so the ws
+    cases worked by hand above hold for is too (same bytes, folds and cycles)."""
+    for (m, n, k), (a, b, o) in [((64, 16, 8), (0.125, 0.5, 1.0)), ((64, 8, 8), (1.0, 1.0, 1.0)),
+                                 ((37, 23, 19), (0.0625, 0.25, 0.125)), ((80, 5, 33), (2.0, 0.0625, 0.25))]:
+        x = _search(gemm_layer(m, n, k), 4, 4, "is", buffers__ifmap_kb=a, buffers__weight_kb=b, buffers__ofmap_kb=o)
+        y = _search(gemm_layer(n, m, k), 4, 4, "ws", buffers__ifmap_kb=b, buffers__weight_kb=a, buffers__ofmap_kb=o)
+        assert (x.total.dram_read_bytes, x.total.dram_write_bytes, x.total.folds, x.total.compute_cycles) == (
+            y.total.dram_read_bytes, y.total.dram_write_bytes, y.total.folds, y.total.compute_cycles)
+        assert x.loop_orders == y.loop_orders
