@@ -226,8 +226,9 @@ class HardwareConfig(ConfigModel):
         "ZigZag or Timeloop: it also cuts the streamed dimension (ws: output pixels, is: output channels, "
         "os: the reduction, only with buffers.split_reduction 'auto') into chunks and orders the three "
         "loops (row folds, column folds, chunks) per layer to move the fewest DRAM bytes given the buffer "
-        "halves (ties: fewer chunks, then the dataflow's order); every chunk is a fold of its own, so "
-        "chunks add fold fill and drain cycles.",
+        "halves; every chunk is a fold of its own with its fill and drain cycles, so a chunk count is "
+        "taken only when the DRAM transfer cycles it saves (bytes / dram.bandwidth_bytes_per_cycle) "
+        "exceed the compute cycles it adds.",
     )
 
     @pydantic.model_validator(mode="after")

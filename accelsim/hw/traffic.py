@@ -13,8 +13,9 @@ With ``loop_order: search`` (:func:`search_nest`, :func:`nest_traffic`) a layer 
 ZigZag or Timeloop tile it: three tile loops, the row folds, the column folds and ``steps``,
 the streamed dimension T cut into chunks (ws: output pixels, is: output channels, os: the
 reduction, only with ``buffers.split_reduction: auto``; every chunk is a fold of its own), in
-any of the six orders; per layer the order and chunk count with the fewest DRAM bytes win (ties:
-fewer chunks, then the dataflow's order). An input operand is read once when its block under the
+any of the six orders; per layer the order with the fewest DRAM bytes wins, and chunk counts are
+compared by compute cycles + DRAM bytes / bandwidth (a chunk's fold fill is worth it only when
+it saves more transfer cycles; ties: fewer bytes, fewer chunks, then the dataflow's order). An input operand is read once when its block under the
 loops outside the one loop that does not index it fits its buffer half, else once per iteration
 of that loop; the partial sums stay across the reduction loop when their block under the loops
 outside it fits the output half, else they spill (written and read back at acc_bits). SRAM and
@@ -79,7 +80,7 @@ import numpy as np
 
 from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.mapping import KIB, LayerMapping
-from accelsim.hw.timing import MicroArch, reduction_chunks, single_fold_cycles
+from accelsim.hw.timing import MicroArch, layer_schedule, reduction_chunks, single_fold_cycles
 from accelsim.layers import LayerDescriptor
 
 
@@ -268,7 +269,7 @@ def layer_traffic(layer: LayerDescriptor, mp: LayerMapping, hw: HardwareConfig, 
     nest = None
     if order is None and hw.loop_order == "search":
         sizes = (0.0 if input_resident else ifmap_unique, mp.weight_bytes, 0.0 if output_resident else mp.ofmap_bytes)
-        nest = search_nest(mp, hw, sizes, r, c) if k_chunks is None else None
+        nest = search_nest(mp, hw, arch, sizes, r, c) if k_chunks is None else None
         if nest is None:
             nest = LoopNest((canon, "steps", "cols" if canon == "rows" else "rows"), k_chunks)
         rd, wr = nest_traffic(nest, mp, hw, sizes, r, c)
@@ -497,30 +498,40 @@ def _chunk_counts(mp: LayerMapping, sizes: tuple[float, float, float], halves: t
     return tuple(sorted(out))
 
 
-def search_nest(mp: LayerMapping, hw: HardwareConfig, sizes: tuple[float, float, float], r: np.ndarray,
-                c: np.ndarray) -> LoopNest:
-    """The loop nest with the fewest DRAM bytes (reads + writes) of one group.
+def search_nest(mp: LayerMapping, hw: HardwareConfig, arch: MicroArch, sizes: tuple[float, float, float],
+                r: np.ndarray, c: np.ndarray) -> LoopNest:
+    """The loop nest of one layer with the fewest DRAM bytes, chunks priced by their fold fills.
 
     Tries every order of the three tile loops with every chunk count of :func:`_chunk_counts`
     (os chunks only with ``hardware.buffers.split_reduction: auto``: a chunked reduction adds
-    partial sums in the output buffer). Ties keep fewer chunks, then the dataflow's own order
-    (os rows > steps > cols, ws/is cols > steps > rows: the order the array runs its folds in).
+    partial sums in the output buffer). The orders of one chunk count run the same folds, so
+    among them the fewest DRAM bytes win. Every chunk is a fold sequence of its own, so chunks
+    cost fold fills; chunk counts are compared by compute cycles
+    (:func:`~accelsim.hw.timing.layer_schedule`) + DRAM bytes / ``dram.bandwidth_bytes_per_cycle``
+    (the layer's time were nothing overlapped): a chunk is worth its fills when it saves more DRAM
+    transfer cycles than they cost. Ties keep fewer DRAM bytes, then fewer chunks, then the
+    dataflow's own order (os rows > steps > cols, ws/is cols > steps > rows: the order the array
+    runs its folds in).
     """
     halves = _halves(hw)
     allow = mp.dataflow != "os" or hw.buffers.split_reduction == "auto"
     outer = canonical_order(mp.dataflow)
     canon = (outer, "steps", "cols" if outer == "rows" else "rows")
     orders = [canon] + [o for o in permutations(LOOPS) if o != canon]
-    best = None
+    bw = hw.dram.bandwidth_bytes_per_cycle
+    best = None  # (cycles, DRAM bytes of one group, nest)
     for nk in _chunk_counts(mp, sizes, halves, r, c, allow):
         shares = _shares(mp, r, c, nk)
         nk = len(shares["steps"])
+        compute = layer_schedule(mp, arch, nk)[0]
         for o in orders:
             nest = LoopNest(o, nk)
             rd, wr, _ = _nest_totals(nest, mp, sizes, halves, shares)
-            if best is None or rd + wr < best[0] * (1 - 1e-12):
-                best = (rd + wr, nest)
-    return best[1]
+            cycles = compute + (rd + wr) * mp.groups / bw
+            if best is None or cycles < best[0] * (1 - 1e-12) or (
+                    cycles <= best[0] * (1 + 1e-12) and rd + wr < best[1] * (1 - 1e-12)):
+                best = (cycles, rd + wr, nest)
+    return best[2]
 
 
 def nest_traffic(nest: LoopNest, mp: LayerMapping, hw: HardwareConfig, sizes: tuple[float, float, float],

@@ -49,7 +49,9 @@ def test_split_reduction_never_kicks_in_when_blocks_fit():
 
 
 def _search(layer, rows, cols, df, **hw):
+    """*layer* with loop_order search; DRAM at 1 byte/cycle unless given (so DRAM sets the pace)."""
     net = Network(name="t", layers=(layer,), inputs=("x",), outputs=(layer.output,))
+    hw.setdefault("dram__bandwidth_bytes_per_cycle", 1.0)
     return simulate_network(net, hw_config(rows, cols, df, loop_order="search", **hw), SimulationConfig(stall_free=True))
 
 
@@ -64,7 +66,10 @@ def test_search_chunks_the_stream_so_partial_sums_stay_by_hand():
     search: the pixels in 2 chunks under the column folds (cols > steps/2 > rows): a chunk's
     partial sums (32 x 4 x 4 = 512 B) fit, nothing spills; the ifmap (512 B) fits whole and the
     weights of a column block (32 B) stay across the chunks: reads 512 + 64, writes 512. Every
-    stationary tile is preloaded once per chunk (weight SRAM reads 2 x 64 B), the folds double."""
+    stationary tile is preloaded once per chunk (weight SRAM reads 2 x 64 B), the folds double.
+    The chunks cost 4 more fold fills: at 1 byte/cycle they save 5184 - 1088 = 4096 transfer cycles,
+    far more; at 1024 bytes/cycle they would save 4 transfer cycles, fewer than the fills cost
+    (the closed form's compute cycles), so the search keeps the stream whole."""
     layer = gemm_layer(64, 8, 8)
     buf = {"buffers__ifmap_kb": 1.0, "buffers__weight_kb": 1.0, "buffers__ofmap_kb": 1.0}
     whole = _run(layer, hw_config(4, 4, "ws", **buf))
@@ -74,7 +79,12 @@ def test_search_chunks_the_stream_so_partial_sums_stay_by_hand():
     assert (t.total.dram_read_bytes, t.total.dram_write_bytes) == (512 + 64, 512)
     assert t.total.sram_read_bytes["weight"] == 2 * 64 and t.total.folds == 2 * whole.folds
     hw = hw_config(4, 4, "ws", loop_order="search", **buf)
-    assert t.total.compute_cycles == layer_schedule(map_layer(layer, hw), MicroArch.from_config(hw), 2)[0]
+    mp, arch = map_layer(layer, hw), MicroArch.from_config(hw)
+    fills = layer_schedule(mp, arch, 2)[0] - layer_schedule(mp, arch, 1)[0]
+    assert t.total.compute_cycles == layer_schedule(mp, arch, 2)[0] and 4 < fills < 4096
+    fast = _search(layer, 4, 4, "ws", dram__bandwidth_bytes_per_cycle=1024.0, **buf)
+    assert fast.loop_orders == ["cols>rows"] and fast.total.folds == whole.folds
+    assert (fast.total.dram_read_bytes, fast.total.dram_write_bytes) == (512 + 64 + 2048, 512 + 2048)
 
 
 def test_search_puts_the_chunks_outermost_when_the_ifmap_is_big_by_hand():
