@@ -32,7 +32,11 @@ os reductions split into chunks whose partial sums add into the output, and ws/i
 into chunks (each a fold sequence of its own).
 
 Registers carry tags (fold index, stream index) so outputs land in the right place and so any
-misalignment of operands is detected (the run then returns cycles = -1).
+misalignment of operands is detected (the run then returns cycles = -1). A register is one record,
+the last axis of its array: ``[valid, fold, step, value(s)]`` (:data:`VALID`, :data:`FOLD`,
+:data:`STEP`, :data:`VALUE`; an operand register holds ``macs_per_pe`` values, a sum register
+one). A plane of registers, a skew chain or a pipeline is then one array, and moving a register's
+content, tags and all, is one assignment.
 """
 
 from __future__ import annotations
@@ -46,6 +50,13 @@ from accelsim.errors import ConfigError
 
 MAX_DIM = 16
 """Largest array the reference accepts (rows and columns)."""
+
+VALID, FOLD, STEP, VALUE = 0, 1, 2, 3
+"""Fields of a register record (the last axis of every register array): valid (for a result: final),
+the fold and the stream step (for the output chain: the column) of what it holds, then its value(s)."""
+
+SUM = VALUE + 1
+"""Record length of a register holding one sum (product, accumulator, partial sum, output chain)."""
 
 
 def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool,
@@ -72,6 +83,52 @@ def _fold_table(sr: int, sc: int, R: int, C: int, groups: int, row_major: bool,
 
 
 @njit(cache=True)
+def _skew(bank, feed, edge, per_row, skew_in):
+    """Advance a skew bank one cycle: row i is a chain of ``i * per_row + skew_in`` registers from
+    the feeder to the array; *edge[i]* gets what leaves row i's chain (a row without registers
+    passes *feed[i]* straight through), *feed[i]* enters it."""
+    for i in range(feed.shape[0]):
+        n = i * per_row + skew_in
+        if n == 0:
+            continue
+        edge[i] = bank[i, n - 1]
+        for zz in range(n - 1, 0, -1):
+            bank[i, zz] = bank[i, zz - 1]
+        bank[i, 0] = feed[i]
+
+
+@njit(cache=True)
+def _shift_in(pipe, n, new):
+    """Advance the *n*-stage pipeline *pipe* one cycle: return (a copy of) what its last stage
+    held, shift every stage one on, latch *new* into stage 0."""
+    leaving = pipe[n - 1].copy()
+    for zz in range(n - 1, 0, -1):
+        pipe[zz] = pipe[zz - 1]
+    pipe[0] = new
+    return leaving
+
+
+@njit(cache=True)
+def _write_row(row, folds, is_is, out, written, total_written, last_write, t):
+    """Write the valid sums of *row* (one per column, at the bottom of a ws/is array) into the
+    output buffer at cycle *t* (a sum's step counts from its fold's first step); return the updated
+    ``(total_written, last_write)``."""
+    for j in range(row.shape[0]):
+        if row[j, VALID]:
+            f = row[j, FOLD]
+            u = row[j, STEP]
+            g = folds[f, 0]
+            if is_is:
+                out[g, folds[f, 2] + j, folds[f, 5] + u] += row[j, VALUE]
+            else:
+                out[g, folds[f, 5] + u, folds[f, 2] + j] += row[j, VALUE]
+            written[f] += 1
+            total_written += 1
+            last_write = t
+    return total_written, last_write
+
+
+@njit(cache=True)
 def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, out, stats):
     """Output stationary. A [G, M, K, P], B [G, K, N, P] (K packed); fold f streams the T_f =
     ``folds[f, 6]`` steps from ``folds[f, 5]`` (the whole K, or a chunk of it with partial-sum
@@ -84,47 +141,26 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
     Returns the cycles, -1 on a misalignment, or ``-2 - f`` when a result of fold f found its
     output register still holding or draining an older fold (a collision).
 
-    *stats* counts PE-to-PE hops: [activations, weights, partial sums, output chain].
+    Registers are records (module docstring): operands ``[valid, fold, step, p values]``; products
+    and the accumulator ``[valid | final, fold, step, sum]``; the output chain ``[valid, fold,
+    column, result]``. *stats* counts PE-to-PE hops: [activations, weights, partial sums, output chain].
     """
     nf = folds.shape[0]
     P = A.shape[3]
+    W = VALUE + P  # an operand record
     # operand registers
-    a_v = np.zeros((R, C, P), np.int64)
-    a_ok = np.zeros((R, C), np.bool_)
-    a_f = np.zeros((R, C), np.int64)
-    a_k = np.zeros((R, C), np.int64)
-    b_v = np.zeros((R, C, P), np.int64)
-    b_ok = np.zeros((R, C), np.bool_)
-    b_f = np.zeros((R, C), np.int64)
-    b_k = np.zeros((R, C), np.int64)
+    a_reg = np.zeros((R, C, W), np.int64)
+    b_reg = np.zeros((R, C, W), np.int64)
     # skew banks (array skew): row i has i + skew_in registers, column j has j + skew_in
-    sa_v = np.zeros((R, R + 1, P), np.int64)
-    sa_ok = np.zeros((R, R + 1), np.bool_)
-    sa_f = np.zeros((R, R + 1), np.int64)
-    sa_k = np.zeros((R, R + 1), np.int64)
-    sb_v = np.zeros((C, C + 1, P), np.int64)
-    sb_ok = np.zeros((C, C + 1), np.bool_)
-    sb_f = np.zeros((C, C + 1), np.int64)
-    sb_k = np.zeros((C, C + 1), np.int64)
+    sa = np.zeros((R, R + 1, W), np.int64)
+    sb = np.zeros((C, C + 1, W), np.int64)
     # multiplier pipeline
-    mp = max(m, 1)
-    pr_v = np.zeros((mp, R, C), np.int64)
-    pr_ok = np.zeros((mp, R, C), np.bool_)
-    pr_f = np.zeros((mp, R, C), np.int64)
-    pr_k = np.zeros((mp, R, C), np.int64)
-    # accumulator and retiming registers
-    acc = np.zeros((R, C), np.int64)
-    acc_fin = np.zeros((R, C), np.bool_)
-    acc_f = np.zeros((R, C), np.int64)
-    ap = max(a - 1, 1)
-    rt_v = np.zeros((ap, R, C), np.int64)
-    rt_fin = np.zeros((ap, R, C), np.bool_)
-    rt_f = np.zeros((ap, R, C), np.int64)
-    # output shift chain (with drain wavefront: the per-PE shadow output registers)
-    ch_v = np.zeros((R, C), np.int64)
-    ch_ok = np.zeros((R, C), np.bool_)
-    ch_f = np.zeros((R, C), np.int64)
-    ch_j = np.zeros((R, C), np.int64)
+    pr = np.zeros((max(m, 1), R, C, SUM), np.int64)
+    # accumulator (VALID: its sum is final) and retiming registers
+    acc = np.zeros((R, C, SUM), np.int64)
+    rt = np.zeros((max(a - 1, 1), R, C, SUM), np.int64)
+    # output shift chain (with drain wavefront: the per-PE shadow output registers); STEP holds the column
+    ch = np.zeros((R, C, SUM), np.int64)
     ch_left = 0
     ch_owner = -1  # wavefront: the fold whose results the chain holds, -1 when empty
     # sequencer state
@@ -168,14 +204,8 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                 start[nxt] = t
                 nxt += 1
         # ---- edge inputs for this cycle (what the feeder drives)
-        in_a_v = np.zeros((R, P), np.int64)
-        in_a_ok = np.zeros(R, np.bool_)
-        in_a_f = np.zeros(R, np.int64)
-        in_a_k = np.zeros(R, np.int64)
-        in_b_v = np.zeros((C, P), np.int64)
-        in_b_ok = np.zeros(C, np.bool_)
-        in_b_f = np.zeros(C, np.int64)
-        in_b_k = np.zeros(C, np.int64)
+        in_a = np.zeros((R, W), np.int64)
+        in_b = np.zeros((C, W), np.int64)
         # folds start >= T cycles apart and feed for T + skew cycles: at most `window` feed at once
         for f in range(max(0, nxt - window), nxt):
             g = folds[f, 0]
@@ -188,167 +218,70 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
             for i in range(r):
                 k = t - start[f] - (0 if skew_on else i)
                 if 0 <= k < tf:
-                    in_a_ok[i] = True
-                    in_a_f[i] = f
-                    in_a_k[i] = k
+                    in_a[i, VALID] = 1
+                    in_a[i, FOLD] = f
+                    in_a[i, STEP] = k
                     for q in range(P):
-                        in_a_v[i, q] = A[g, m0 + i, k0 + k, q]
+                        in_a[i, VALUE + q] = A[g, m0 + i, k0 + k, q]
             for j in range(c):
                 k = t - start[f] - (0 if skew_on else j)
                 if 0 <= k < tf:
-                    in_b_ok[j] = True
-                    in_b_f[j] = f
-                    in_b_k[j] = k
+                    in_b[j, VALID] = 1
+                    in_b[j, FOLD] = f
+                    in_b[j, STEP] = k
                     for q in range(P):
-                        in_b_v[j, q] = B[g, k0 + k, n0 + j, q]
+                        in_b[j, VALUE + q] = B[g, k0 + k, n0 + j, q]
         # ---- array skew banks: feeder -> chain of i + skew_in registers -> PE(i, 0)
-        ea_v = in_a_v.copy()
-        ea_ok = in_a_ok.copy()
-        ea_f = in_a_f.copy()
-        ea_k = in_a_k.copy()
-        eb_v = in_b_v.copy()
-        eb_ok = in_b_ok.copy()
-        eb_f = in_b_f.copy()
-        eb_k = in_b_k.copy()
+        ea = in_a.copy()
+        eb = in_b.copy()
         if skew_on:
-            for i in range(R):
-                if i + skew_in == 0:
-                    continue  # row 0 without an input register: straight through
-                last = i + skew_in - 1  # index of the last register of row i's chain
-                ea_v[i] = sa_v[i, last]
-                ea_ok[i] = sa_ok[i, last]
-                ea_f[i] = sa_f[i, last]
-                ea_k[i] = sa_k[i, last]
-                for zz in range(last, 0, -1):
-                    sa_v[i, zz] = sa_v[i, zz - 1]
-                    sa_ok[i, zz] = sa_ok[i, zz - 1]
-                    sa_f[i, zz] = sa_f[i, zz - 1]
-                    sa_k[i, zz] = sa_k[i, zz - 1]
-                sa_v[i, 0] = in_a_v[i]
-                sa_ok[i, 0] = in_a_ok[i]
-                sa_f[i, 0] = in_a_f[i]
-                sa_k[i, 0] = in_a_k[i]
-            for j in range(C):
-                if j + skew_in == 0:
-                    continue
-                last = j + skew_in - 1
-                eb_v[j] = sb_v[j, last]
-                eb_ok[j] = sb_ok[j, last]
-                eb_f[j] = sb_f[j, last]
-                eb_k[j] = sb_k[j, last]
-                for zz in range(last, 0, -1):
-                    sb_v[j, zz] = sb_v[j, zz - 1]
-                    sb_ok[j, zz] = sb_ok[j, zz - 1]
-                    sb_f[j, zz] = sb_f[j, zz - 1]
-                    sb_k[j, zz] = sb_k[j, zz - 1]
-                sb_v[j, 0] = in_b_v[j]
-                sb_ok[j, 0] = in_b_ok[j]
-                sb_f[j, 0] = in_b_f[j]
-                sb_k[j, 0] = in_b_k[j]
+            _skew(sa, in_a, ea, 1, skew_in)
+            _skew(sb, in_b, eb, 1, skew_in)
         # ---- operand forwarding, computed now, latched at the end of the cycle: a moves right,
         # b moves down (only inside the fold's r x c); these are the PEs' input wires this cycle
-        na_v = np.zeros((R, C, P), np.int64)
-        na_ok = np.zeros((R, C), np.bool_)
-        na_f = np.zeros((R, C), np.int64)
-        na_k = np.zeros((R, C), np.int64)
-        nb_v = np.zeros((R, C, P), np.int64)
-        nb_ok = np.zeros((R, C), np.bool_)
-        nb_f = np.zeros((R, C), np.int64)
-        nb_k = np.zeros((R, C), np.int64)
+        na = np.zeros((R, C, W), np.int64)
+        nb = np.zeros((R, C, W), np.int64)
         for i in range(R):
             for j in range(C - 1, 0, -1):
-                ok = a_ok[i, j - 1] and j < folds[a_f[i, j - 1], 4]
-                na_ok[i, j] = ok
-                if ok:
+                if a_reg[i, j - 1, VALID] and j < folds[a_reg[i, j - 1, FOLD], 4]:
                     stats[0] += 1
-                    na_v[i, j] = a_v[i, j - 1]
-                    na_f[i, j] = a_f[i, j - 1]
-                    na_k[i, j] = a_k[i, j - 1]
-            na_ok[i, 0] = ea_ok[i]
-            na_v[i, 0] = ea_v[i]
-            na_f[i, 0] = ea_f[i]
-            na_k[i, 0] = ea_k[i]
+                    na[i, j] = a_reg[i, j - 1]
+            na[i, 0] = ea[i]
         for j in range(C):
             for i in range(R - 1, 0, -1):
-                ok = b_ok[i - 1, j] and i < folds[b_f[i - 1, j], 3]
-                nb_ok[i, j] = ok
-                if ok:
+                if b_reg[i - 1, j, VALID] and i < folds[b_reg[i - 1, j, FOLD], 3]:
                     stats[1] += 1
-                    nb_v[i, j] = b_v[i - 1, j]
-                    nb_f[i, j] = b_f[i - 1, j]
-                    nb_k[i, j] = b_k[i - 1, j]
-            nb_ok[0, j] = eb_ok[j]
-            nb_v[0, j] = eb_v[j]
-            nb_f[0, j] = eb_f[j]
-            nb_k[0, j] = eb_k[j]
+                    nb[i, j] = b_reg[i - 1, j]
+            nb[0, j] = eb[j]
         # ---- multiply: from the operand registers (latched last cycle) or from the input wires
-        if z:
-            ma_v, ma_ok, ma_f, ma_k = a_v, a_ok, a_f, a_k
-            mb_v, mb_ok, mb_f, mb_k = b_v, b_ok, b_f, b_k
-        else:
-            ma_v, ma_ok, ma_f, ma_k = na_v, na_ok, na_f, na_k
-            mb_v, mb_ok, mb_f, mb_k = nb_v, nb_ok, nb_f, nb_k
-        prod = np.zeros((R, C), np.int64)
-        prod_ok = np.zeros((R, C), np.bool_)
-        prod_f = np.zeros((R, C), np.int64)
-        prod_k = np.zeros((R, C), np.int64)
+        ma = a_reg if z else na
+        mb = b_reg if z else nb
+        prod = np.zeros((R, C, SUM), np.int64)
         for i in range(R):
             for j in range(C):
-                if ma_ok[i, j] != mb_ok[i, j]:
+                if ma[i, j, VALID] != mb[i, j, VALID]:
                     return -1
-                if ma_ok[i, j]:
-                    if ma_f[i, j] != mb_f[i, j] or ma_k[i, j] != mb_k[i, j]:
+                if ma[i, j, VALID]:
+                    if ma[i, j, FOLD] != mb[i, j, FOLD] or ma[i, j, STEP] != mb[i, j, STEP]:
                         return -1
                     s_ = 0
                     for q in range(P):
-                        s_ += ma_v[i, j, q] * mb_v[i, j, q]
-                    prod[i, j] = s_
-                    prod_ok[i, j] = True
-                    prod_f[i, j] = ma_f[i, j]
-                    prod_k[i, j] = ma_k[i, j]
+                        s_ += ma[i, j, VALUE + q] * mb[i, j, VALUE + q]
+                    prod[i, j, VALUE] = s_
+                    prod[i, j, VALID] = 1
+                    prod[i, j, FOLD] = ma[i, j, FOLD]
+                    prod[i, j, STEP] = ma[i, j, STEP]
         # adder input: the product now (m == 0) or the last multiplier stage
-        if m == 0:
-            ad_v = prod
-            ad_ok = prod_ok
-            ad_f = prod_f
-            ad_k = prod_k
-        else:
-            ad_v = pr_v[m - 1].copy()
-            ad_ok = pr_ok[m - 1].copy()
-            ad_f = pr_f[m - 1].copy()
-            ad_k = pr_k[m - 1].copy()
-            for zz in range(m - 1, 0, -1):
-                pr_v[zz] = pr_v[zz - 1]
-                pr_ok[zz] = pr_ok[zz - 1]
-                pr_f[zz] = pr_f[zz - 1]
-                pr_k[zz] = pr_k[zz - 1]
-            pr_v[0] = prod
-            pr_ok[0] = prod_ok
-            pr_f[0] = prod_f
-            pr_k[0] = prod_k
+        ad = prod if m == 0 else _shift_in(pr, m, prod)
         # result register seen during this cycle (latched last cycle)
-        if a == 1:
-            res_v = acc.copy()
-            res_fin = acc_fin.copy()
-            res_f = acc_f.copy()
-        else:
-            res_v = rt_v[a - 2].copy()
-            res_fin = rt_fin[a - 2].copy()
-            res_f = rt_f[a - 2].copy()
-            for zz in range(a - 2, 0, -1):
-                rt_v[zz] = rt_v[zz - 1]
-                rt_fin[zz] = rt_fin[zz - 1]
-                rt_f[zz] = rt_f[zz - 1]
-            rt_v[0] = acc
-            rt_fin[0] = acc_fin
-            rt_f[0] = acc_f
+        res = acc.copy() if a == 1 else _shift_in(rt, a - 1, acc)
         # ---- output: parallel write port per PE, or the shift chain
         if drain == 0:
             for i in range(R):
                 for j in range(C):
-                    if res_fin[i, j]:
-                        f = res_f[i, j]
-                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + j] += res_v[i, j]
+                    if res[i, j, VALID]:
+                        f = res[i, j, FOLD]
+                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + j] += res[i, j, VALUE]
                         written[f] += 1
                         total_written += 1
                         last_write = t
@@ -356,21 +289,18 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
             if ch_left > 0:
                 # one beat: the right-edge column leaves, everything else shifts right
                 for i in range(R):
-                    if ch_ok[i, C - 1]:
-                        f = ch_f[i, C - 1]
-                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + ch_j[i, C - 1]] += ch_v[i, C - 1]
+                    if ch[i, C - 1, VALID]:
+                        f = ch[i, C - 1, FOLD]
+                        out[folds[f, 0], folds[f, 1] + i, folds[f, 2] + ch[i, C - 1, STEP]] += ch[i, C - 1, VALUE]
                         written[f] += 1
                         total_written += 1
                         last_write = t
                 for i in range(R):
                     for j in range(C - 1, 0, -1):
-                        if ch_ok[i, j - 1]:
+                        if ch[i, j - 1, VALID]:
                             stats[3] += 1
-                        ch_v[i, j] = ch_v[i, j - 1]
-                        ch_ok[i, j] = ch_ok[i, j - 1]
-                        ch_f[i, j] = ch_f[i, j - 1]
-                        ch_j[i, j] = ch_j[i, j - 1]
-                    ch_ok[i, 0] = False
+                        ch[i, j] = ch[i, j - 1]
+                    ch[i, 0, VALID] = 0
                 ch_left -= 1
                 if ch_left == 0:
                     ch_owner = -1
@@ -383,10 +313,10 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                         c = folds[f, 4]
                         for i in range(R):
                             for j in range(C):
-                                ch_ok[i, j] = i < r and j < c
-                                ch_v[i, j] = res_v[i, j]
-                                ch_f[i, j] = f
-                                ch_j[i, j] = j
+                                ch[i, j, VALID] = i < r and j < c
+                                ch[i, j, VALUE] = res[i, j, VALUE]
+                                ch[i, j, FOLD] = f
+                                ch[i, j, STEP] = j
                         copy_at[f] = t
                         ch_left = C
             else:
@@ -394,54 +324,44 @@ def _run_os(A, B, folds, R, C, m, a, skew_on, skew_in, z, drain, overlap, hold, 
                 # is final; the chain holds one fold at a time and drains once it holds all of it
                 for i in range(R):
                     for j in range(C):
-                        if res_fin[i, j]:
-                            f = res_f[i, j]
+                        if res[i, j, VALID]:
+                            f = res[i, j, FOLD]
                             if ch_left > 0 or (ch_owner >= 0 and ch_owner != f):
                                 return -2 - f
-                            if ch_ok[i, j]:
+                            if ch[i, j, VALID]:
                                 return -1
                             ch_owner = f
-                            ch_ok[i, j] = True
-                            ch_v[i, j] = res_v[i, j]
-                            ch_f[i, j] = f
-                            ch_j[i, j] = j
+                            ch[i, j, VALID] = 1
+                            ch[i, j, VALUE] = res[i, j, VALUE]
+                            ch[i, j, FOLD] = f
+                            ch[i, j, STEP] = j
                             copied[f] += 1
                 if ch_owner >= 0 and ch_left == 0 and copied[ch_owner] == folds[ch_owner, 3] * folds[ch_owner, 4]:
                     ch_left = C
         # ---- accumulate (latched at the end of this cycle)
         for i in range(R):
             for j in range(C):
-                if ad_ok[i, j]:
-                    if ad_k[i, j] == 0:
-                        acc[i, j] = ad_v[i, j]
+                if ad[i, j, VALID]:
+                    f = ad[i, j, FOLD]
+                    if ad[i, j, STEP] == 0:
+                        acc[i, j, VALUE] = ad[i, j, VALUE]
                     else:
-                        if acc_f[i, j] != ad_f[i, j]:
+                        if acc[i, j, FOLD] != f:
                             return -1
-                        acc[i, j] = acc[i, j] + ad_v[i, j]
-                    acc_f[i, j] = ad_f[i, j]
-                    acc_fin[i, j] = ad_k[i, j] == folds[ad_f[i, j], 6] - 1
+                        acc[i, j, VALUE] = acc[i, j, VALUE] + ad[i, j, VALUE]
+                    acc[i, j, FOLD] = f
+                    acc[i, j, VALID] = ad[i, j, STEP] == folds[f, 6] - 1
                 else:
-                    acc_fin[i, j] = False
+                    acc[i, j, VALID] = 0
         # count results that become final at the end of this cycle
-        if a == 1:
-            for i in range(R):
-                for j in range(C):
-                    if acc_fin[i, j]:
-                        fin_count[acc_f[i, j]] += 1
-        else:
-            for i in range(R):
-                for j in range(C):
-                    if rt_fin[a - 2, i, j]:
-                        fin_count[rt_f[a - 2, i, j]] += 1
+        fin = acc if a == 1 else rt[a - 2]
+        for i in range(R):
+            for j in range(C):
+                if fin[i, j, VALID]:
+                    fin_count[fin[i, j, FOLD]] += 1
         # ---- latch the forwarded operands
-        a_v[:] = na_v
-        a_ok[:] = na_ok
-        a_f[:] = na_f
-        a_k[:] = na_k
-        b_v[:] = nb_v
-        b_ok[:] = nb_ok
-        b_f[:] = nb_f
-        b_k[:] = nb_k
+        a_reg[:] = na
+        b_reg[:] = nb
         t += 1
     return last_write + 1
 
@@ -457,30 +377,20 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
     sum is registered before it is written) or before it (the bottom row's adder writes the output
     buffer directly). *banks*: stationary register banks per PE (2: a shadow register the next
     fold preloads while this one streams; 1: the preload waits until no multiply needs the bank).
-    *stats* counts PE-to-PE hops: [streamed operands, stationary preload, partial sums, unused].
+
+    Registers are records (module docstring): streamed operands ``[valid, fold, step, p values]``,
+    stationary registers ``[valid, -, -, p values]``, products and partial sums ``[valid, fold,
+    step, sum]``. *stats* counts PE-to-PE hops: [streamed operands, stationary preload, partial
+    sums, unused].
     """
     nf = folds.shape[0]
     P = S.shape[3]
-    w = np.zeros((2, R, C, P), np.int64)  # two banks of stationary registers
-    w_ok = np.zeros((2, R, C), np.bool_)  # which hold a value of the fold being preloaded
-    x_v = np.zeros((R, C, P), np.int64)
-    x_ok = np.zeros((R, C), np.bool_)
-    x_f = np.zeros((R, C), np.int64)
-    x_u = np.zeros((R, C), np.int64)
-    sl = R * a + 1
-    sk_v = np.zeros((R, sl, P), np.int64)
-    sk_ok = np.zeros((R, sl), np.bool_)
-    sk_f = np.zeros((R, sl), np.int64)
-    sk_u = np.zeros((R, sl), np.int64)
-    mp = max(m, 1)
-    pr_v = np.zeros((mp, R, C), np.int64)
-    pr_ok = np.zeros((mp, R, C), np.bool_)
-    pr_f = np.zeros((mp, R, C), np.int64)
-    pr_u = np.zeros((mp, R, C), np.int64)
-    ps_v = np.zeros((a, R, C), np.int64)
-    ps_ok = np.zeros((a, R, C), np.bool_)
-    ps_f = np.zeros((a, R, C), np.int64)
-    ps_u = np.zeros((a, R, C), np.int64)
+    W = VALUE + P  # an operand record
+    w = np.zeros((2, R, C, W), np.int64)  # two banks of stationary registers (VALID: holds a value of its fold)
+    x = np.zeros((R, C, W), np.int64)  # streamed operand registers
+    sk = np.zeros((R, R * a + 1, W), np.int64)  # skew bank: row i has i*a + skew_in registers
+    pr = np.zeros((max(m, 1), R, C, SUM), np.int64)  # multiplier pipeline
+    ps = np.zeros((a, R, C, SUM), np.int64)  # partial-sum registers of each row hop
     pre_at = np.full(nf, -1, np.int64)
     start = np.full(nf, -1, np.int64)
     mult_left = np.zeros(nf, np.int64)
@@ -526,10 +436,7 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
                 start[nxt_s] = t
                 nxt_s += 1
         # ---- feeder: stream step u of row i
-        in_v = np.zeros((R, P), np.int64)
-        in_ok = np.zeros(R, np.bool_)
-        in_f = np.zeros(R, np.int64)
-        in_u = np.zeros(R, np.int64)
+        feed = np.zeros((R, W), np.int64)
         for f in range(max(0, nxt_s - window), nxt_s):
             g = folds[f, 0]
             k0 = folds[f, 1]
@@ -537,162 +444,76 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
             for i in range(r):
                 u = t - start[f] - (0 if skew_on else i * a)
                 if 0 <= u < folds[f, 6]:
-                    in_ok[i] = True
-                    in_f[i] = f
-                    in_u[i] = u
+                    feed[i, VALID] = 1
+                    feed[i, FOLD] = f
+                    feed[i, STEP] = u
                     for q in range(P):
                         if is_is:
-                            in_v[i, q] = X[g, k0 + i, folds[f, 5] + u, q]
+                            feed[i, VALUE + q] = X[g, k0 + i, folds[f, 5] + u, q]
                         else:
-                            in_v[i, q] = X[g, folds[f, 5] + u, k0 + i, q]
-        ex_v = in_v.copy()
-        ex_ok = in_ok.copy()
-        ex_f = in_f.copy()
-        ex_u = in_u.copy()
+                            feed[i, VALUE + q] = X[g, folds[f, 5] + u, k0 + i, q]
+        edge = feed.copy()
         if skew_on:
-            for i in range(R):
-                if i * a + skew_in == 0:
-                    continue  # row 0 without an input register: straight through
-                last = i * a + skew_in - 1  # row i's skew chain has i*a + skew_in registers
-                ex_v[i] = sk_v[i, last]
-                ex_ok[i] = sk_ok[i, last]
-                ex_f[i] = sk_f[i, last]
-                ex_u[i] = sk_u[i, last]
-                for zz in range(last, 0, -1):
-                    sk_v[i, zz] = sk_v[i, zz - 1]
-                    sk_ok[i, zz] = sk_ok[i, zz - 1]
-                    sk_f[i, zz] = sk_f[i, zz - 1]
-                    sk_u[i, zz] = sk_u[i, zz - 1]
-                sk_v[i, 0] = in_v[i]
-                sk_ok[i, 0] = in_ok[i]
-                sk_f[i, 0] = in_f[i]
-                sk_u[i, 0] = in_u[i]
+            _skew(sk, feed, edge, a, skew_in)
         # ---- streamed operands move right inside the fold's columns (latched at the end of the
         # cycle; these are the PEs' input wires this cycle)
-        nx_v = np.zeros((R, C, P), np.int64)
-        nx_ok = np.zeros((R, C), np.bool_)
-        nx_f = np.zeros((R, C), np.int64)
-        nx_u = np.zeros((R, C), np.int64)
+        nx = np.zeros((R, C, W), np.int64)
         for i in range(R):
             for j in range(C - 1, 0, -1):
-                ok = x_ok[i, j - 1] and j < folds[x_f[i, j - 1], 4]
-                nx_ok[i, j] = ok
-                if ok:
+                if x[i, j - 1, VALID] and j < folds[x[i, j - 1, FOLD], 4]:
                     stats[0] += 1
-                    nx_v[i, j] = x_v[i, j - 1]
-                    nx_f[i, j] = x_f[i, j - 1]
-                    nx_u[i, j] = x_u[i, j - 1]
-            nx_ok[i, 0] = ex_ok[i]
-            nx_v[i, 0] = ex_v[i]
-            nx_f[i, 0] = ex_f[i]
-            nx_u[i, 0] = ex_u[i]
-        if z:
-            mx_v, mx_ok, mx_f, mx_u = x_v, x_ok, x_f, x_u
-        else:
-            mx_v, mx_ok, mx_f, mx_u = nx_v, nx_ok, nx_f, nx_u
+                    nx[i, j] = x[i, j - 1]
+            nx[i, 0] = edge[i]
+        mx = x if z else nx
         # ---- multiply with the bank the operand's fold uses
-        prod = np.zeros((R, C), np.int64)
-        prod_ok = np.zeros((R, C), np.bool_)
-        prod_f = np.zeros((R, C), np.int64)
-        prod_u = np.zeros((R, C), np.int64)
+        prod = np.zeros((R, C, SUM), np.int64)
         for i in range(R):
             for j in range(C):
-                if mx_ok[i, j]:
-                    f = mx_f[i, j]
+                if mx[i, j, VALID]:
+                    f = mx[i, j, FOLD]
                     bank = f % banks
                     s_ = 0
                     for q in range(P):
-                        s_ += mx_v[i, j, q] * w[bank, i, j, q]
-                    prod[i, j] = s_
-                    prod_ok[i, j] = True
-                    prod_f[i, j] = f
-                    prod_u[i, j] = mx_u[i, j]
+                        s_ += mx[i, j, VALUE + q] * w[bank, i, j, VALUE + q]
+                    prod[i, j, VALUE] = s_
+                    prod[i, j, VALID] = 1
+                    prod[i, j, FOLD] = f
+                    prod[i, j, STEP] = mx[i, j, STEP]
                     mult_left[f] -= 1
-        if m == 0:
-            ad_v = prod
-            ad_ok = prod_ok
-            ad_f = prod_f
-            ad_u = prod_u
-        else:
-            ad_v = pr_v[m - 1].copy()
-            ad_ok = pr_ok[m - 1].copy()
-            ad_f = pr_f[m - 1].copy()
-            ad_u = pr_u[m - 1].copy()
-            for zz in range(m - 1, 0, -1):
-                pr_v[zz] = pr_v[zz - 1]
-                pr_ok[zz] = pr_ok[zz - 1]
-                pr_f[zz] = pr_f[zz - 1]
-                pr_u[zz] = pr_u[zz - 1]
-            pr_v[0] = prod
-            pr_ok[0] = prod_ok
-            pr_f[0] = prod_f
-            pr_u[0] = prod_u
+        ad = prod if m == 0 else _shift_in(pr, m, prod)
         # ---- bottom edge: the last psum stage of row R-1 is written to the output buffer
-        for j in range(C):
-            if psum_after and ps_ok[a - 1, R - 1, j]:
-                f = ps_f[a - 1, R - 1, j]
-                u = ps_u[a - 1, R - 1, j]
-                g = folds[f, 0]
-                if is_is:
-                    out[g, folds[f, 2] + j, folds[f, 5] + u] += ps_v[a - 1, R - 1, j]
-                else:
-                    out[g, folds[f, 5] + u, folds[f, 2] + j] += ps_v[a - 1, R - 1, j]
-                written[f] += 1
-                total_written += 1
-                last_write = t
+        if psum_after:
+            total_written, last_write = _write_row(ps[a - 1, R - 1], folds, is_is, out, written, total_written,
+                                                   last_write, t)
         # ---- partial-sum pipeline: stage 0 = psum from above + product, then a-1 stages
-        nps_v = np.zeros((R, C), np.int64)
-        nps_ok = np.zeros((R, C), np.bool_)
-        nps_f = np.zeros((R, C), np.int64)
-        nps_u = np.zeros((R, C), np.int64)
+        nps = np.zeros((R, C, SUM), np.int64)
         for i in range(R):
             for j in range(C):
                 above_ok = False
                 if i > 0:
-                    above_ok = ps_ok[a - 1, i - 1, j]
+                    above_ok = ps[a - 1, i - 1, j, VALID] != 0
                 if above_ok:
                     stats[2] += 1
-                if ad_ok[i, j]:
+                if ad[i, j, VALID]:
                     if above_ok:
-                        if ps_f[a - 1, i - 1, j] != ad_f[i, j] or ps_u[a - 1, i - 1, j] != ad_u[i, j]:
+                        if ps[a - 1, i - 1, j, FOLD] != ad[i, j, FOLD] or ps[a - 1, i - 1, j, STEP] != ad[i, j, STEP]:
                             return -1
-                        nps_v[i, j] = ps_v[a - 1, i - 1, j] + ad_v[i, j]
+                        nps[i, j, VALUE] = ps[a - 1, i - 1, j, VALUE] + ad[i, j, VALUE]
                     else:
                         if i > 0:
                             return -1  # a product with no partial sum to add to
-                        nps_v[i, j] = ad_v[i, j]
-                    nps_ok[i, j] = True
-                    nps_f[i, j] = ad_f[i, j]
-                    nps_u[i, j] = ad_u[i, j]
+                        nps[i, j, VALUE] = ad[i, j, VALUE]
+                    nps[i, j, VALID] = 1
+                    nps[i, j, FOLD] = ad[i, j, FOLD]
+                    nps[i, j, STEP] = ad[i, j, STEP]
                 elif above_ok:
-                    nps_v[i, j] = ps_v[a - 1, i - 1, j]
-                    nps_ok[i, j] = True
-                    nps_f[i, j] = ps_f[a - 1, i - 1, j]
-                    nps_u[i, j] = ps_u[a - 1, i - 1, j]
+                    nps[i, j] = ps[a - 1, i - 1, j]
         if not psum_after:
             # registers before the adder: the bottom row's sum goes straight to the output buffer
-            for j in range(C):
-                if nps_ok[R - 1, j]:
-                    f = nps_f[R - 1, j]
-                    u = nps_u[R - 1, j]
-                    g = folds[f, 0]
-                    if is_is:
-                        out[g, folds[f, 2] + j, folds[f, 5] + u] += nps_v[R - 1, j]
-                    else:
-                        out[g, folds[f, 5] + u, folds[f, 2] + j] += nps_v[R - 1, j]
-                    written[f] += 1
-                    total_written += 1
-                    last_write = t
-                    nps_ok[R - 1, j] = False
-        for zz in range(a - 1, 0, -1):
-            ps_v[zz] = ps_v[zz - 1]
-            ps_ok[zz] = ps_ok[zz - 1]
-            ps_f[zz] = ps_f[zz - 1]
-            ps_u[zz] = ps_u[zz - 1]
-        ps_v[0] = nps_v
-        ps_ok[0] = nps_ok
-        ps_f[0] = nps_f
-        ps_u[0] = nps_u
+            total_written, last_write = _write_row(nps[R - 1], folds, is_is, out, written, total_written,
+                                                   last_write, t)
+            nps[R - 1, :, VALID] = 0
+        _shift_in(ps, a, nps)
         # ---- preload: the stationary tile of the fold being preloaded shifts down one row
         for f in range(max(0, nxt_p - 3), nxt_p):
             q = t - pre_at[f]
@@ -704,30 +525,25 @@ def _run_stationary(S, X, folds, is_is, R, C, m, a, skew_on, skew_in, z, overlap
                 c0 = folds[f, 2]
                 c = folds[f, 4]
                 if q == 0:
-                    w_ok[bank, :, :] = False
+                    w[bank, :, :, VALID] = 0
                 for i in range(R - 1, 0, -1):
                     for j in range(C):
-                        if w_ok[bank, i - 1, j]:
+                        if w[bank, i - 1, j, VALID]:
                             stats[1] += 1
-                        w_ok[bank, i, j] = w_ok[bank, i - 1, j]
-                        for zz in range(P):
-                            w[bank, i, j, zz] = w[bank, i - 1, j, zz]
+                        w[bank, i, j] = w[bank, i - 1, j]
                 kk = r - 1 - q
                 for j in range(C):
-                    w_ok[bank, 0, j] = j < c
+                    w[bank, 0, j, VALID] = j < c
                     for zz in range(P):
                         if j < c:
                             if is_is:
-                                w[bank, 0, j, zz] = S[g, c0 + j, k0 + kk, zz]
+                                w[bank, 0, j, VALUE + zz] = S[g, c0 + j, k0 + kk, zz]
                             else:
-                                w[bank, 0, j, zz] = S[g, k0 + kk, c0 + j, zz]
+                                w[bank, 0, j, VALUE + zz] = S[g, k0 + kk, c0 + j, zz]
                         else:
-                            w[bank, 0, j, zz] = 0
+                            w[bank, 0, j, VALUE + zz] = 0
         # ---- latch the forwarded streamed operands
-        x_v[:] = nx_v
-        x_ok[:] = nx_ok
-        x_f[:] = nx_f
-        x_u[:] = nx_u
+        x[:] = nx
         t += 1
     return last_write + 1
 
