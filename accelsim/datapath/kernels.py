@@ -63,6 +63,22 @@ def _requant(acc, pre, scale, post, lo, hi):
 
 
 @njit(inline="always")
+def _sum_round(a, qa, b, qb):
+    """``round_half_up(a / 2**qa + b / 2**qb)`` exactly (one rounding), for shifts up to 62."""
+    if qa > qb:
+        a, qa, b, qb = b, qb, a, qa
+    if qb == 0:
+        return a + b
+    one = np.int64(1)
+    ha = a >> qa
+    hb = b >> qb
+    la = a - (ha << qa)
+    lb = b - (hb << qb)
+    t = (la << (qb - qa)) - (one << qb) + lb + (one << (qb - 1))
+    return ha + hb + 1 + (t >> qb)
+
+
+@njit(inline="always")
 def _requant_noclip(acc, pre, scale, post):
     v = _rshift_round(acc, pre) * scale
     return _rshift_round(v, post)
@@ -504,7 +520,8 @@ def requant_channels_noclip(x, pre, scale, post):
 
 @njit(cache=True, parallel=True)
 def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi):
-    """``clip(requant_0(x0) + requant_1(x1), lo, hi)`` per channel, as int32 (same shapes)."""
+    """``clip(round(p_0 / 2**post0 + p_1 / 2**post1), lo, hi)`` per channel, ``p_i = rshift_round(x_i,
+    pre_i) * scale_i``: the sum rounded once (:func:`accelsim.layers.arith.requantize_sum`), as int32."""
     n_img, c, h, wd = x0.shape
     out = np.empty((n_img, c, h, wd), dtype=np.int32)
     for job in prange(n_img * c):
@@ -518,8 +535,8 @@ def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi):
         b1 = np.int64(post1[ch])
         for y in range(h):
             for xx in range(wd):
-                v = (_requant_noclip(np.int64(x0[n, ch, y, xx]), a0, s0, b0)
-                     + _requant_noclip(np.int64(x1[n, ch, y, xx]), a1, s1, b1))
+                v = _sum_round(_rshift_round(np.int64(x0[n, ch, y, xx]), a0) * s0, b0,
+                               _rshift_round(np.int64(x1[n, ch, y, xx]), a1) * s1, b1)
                 out[n, ch, y, xx] = min(max(v, np.int64(lo)), np.int64(hi))
     return out
 

@@ -313,7 +313,9 @@ def avgpool(x, kernel, pre, scale, post, *, lo: int, hi: int, stride=(1, 1),
 
 
 def add(x0, x1, params0, params1, *, lo: int, hi: int) -> np.ndarray:
-    """``clip(requant_0(x0) + requant_1(x1), lo, hi)``; params are (pre, scale, post) each."""
+    """``clip(round(p0 / 2**post0 + p1 / 2**post1), lo, hi)``, ``p<i> = rshift_round(x<i>, pre<i>) *
+    scale<i>``: the two scaled inputs summed exactly and rounded once (half up); params are (pre,
+    scale, post) each."""
     x0 = np.ascontiguousarray(x0, dtype=np.int32)
     x1 = np.ascontiguousarray(x1, dtype=np.int32)
     if x0.shape != x1.shape:

@@ -9,7 +9,12 @@ network inputs. Every rule here is what the hardware does:
   same integers, twice the positive levels; the datapath needs no other change (codes are int32);
 * shift right with rounding half up: ``rshift_round(v, n) = (v + (1 << (n-1))) >> n`` for n > 0,
   an arithmetic (floor) shift, so ties go towards +inf for negative values too;
-* requantize: ``out = clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)``.
+* requantize: ``out = clip(rshift_round(rshift_round(acc, pre) * scale, post), lo, hi)``;
+* requantize a sum (``add``): each input's product ``p_i = rshift_round(x_i, pre_i) * scale_i`` is
+  exact, the two are summed exactly at the finer of the two post shifts and the sum is rounded
+  **once**: ``out = clip(round_half_up(p_0 / 2**post_0 + p_1 / 2**post_1), lo, hi)``
+  (:func:`requantize_sum`). Rounding each input to the output step before adding would add a second
+  rounding error to every residual sum.
 """
 
 from __future__ import annotations
@@ -58,3 +63,27 @@ def requantize(acc: np.ndarray, pre: np.ndarray | int, scale: np.ndarray | int,
     """
     v = rshift_round(acc, pre) * np.asarray(scale, dtype=np.int64)
     return np.clip(rshift_round(v, post), lo, hi)
+
+
+def requantize_sum(x0: np.ndarray, x1: np.ndarray, p0: tuple, p1: tuple, lo: int, hi: int) -> np.ndarray:
+    """``clip(round_half_up(rshift_round(x0, pre0) * scale0 / 2**post0 + (the same for x1)), lo, hi)``.
+
+    *p0*, *p1* are ``(pre_shift, scale, post_shift)``, each broadcast against its input. The sum is
+    exact (the product with the smaller post shift is split into whole codes and a remainder that is
+    aligned to the larger shift), so there is one rounding, and no intermediate exceeds int64 for
+    shifts up to 62.
+    """
+    a = rshift_round(x0, p0[0]) * np.asarray(p0[1], dtype=np.int64)
+    b = rshift_round(x1, p1[0]) * np.asarray(p1[1], dtype=np.int64)
+    qa = np.asarray(p0[2], dtype=np.int64)
+    qb = np.asarray(p1[2], dtype=np.int64)
+    swap = qa > qb  # make qa the smaller shift
+    a, b, qa, qb = np.where(swap, b, a), np.where(swap, a, b), np.where(swap, qb, qa), np.where(swap, qa, qb)
+    one = np.int64(1)
+    ha, hb = np.right_shift(a, qa), np.right_shift(b, qb)
+    la, lb = a - np.left_shift(ha, qa), b - np.left_shift(hb, qb)  # 0 <= la < 2**qa, 0 <= lb < 2**qb
+    qb1 = np.maximum(qb, 1)
+    # floor((la * 2**(qb-qa) + lb + 2**(qb-1)) / 2**qb), the numerator taken minus 2**qb so it fits int64
+    t = np.left_shift(la, qb - qa) - np.left_shift(one, qb1) + lb + np.left_shift(one, qb1 - 1)
+    v = np.where(qb > 0, ha + hb + 1 + np.right_shift(t, qb1), a + b)
+    return np.clip(v, lo, hi)

@@ -15,7 +15,8 @@ Roles used by the quantizer and read by the datapath:
                 per-output-channel requantization ``out = sat(((acc >> pre) * scale) >> post)``,
                 each shift rounding half up (add ``1 << (shift-1)`` before an arithmetic shift)
 ``in<i>.pre_shift``, ``in<i>.scale``, ``in<i>.post_shift``
-                requantization of input *i* of an ``add``/``concat`` to the output step
+                requantization of input *i* of an ``add``/``concat`` to the output step (an ``add``
+                sums the two scaled inputs exactly and rounds once)
 ``lut``         ``lut`` op: output code for each input code, index ``code + qmax(act_bits)``
                 (length ``2**act_bits - 1``)
 ``weight``, ``bias`` of ``affine``
@@ -42,7 +43,9 @@ What each op computes on integer codes (the exact rules are in :mod:`accelsim.la
     ``requant(sum over window, pre_shift, scale, post_shift)``: the divisor and any step change
     are folded into the per-channel multiplier.
 ``add``
-    ``clip(requant_0(x0) + requant_1(x1), out_min, out_max)`` with ``in<i>.*`` parameters.
+    ``clip(round(p0 / 2**post0 + p1 / 2**post1), out_min, out_max)`` with
+    ``p<i> = rshift_round(x<i>, pre<i>) * scale<i>`` from the ``in<i>.*`` parameters: the sum is
+    exact and rounded once (half up).
 ``mul``
     ``clip(requant(x0 * x1, pre_shift, scale, post_shift), out_min, out_max)`` (broadcast over H, W).
 ``concat``

@@ -6,7 +6,7 @@ import pytest
 from accelsim.datapath import prepare, run_network
 from accelsim.errors import InputFileError, NotCalibratedError, SchemaVersionError
 from accelsim.layers import LayerDescriptor, Network, QuantParams, read_network, write_network
-from tests.datapath.test_kernels import ref_conv_acc, ref_requant, ref_round_shift
+from tests.datapath.test_kernels import ref_add_requant, ref_conv_acc, ref_requant, ref_round_shift
 
 
 def _q(out_step=0.05, lo=-127, hi=127, overflow="saturate", n_in=1):
@@ -79,7 +79,8 @@ def reference(net, x):
     out["mp"] = t2
     a = ref_conv_acc(t2, g("dw.weight"), g("dw.bias"), (1, 1), (1, 1, 1, 1), (1, 1), 4)
     out["dw"] = t3 = np.clip(req(a, "dw"), -127, 127)
-    out["ad"] = t4 = np.clip(req(t3, "ad", "in0.") + req(t2, "ad", "in1."), 0, 127)
+    par = lambda n, p: tuple(g(f"{n}.{p}{r}") for r in ("pre_shift", "scale", "post_shift"))  # noqa: E731
+    out["ad"] = t4 = ref_add_requant(t3, t2, par("ad", "in0."), par("ad", "in1."), 0, 127)
     out["mu"] = t5 = np.clip(req(t4 * t2, "mu"), -127, 127)
     out["cc"] = t6 = np.clip(np.concatenate([req(t4, "cc", "in0."), req(t5, "cc", "in1.")], 1), -127, 127)
     out["lu"] = t7 = g("lu.lut")[t6 + 127]

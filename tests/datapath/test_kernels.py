@@ -25,6 +25,24 @@ def ref_requant(acc, pre, scale, post, lo, hi):
     return np.clip(ref_round_shift(ref_round_shift(acc, pre) * scale, post), lo, hi)
 
 
+def ref_add_requant(x0, x1, p0, p1, lo, hi):
+    """The ``add`` rule in exact rationals (Python ints, element by element): floor(v + 1/2) of
+    ``v = round_shift(x0, pre0) * scale0 / 2**post0 + (the same for x1)``, clipped; params per
+    channel on axis 1."""
+    from fractions import Fraction
+
+    x0, x1 = np.asarray(x0, np.int64), np.asarray(x1, np.int64)
+    shape = (1, -1) + (1,) * (x0.ndim - 2)
+    pr = [[np.broadcast_to(np.asarray(v, np.int64).reshape(shape), x0.shape) for v in p] for p in (p0, p1)]
+    a = ref_round_shift(x0, pr[0][0]) * pr[0][1]
+    b = ref_round_shift(x1, pr[1][0]) * pr[1][1]
+    out = np.empty(x0.shape, np.int64)
+    for i in np.ndindex(x0.shape):
+        v = Fraction(int(a[i]), 2 ** int(pr[0][2][i])) + Fraction(int(b[i]), 2 ** int(pr[1][2][i]))
+        out[i] = min(max((v + Fraction(1, 2)).__floor__(), lo), hi)
+    return out
+
+
 def ref_conv_acc(x, w, bias, stride, pad, dil, groups):
     """Exact int64 bias + sum(x*w) by padding and slicing (no overflow handling)."""
     n, c, h, wd = x.shape

@@ -5,7 +5,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from accelsim.datapath import ops
-from tests.datapath.test_kernels import ref_requant
+from accelsim.layers.arith import requantize_sum
+from tests.datapath.test_kernels import ref_add_requant, ref_requant
 
 
 @st.composite
@@ -71,9 +72,25 @@ def eltwise_case(draw):
 def test_add(case):
     x0, x1, params, lo, hi, _, _ = case
     p0, p1 = params(), params()
-    big = 2 ** 62
-    want = np.clip(ref_requant(x0, *p0, -big, big) + ref_requant(x1, *p1, -big, big), lo, hi)
+    want = ref_add_requant(x0, x1, p0, p1, lo, hi)
     np.testing.assert_array_equal(ops.add(x0, x1, p0, p1, lo=lo, hi=hi), want)
+    shp = (1, -1, 1, 1)
+    spec = requantize_sum(x0, x1, [np.reshape(v, shp) for v in p0], [np.reshape(v, shp) for v in p1], lo, hi)
+    np.testing.assert_array_equal(spec, want)
+
+
+def test_add_rounds_the_sum_once():
+    """Hand case: 1 * 0.5 + 1 * 0.5 = 1 (rounding each half first would give 1 + 1 = 2); 3 * 0.25 + 1 *
+    0.5 = 1.25 -> 1; -1 * 0.5 + 0 = -0.5 -> 0 (half up); a huge post shift (62) stays exact in int64."""
+    x0 = np.array([1, 3, -1, 1]).reshape(1, 1, 1, 4)
+    x1 = np.array([1, 1, 0, 1]).reshape(1, 1, 1, 4)
+    half, quarter = (0, 128, 8), (0, 128, 9)  # scale 128 = 2**7: multipliers 2**-1, 2**-2
+    got = ops.add(x0, x1, half, half, lo=-127, hi=127)
+    np.testing.assert_array_equal(got[0, 0, 0, :3], [1, 2, 0])  # 0.5+0.5, 1.5+0.5, -0.5
+    got = ops.add(x0, x1, quarter, half, lo=-127, hi=127)
+    np.testing.assert_array_equal(got[0, 0, 0], [1, 1, 0, 1])  # 0.75, 1.25, -0.25, 0.75
+    tiny = (0, 1 << 61, 62)  # multiplier 2**-1 written with the widest shift
+    np.testing.assert_array_equal(ops.add(x0, x1, tiny, (0, 1, 0), lo=-127, hi=127)[0, 0, 0], [2, 3, 0, 2])
 
 
 @settings(max_examples=50, deadline=None)

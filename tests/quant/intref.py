@@ -3,7 +3,7 @@ and :mod:`accelsim.layers.arith` (independent of the quantizer's fake-quant arit
 
 import numpy as np
 
-from accelsim.layers.arith import qmax, quantize_tensor, requantize
+from accelsim.layers.arith import qmax, quantize_tensor, requantize, requantize_sum
 
 
 def _pad(x, pads, value):
@@ -24,14 +24,19 @@ def _windows(x, kernel, stride, dilation, out_hw):
     return np.stack(cols, axis=-1)
 
 
-def _rq(acc, net, layer, prefix=""):
-    """Per-channel requantization on axis 1 of *acc*."""
+def _params(net, layer, prefix, ndim):
+    """``(pre_shift, scale, post_shift)`` of *layer*, per channel on axis 1 of an *ndim* array."""
     k = lambda role: np.asarray(net.tensors[layer.key(prefix + role)], dtype=np.int64)  # noqa: E731
     pre, scale, post = k("pre_shift"), k("scale"), k("post_shift")
-    shp = (1, -1) + (1,) * (acc.ndim - 2)
+    shp = (1, -1) + (1,) * (ndim - 2)
     if pre.size > 1:
         pre, scale, post = pre.reshape(shp), scale.reshape(shp), post.reshape(shp)
-    return requantize(acc, pre, scale, post, -(2**62), 2**62)
+    return pre, scale, post
+
+
+def _rq(acc, net, layer, prefix=""):
+    """Per-channel requantization on axis 1 of *acc*."""
+    return requantize(acc, *_params(net, layer, prefix, acc.ndim), -(2**62), 2**62)
 
 
 def run_layer(net, layer, xs):
@@ -75,7 +80,8 @@ def run_layer(net, layer, xs):
         win = _windows(x, layer.kernel, layer.stride, (1, 1), layer.out_shape[2:])
         return np.clip(_rq(win.sum(axis=-1), net, layer), lo, hi)
     if op == "add":
-        return np.clip(_rq(xs[0], net, layer, "in0.") + _rq(xs[1], net, layer, "in1."), lo, hi)
+        return requantize_sum(xs[0], xs[1], _params(net, layer, "in0.", xs[0].ndim),
+                              _params(net, layer, "in1.", xs[1].ndim), lo, hi)
     if op == "concat":
         parts = [np.clip(_rq(x, net, layer, f"in{i}."), lo, hi) for i, x in enumerate(xs)]
         if layer.key("index") in net.tensors:  # concat along H or W: flat samples end to end, then index
