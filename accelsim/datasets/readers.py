@@ -26,7 +26,7 @@ Every batch is checked for NaN/Inf; the error names the file and the sample's in
 file, for folders). :func:`check_label_range` refuses labels outside the model's output classes.
 
 Public API: :func:`open_dataset`, :class:`Dataset` (``len``, ``batches``, ``take``, ``sample_shape``,
-``labels``), :func:`check_compatible`, :func:`check_label_range`, :func:`calibration_batch`, :func:`read_idx`.
+``labels``), :func:`check_label_range`, :func:`calibration_batch`, :func:`read_idx`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ import numpy as np
 from accelsim.config.data import DatasetConfig, PreprocessConfig
 from accelsim.config.run import BUNDLED
 from accelsim.errors import AccelsimWarning, ConfigError, InputFileError
+from accelsim.graph.inputs import check_sample_shape
 
-__all__ = ["Dataset", "open_dataset", "check_compatible", "check_label_range", "calibration_batch", "read_idx",
+__all__ = ["Dataset", "open_dataset", "check_label_range", "calibration_batch", "read_idx",
            "IMAGE_SUFFIXES", "FEW_CALIBRATION_IMAGES"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -221,7 +222,7 @@ def _convert_channels(img: np.ndarray, channels: int | None) -> np.ndarray:
         return np.repeat(img, 3, axis=-1)
     if c == 3 and channels == 1:
         return (img[..., 0:1] * 0.299 + img[..., 1:2] * 0.587 + img[..., 2:3] * 0.114).astype(np.float32)
-    return img  # left to check_compatible to report
+    return img  # left to check_sample_shape to report
 
 
 def _resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -416,7 +417,7 @@ def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, 
     cfg : the data set config, or just a path (all defaults).
     model_input_shape : the model input ``(N, C, H, W)`` (or ``(N, H, W, C)`` for nhwc) when known:
         sets the channel count when ``preprocess.channels`` is None, and the first sample is checked
-        against it with :func:`check_compatible`.
+        against it with :func:`accelsim.graph.inputs.check_sample_shape`.
     split : for ``path: bundled``, which shipped set (``calib`` or ``test``). The bundled set takes
         the bundled model's preprocessing (``default_model.json``) unless ``preprocess`` is given.
 
@@ -490,40 +491,6 @@ def open_dataset(cfg: DatasetConfig | str | Path, model_input_shape: tuple[int, 
         raise InputFileError(f"{source}: data set holds no samples")
     first, _ = ds.get([0])
     if model_input_shape is not None:
-        check_compatible(first.shape, model_input_shape, source)
+        check_sample_shape(first.shape, model_input_shape, source)
     return ds
 
-
-def check_compatible(x_shape: tuple[int, ...], model_input_shape: tuple[int | None, ...], source: str) -> None:
-    """Raise unless samples of *x_shape* fit a model input of *model_input_shape* (batch dims ignored;
-    a None dimension of the model, symbolic in the file, fits any size).
-
-    Raises
-    ------
-    InputFileError
-        One line naming *source*, the dimension that differs (``model wants C=3, data has C=1``)
-        and the preprocess key that would fix it.
-    """
-    xs = tuple(int(d) for d in x_shape[1:])
-    ms = tuple(None if d is None else int(d) for d in model_input_shape[1:])
-    shown = "(" + ", ".join("?" if d is None else str(d) for d in ms) + ")"
-    if len(xs) != len(ms):
-        raise InputFileError(f"{source}: data samples have shape {xs}, the model input expects {shown} "
-                             f"(batch dimension aside)")
-    names = ("C", "H", "W") if len(ms) == 3 else tuple(f"dim {i + 1}" for i in range(len(ms)))
-    bad = [i for i, (x, m) in enumerate(zip(xs, ms)) if m is not None and x != m]
-    if not bad:
-        return
-    hint = ""
-    if len(xs) == 3:
-        if bad[0] == 0:
-            hint = "; set preprocess.channels (1 grey, 3 colour)" if len(bad) == 1 else \
-                "; check preprocess.channels, resize and center_crop"
-        else:
-            hint = "; set preprocess.resize and/or center_crop"
-    wants = ", ".join(f"{names[i]}={ms[i]}" for i in bad)
-    has = ", ".join(f"{names[i]}={xs[i]}" for i in bad)
-    raise InputFileError(
-        f"{source}: data samples have shape {xs}, the model input expects {shown} (batch dimension aside): "
-        f"model wants {wants}, data has {has}{hint}"
-    )

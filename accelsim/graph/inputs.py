@@ -9,7 +9,8 @@ together in three steps, each refusing a contradiction with one line that names 
 2. :func:`merge_input_shape` lays a user-given shape (``--input-shape``, ``workload.input_shape``)
    over it: a given dimension must equal a fixed one (the batch aside: the graph runs at any batch).
 3. :func:`complete_input_shape` fills what is still symbolic from one data sample (channels and
-   spatial size from the preprocessed image, batch 1), checking the fixed dimensions against it.
+   spatial size from the preprocessed image, batch 1), checking the fixed dimensions against it
+   with :func:`check_sample_shape` (which the data readers also use).
 
 Dimensions are named ``N, C, H, W`` for rank-4 inputs (the NCHW layout the data readers produce).
 """
@@ -21,8 +22,8 @@ from pathlib import Path
 from accelsim.errors import InputFileError
 from accelsim.graph.passes import nhwc_input_perm
 
-__all__ = ["declared_input_shape", "merge_input_shape", "complete_input_shape", "format_shape",
-           "parse_shape"]
+__all__ = ["declared_input_shape", "merge_input_shape", "check_sample_shape", "complete_input_shape",
+           "format_shape", "parse_shape"]
 
 Shape = tuple  # of int | None
 
@@ -121,26 +122,49 @@ def merge_input_shape(declared: Shape, given: tuple[int, ...] | None, source: st
     return given
 
 
-def complete_input_shape(shape: Shape, sample_shape: tuple[int, ...], source: str, data_source: str) -> tuple[int, ...]:
+def check_sample_shape(sample_shape: tuple[int, ...], shape: Shape, source: str) -> None:
+    """Raise unless samples of *sample_shape* fit a model input of *shape* (batch dimensions aside;
+    a None dimension of the model, symbolic in the file, fits any size).
+
+    Raises
+    ------
+    InputFileError
+        One line naming *source* (the data), the dimensions that differ (``model wants C=3, data
+        has C=1``) and the preprocess key that would fix it; or a rank mismatch.
+    """
+    xs = tuple(int(d) for d in sample_shape[1:])
+    ms = tuple(None if d is None else int(d) for d in shape[1:])
+    shown = format_shape(ms)
+    if len(xs) != len(ms):
+        raise InputFileError(f"{source}: data samples have shape {xs}, the model input expects {shown} "
+                             f"(batch dimension aside)")
+    names = _dim_names(len(ms) + 1)[1:]
+    bad = [i for i, (x, m) in enumerate(zip(xs, ms)) if m is not None and x != m]
+    if not bad:
+        return
+    hint = ""
+    if len(xs) == 3:
+        if bad[0] == 0:
+            hint = "; set preprocess.channels (1 grey, 3 colour)" if len(bad) == 1 else \
+                "; check preprocess.channels, resize and center_crop"
+        else:
+            hint = "; set preprocess.resize and/or center_crop"
+    wants = ", ".join(f"{names[i]}={ms[i]}" for i in bad)
+    has = ", ".join(f"{names[i]}={xs[i]}" for i in bad)
+    raise InputFileError(
+        f"{source}: data samples have shape {xs}, the model input expects {shown} (batch dimension aside): "
+        f"model wants {wants}, data has {has}{hint}"
+    )
+
+
+def complete_input_shape(shape: Shape, sample_shape: tuple[int, ...], data_source: str) -> tuple[int, ...]:
     """*shape* with its symbolic dimensions taken from one data sample ``(1, C, H, W)``; batch 1.
 
     Raises
     ------
     InputFileError
-        A fixed dimension the sample contradicts (``model wants C=3, data has C=1``), or a rank
-        mismatch.
+        A fixed dimension the sample contradicts, or a rank mismatch (:func:`check_sample_shape`).
     """
-    sample = tuple(int(d) for d in sample_shape)
-    if len(sample) != len(shape):
-        raise InputFileError(f"{data_source}: data samples have shape {format_shape(sample[1:])}, the model input "
-                             f"{source} is {format_shape(shape)} (rank {len(shape)}, batch aside)")
-    names = _dim_names(len(shape))
-    bad = [f"{names[i]}={d}, data has {names[i]}={s}" for i, (d, s) in enumerate(zip(shape, sample))
-           if i > 0 and d is not None and d != s]
-    if bad:
-        hint = "; set preprocess.channels (1 grey, 3 colour)" if bad[0].startswith("C=") else \
-            "; set preprocess.resize and/or center_crop"
-        raise InputFileError(f"{data_source}: the model input {source} {format_shape(shape)} does not fit the data: "
-                             f"model wants {'; '.join(bad)}{hint}")
-    full = tuple(s if d is None else int(d) for d, s in zip(shape, sample))
+    check_sample_shape(sample_shape, shape, data_source)
+    full = tuple(int(s) if d is None else int(d) for d, s in zip(shape, sample_shape))
     return (full[0] if shape[0] is not None else 1,) + full[1:]

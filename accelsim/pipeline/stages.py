@@ -171,7 +171,7 @@ def load_float_graph(workload: Workload, calib: DatasetConfig | None = None,
     else:
         ds = open_dataset(data, shape, split="calib" if calib is not None else "test")
         first, _ = ds.get([0])
-        full = complete_input_shape(shape, first.shape, source, ds.source)
+        full = complete_input_shape(shape, first.shape, ds.source)
         origin = f"the data {ds.source}"
     try:
         graph = load_onnx(path, full)

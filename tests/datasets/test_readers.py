@@ -15,7 +15,8 @@ from PIL import Image
 from accelsim.config.base import parse_model
 from accelsim.config.data import DataConfig, DatasetConfig, PreprocessConfig
 from accelsim.errors import ConfigError, InputFileError
-from accelsim.datasets.readers import check_compatible, open_dataset, read_idx
+from accelsim.datasets.readers import open_dataset, read_idx
+from accelsim.graph.inputs import check_sample_shape
 
 from tests.graph.conftest import DATA
 
@@ -193,8 +194,8 @@ def test_labels_count_mismatch(tmp_path):
 def test_shape_mismatch_against_model():
     with pytest.raises(InputFileError, match=r"x.npz: data samples have shape \(1, 28, 28\), the model input "
                                              r"expects \(3, 28, 28\) .*set preprocess.channels"):
-        check_compatible((8, 1, 28, 28), (1, 3, 28, 28), "x.npz")
-    check_compatible((8, 3, 32, 32), (1, 3, 32, 32), "ok")
+        check_sample_shape((8, 1, 28, 28), (1, 3, 28, 28), "x.npz")
+    check_sample_shape((8, 3, 32, 32), (1, 3, 32, 32), "ok")
     with pytest.raises(InputFileError, match=r"mnist_train_subset_1k.npz: data samples have shape \(1, 28, 28\), "
                                              r"the model input expects \(1, 32, 32\).*resize"):
         open_dataset(str(DATA / "mnist_train_subset_1k.npz"), model_input_shape=(1, 1, 32, 32))
