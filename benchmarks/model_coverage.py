@@ -211,11 +211,51 @@ class _Reader:
         pass
 
 
+def gap_for_reducemean(path: Path, out_path: Path) -> Path:
+    """*path*, or a copy at *out_path* in which every ``ReduceMean`` over the two spatial axes with
+    ``keepdims=1`` (how the dynamo exporter writes ``AdaptiveAvgPool2d(1)``) is the equivalent
+    ``GlobalAveragePool`` (how the TorchScript exporter writes it).
+
+    onnxruntime's quantizer has no int8 ReduceMean: left as it is, the pool runs in float and its
+    output is never requantized to 8 bits, so the peer would quantize less of a dynamo file than of
+    the TorchScript file of the same network (SqueezeNet, whose pool output is the logits: 39.0 dB
+    instead of 37.0 dB). The rewrite makes both exports the same int8 graph for the peer.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    consts = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    for n in m.graph.node:
+        if n.op_type == "Constant" and n.attribute:
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    changed = False
+    for n in m.graph.node:
+        if n.op_type != "ReduceMean":
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        axes = attrs.get("axes")
+        if axes is None and len(n.input) > 1 and n.input[1] in consts:
+            axes = consts[n.input[1]].tolist()
+        if attrs.get("keepdims", 1) != 1 or axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+            continue
+        n.op_type = "GlobalAveragePool"
+        del n.input[1:]
+        del n.attribute[:]
+        changed = True
+    if not changed:
+        return path
+    onnx.save(m, str(out_path))
+    return out_path
+
+
 def ort_int8(path: Path, calib_x, in_name: str, out_path: Path) -> None:
-    """onnxruntime's static int8 quantization: QDQ, per-channel weights, symmetric activations, MinMax."""
+    """onnxruntime's static int8 quantization: QDQ, per-channel weights, symmetric activations, MinMax
+    (on :func:`gap_for_reducemean` of the file)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    path = gap_for_reducemean(path, out_path.with_name(out_path.stem + "_gap.onnx"))
     pre = out_path.with_name(out_path.stem + "_pre.onnx")
     try:
         quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)
