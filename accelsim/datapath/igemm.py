@@ -223,6 +223,31 @@ def vmadd(typingctx, acc, xv, w):
 
 
 @intrinsic
+def vmadd16(typingctx, acc, xv, w):
+    """``acc + xv * w`` per lane when every lane of ``xv`` and ``w`` fit in 16 bits (signed).
+
+    One ``vpmaddwd`` (``x_lo * w + x_hi * 0``: the low half of a sign-extended lane is the
+    value itself) instead of a two-uop 32-bit multiply; plain vector code without AVX-512 BW.
+    """
+    if not isinstance(w, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        acc_v, xv, w = args
+        if HAVE_VNNI:
+            wv = builder.and_(_splat(builder, w), _splat(builder, ir.Constant(_I32, 0xFFFF)))
+            v16 = ir.VectorType(ir.IntType(16), 2 * LANES)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [v16, v16]),
+                                                "llvm.x86.avx512.pmaddw.d.512")
+            prod = builder.call(fn, [builder.bitcast(xv, v16), builder.bitcast(wv, v16)])
+        else:
+            prod = builder.mul(xv, _splat(builder, w))
+        return builder.add(acc_v, prod)
+
+    return i32x16(i32x16, i32x16, w), codegen
+
+
+@intrinsic
 def vsat(typingctx, s, lo, hi):
     """Each lane clamped to ``[lo, hi]`` (a saturating accumulator)."""
     def codegen(context, builder, sig, args):
@@ -248,7 +273,7 @@ def vcount(typingctx, cnt, s, f):
     """``cnt + (s != f)`` per lane (an overflow event where fixing changed the partial sum)."""
     def codegen(context, builder, sig, args):
         ne = builder.icmp_signed("!=", args[1], args[2])
-        return builder.sub(args[0], builder.sext(ne, _VT))
+        return builder.select(ne, builder.add(args[0], _splat(builder, ir.Constant(_I32, 1))), args[0])
 
     return i32x16(i32x16, i32x16, i32x16), codegen
 
@@ -566,6 +591,14 @@ __all__ = ["HAVE_VNNI", "finish", "finish_faithful", "NR", "MR", "LANES", "gemm_
 
 
 @njit(inline="always")
+def _mac(acc, xv, w, narrow):
+    """``acc + xv * w`` in lanes: one ``vpmaddwd`` when *narrow* (codes fit 16 bits), else ``vpmulld``."""
+    if narrow:
+        return vmadd16(acc, xv, w)
+    return vmadd(acc, xv, w)
+
+
+@njit(inline="always")
 def _fix(s, lo, hi, sh, wrap):
     if wrap:
         return vwrap(s, sh)
@@ -573,7 +606,7 @@ def _fix(s, lo, hi, sh, wrap):
 
 
 @njit(inline="always")
-def _step_block(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, buf, evbuf):
+def _step_body(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, narrow, buf, evbuf):
     """Faithful accumulators of 16*nv consecutive virtual pixels of one output channel, in int32 lanes.
 
     Steps the documented order (bias, then c, ky, kx) on all lanes at once: ``a = fix(a + x*w)``
@@ -600,22 +633,22 @@ def _step_block(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, bu
             if wv == 0:  # adding 0 to an in-range accumulator changes nothing and is no event
                 continue
             o = cb + taps[t]
-            s = vmadd(c0, vload(xq, o), wv)
+            s = _mac(c0, vload(xq, o), wv, narrow)
             f = _fix(s, lo, hi, sh, wrap)
             e0 = vcount(e0, s, f)
             c0 = f
             if nv > 1:
-                s = vmadd(c1, vload(xq, o + 16), wv)
+                s = _mac(c1, vload(xq, o + 16), wv, narrow)
                 f = _fix(s, lo, hi, sh, wrap)
                 e1 = vcount(e1, s, f)
                 c1 = f
             if nv > 2:
-                s = vmadd(c2, vload(xq, o + 32), wv)
+                s = _mac(c2, vload(xq, o + 32), wv, narrow)
                 f = _fix(s, lo, hi, sh, wrap)
                 e2 = vcount(e2, s, f)
                 c2 = f
             if nv > 3:
-                s = vmadd(c3, vload(xq, o + 48), wv)
+                s = _mac(c3, vload(xq, o + 48), wv, narrow)
                 f = _fix(s, lo, hi, sh, wrap)
                 e3 = vcount(e3, s, f)
                 c3 = f
@@ -630,7 +663,22 @@ def _step_block(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, bu
 
 
 @njit(inline="always")
-def _sum_block(xq, cb, taps, wrow, nk, nv, buf):
+def _step_block(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, narrow, buf, evbuf):
+    """:func:`_step_body` with *wrap* and *narrow* as constants, so each variant compiles to its
+    own branch-free inner loop."""
+    if wrap:
+        if narrow:
+            _step_body(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, True, nv, True, buf, evbuf)
+        else:
+            _step_body(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, True, nv, False, buf, evbuf)
+    elif narrow:
+        _step_body(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, False, nv, True, buf, evbuf)
+    else:
+        _step_body(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, False, nv, False, buf, evbuf)
+
+
+@njit(inline="always")
+def _sum_block(xq, cb, taps, wrow, nk, nv, narrow, buf):
     """``sum_t wrow[t] * x`` over the taps of one input channel for 16*nv consecutive virtual
     pixels (int32 lanes, wrapping; exact while every partial sum stays inside int32)."""
     c0 = vzero()
@@ -640,13 +688,13 @@ def _sum_block(xq, cb, taps, wrow, nk, nv, buf):
     for t in range(nk):
         wv = wrow[t]
         o = cb + taps[t]
-        c0 = vmadd(c0, vload(xq, o), wv)
+        c0 = _mac(c0, vload(xq, o), wv, narrow)
         if nv > 1:
-            c1 = vmadd(c1, vload(xq, o + 16), wv)
+            c1 = _mac(c1, vload(xq, o + 16), wv, narrow)
         if nv > 2:
-            c2 = vmadd(c2, vload(xq, o + 32), wv)
+            c2 = _mac(c2, vload(xq, o + 32), wv, narrow)
         if nv > 3:
-            c3 = vmadd(c3, vload(xq, o + 48), wv)
+            c3 = _mac(c3, vload(xq, o + 48), wv, narrow)
     vstore(c0, buf, 0)
     vstore(c1, buf, 16)
     vstore(c2, buf, 32)
@@ -654,7 +702,8 @@ def _sum_block(xq, cb, taps, wrow, nk, nv, buf):
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
-def depthwise_lanes(xq, img_words, cstride, wq_row, taps, wmat, mult, bias, pre, scale, post, lo, hi, out):
+def depthwise_lanes(xq, img_words, cstride, wq_row, taps, wmat, mult, narrow, bias, pre, scale, post, lo, hi,
+                    out):
     """Requantized codes of a depthwise convolution in int32 lanes (memory-bound: no GEMM).
 
     Output channel ``o`` reads input channel ``o // mult`` of the phase planes ``xq`` (see
@@ -679,7 +728,7 @@ def depthwise_lanes(xq, img_words, cstride, wq_row, taps, wmat, mult, bias, pre,
         for blk in range(nblk):
             r0 = blk * STEP_BLOCK
             r1 = min(r0 + STEP_BLOCK, nr)
-            _sum_block(xq, cb + r0, taps, wrow, nk, (r1 - r0 + 15) // 16, buf)
+            _sum_block(xq, cb + r0, taps, wrow, nk, (r1 - r0 + 15) // 16, narrow, buf)
             oy = r0 // wq_row
             ox = r0 - oy * wq_row
             for r in range(r0, r1):
@@ -697,7 +746,7 @@ STEP_BLOCK = 64
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img_words, cstride, wq_row, taps,
-                        wmat, acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng):
+                        wmat, narrow, acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng):
     """Faithful accumulators from the screened GEMM, blocks that may overflow stepped in lanes.
 
     Outputs ``(oy, ox)`` are numbered ``r = oy*wq_row + ox`` (the phase-plane row of ``xq``,
@@ -752,7 +801,7 @@ def finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img
             ox = r0 - oy * wq_row
             if need:
                 nv = (r1 - r0 + 15) // 16
-                _step_block(xq, xbase0 + r0, cstride, taps, wrow, nk, a0, alo, ahi, sh, wrap, nv, buf, evbuf)
+                _step_block(xq, xbase0 + r0, cstride, taps, wrow, nk, a0, alo, ahi, sh, wrap, nv, narrow, buf, evbuf)
                 for r in range(r0, r1):
                     if ox < ow:
                         cnt += evbuf[r - r0] + e_b
@@ -857,7 +906,8 @@ def _ceil(a: int, b: int) -> int:
 
 
 def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
-               sixteen: bool, faithful=None, packed: dict | None = None, step_lanes: bool = False):
+               sixteen: bool, faithful=None, packed: dict | None = None, step_lanes: bool = False,
+               narrow: bool = False):
     """Requantized output codes of a (grouped) convolution computed on the integer micro-kernel.
 
     Parameters
@@ -871,6 +921,8 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
     step_lanes : with *faithful*, step in 32-bit lanes, a block of outputs at a time
         (:func:`finish_faithful_vec`); the caller guarantees
         ``2**(acc_bits-1) + max|x| * max|w| < 2**31`` so that no lane leaves int32.
+    narrow : every code of *x* and *w* fits a signed 16-bit half (``|code| <= 32767``), so the
+        lane products may use ``vpmaddwd``.
     packed : a dict the caller keeps per layer (weights unchanged between calls); packed
         weights are stored in it on first use and reused.
 
@@ -958,7 +1010,8 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
                 xq, img_words, cstride, wq_row, taps = phase_planes(x, n0, nb, xc0, cg, sh, sw, pt, pl, pb, pr,
                                                                     dh, dw, kh, kw)
                 ev = finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img_words, cstride,
-                                         wq_row, taps, wmat, acc_bits, wrap, bias, pre, scale, post, lo, hi, out,
+                                         wq_row, taps, wmat, narrow, acc_bits, wrap, bias, pre, scale, post, lo, hi,
+                                         out,
                                          n0, c0, ng)
             else:
                 ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,

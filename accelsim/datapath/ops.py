@@ -112,6 +112,8 @@ def choose_path(max_x: int, l1: np.ndarray, bias: np.ndarray, acc_bits: int) -> 
 
 INT32_EXACT_LIMIT = 1 << 31
 """Sums of magnitude below this are exact in the micro-kernel's int32 lanes (mod 2**32)."""
+INT16_MAX = (1 << 15) - 1
+"""Codes up to this magnitude fit a signed 16-bit half (the lane kernels' ``vpmaddwd`` products)."""
 
 
 def int_kernel(max_x: int, max_w: int, l1: np.ndarray) -> str | None:
@@ -208,7 +210,8 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
             x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,
             sixteen=kern == "int16" if path == "faithful" else path == "int16",
             faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None, packed=packed,
-            step_lanes=(1 << (acc_bits - 1)) + max_x * max_w < INT32_EXACT_LIMIT)
+            step_lanes=(1 << (acc_bits - 1)) + max_x * max_w < INT32_EXACT_LIMIT,
+            narrow=max(max_x, max_w) <= INT16_MAX)
         return MacResult(codes, events, path)
     if path == "stepped":
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
@@ -238,8 +241,8 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         xq, img_words, cstride, wq_row, taps = igemm.phase_planes(x, 0, n, 0, c, stride[0], stride[1], *padding,
                                                                   dilation[0], dilation[1], kh, kw)
         out = np.empty((n, c_out, oh, ow), dtype=np.int32)
-        igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c, bias, pre, scale,
-                              post, lo, hi, out)
+        igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c,
+                              max(max_x, max_w) <= INT16_MAX, bias, pre, scale, post, lo, hi, out)
         return MacResult(out, 0, path)
     if path == "int64":
         acc = K.conv_acc_exact(x, w, bias, *args)

@@ -205,10 +205,10 @@ def test_portable_vector_code_equals_the_vnni_instructions(sixteen, monkeypatch)
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=wide_case(acc_bits_range=(8, 24), bits_range=(2, 9)), lanes=st.booleans())
-def test_lane_stepping_matches_stepwise_reference(case, lanes):
-    """The faithful path stepped 64 outputs at a time in int32 lanes (and the per-output scalar
-    stepping it replaces) against the numpy int64 reference of the documented order: strides,
+@given(case=wide_case(acc_bits_range=(8, 24), bits_range=(2, 9)), lanes=st.booleans(), narrow=st.booleans())
+def test_lane_stepping_matches_stepwise_reference(case, lanes, narrow):
+    """The faithful path stepped 64 outputs at a time in int32 lanes (products by vpmulld, or by
+    vpmaddwd when *narrow*; and the per-output scalar stepping it replaces) against the numpy int64 reference of the documented order: strides,
     dilations, groups, asymmetric pads, saturate and wrap, outputs that overflow and ones that do not."""
     x, w = case["x"], case["w"]
     max_x, max_w = int(np.abs(x).max()), int(np.abs(w).max())
@@ -222,7 +222,7 @@ def test_lane_stepping_matches_stepwise_reference(case, lanes):
     got, got_events = igemm.conv_codes(
         np.ascontiguousarray(x, np.int32), np.ascontiguousarray(w, np.int32), *per, -127, 127, case["stride"],
         case["pad"], case["dil"], case["groups"], oh, ow, sixteen=False, faithful=(case["acc_bits"], case["wrap"]),
-        step_lanes=lanes)
+        step_lanes=lanes, narrow=narrow)
     np.testing.assert_array_equal(got, ref_requant(acc, case["pre"], case["scale"], case["post"], -127, 127))
     assert got_events == events
 
@@ -265,3 +265,29 @@ def test_depthwise_lanes_match_int64(c, mult, k, stride, dil, pad, h, wd, bits, 
     got = _run(case, "auto")
     assert got.path == "int64"
     np.testing.assert_array_equal(got.out, _exact(case))
+
+
+def test_16_bit_lane_products_equal_the_32_bit_multiply(monkeypatch):
+    """``vmadd16`` (one vpmaddwd per lane vector) and its portable form against int64 products,
+    over the full signed 16-bit range of codes and weights."""
+
+    def kernel():
+        @njit
+        def mac(x, ws, out):
+            for i in range(ws.size):
+                acc = igemm.vmadd16(igemm.vzero(), igemm.vload(x, 16 * i), ws[i])
+                igemm.vstore(acc, out, 16 * i)
+        return mac
+
+    rng = np.random.default_rng(6)
+    ws = rng.integers(-32767, 32768, 40).astype(np.int32)
+    ws[:3] = (32767, -32767, 0)
+    x = rng.integers(-32767, 32768, 16 * ws.size).astype(np.int32)
+    x[:4] = (32767, -32767, -1, 0)
+    want = x.astype(np.int64) * np.repeat(ws, 16)
+    want = (want + 2 ** 31) % 2 ** 32 - 2 ** 31
+    for vnni in sorted({False, igemm.HAVE_VNNI}):
+        monkeypatch.setattr(igemm, "HAVE_VNNI", vnni)
+        out = np.zeros_like(x)
+        kernel()(x, ws, out)
+        np.testing.assert_array_equal(out, want)
