@@ -244,6 +244,8 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c,
                               max(max_x, max_w) <= INT16_MAX, bias, pre, scale, post, lo, hi, out)
         return MacResult(out, 0, path)
+    if path == "int64" and depthwise:  # codes too wide for int32 lanes: the same row sweep in int64
+        return MacResult(K.depthwise_codes(x, w, bias, *args[:6], oh, ow, pre, scale, post, lo, hi), 0, path)
     if path == "int64":
         acc = K.conv_acc_exact(x, w, bias, *args)
         return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), 0, path)

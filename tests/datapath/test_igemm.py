@@ -249,10 +249,11 @@ def test_lane_stepping_counts_every_saturation_by_hand():
 @settings(max_examples=30, deadline=None)
 @given(c=st.integers(2, 9), mult=st.integers(1, 3), k=st.sampled_from([1, 3, 5]), stride=st.sampled_from([1, 2, 3]),
        dil=st.sampled_from([1, 2]), pad=st.tuples(*[st.integers(0, 2)] * 4), h=st.integers(1, 19),
-       wd=st.integers(1, 70), bits=st.integers(2, 8), seed=st.integers(0, 2 ** 32 - 1))
+       wd=st.integers(1, 70), bits=st.sampled_from([2, 5, 8, 8, 12, 16]), seed=st.integers(0, 2 ** 32 - 1))
 def test_depthwise_lanes_match_int64(c, mult, k, stride, dil, pad, h, wd, bits, seed):
-    """Depthwise layers (channel multiplier 1-3) on the int32-lane kernel against numpy int64; rows
-    wider than one 64-output block and strides that split the plane into phases included."""
+    """Depthwise layers (channel multiplier 1-3) against numpy int64: on the int32-lane kernel, and
+    with 12-16-bit codes whose sums may leave int32 on the int64 row kernel; rows wider than one
+    64-output block and strides that split the plane into phases included."""
     assume(h + pad[0] + pad[2] >= dil * (k - 1) + 1 and wd + pad[1] + pad[3] >= dil * (k - 1) + 1)
     rng = np.random.default_rng(seed)
     q = 2 ** (bits - 1) - 1
@@ -261,7 +262,7 @@ def test_depthwise_lanes_match_int64(c, mult, k, stride, dil, pad, h, wd, bits, 
     co = c * mult
     case = dict(x=x, w=w, bias=rng.integers(-5000, 5000, co), pre=rng.integers(0, 4, co),
                 scale=rng.integers(1, 256, co), post=rng.integers(4, 20, co), lo=-127, hi=127,
-                stride=(stride, stride), pad=pad, dil=(dil, dil), groups=c, acc_bits=32, wrap=False)
+                stride=(stride, stride), pad=pad, dil=(dil, dil), groups=c, acc_bits=48, wrap=False)
     got = _run(case, "auto")
     assert got.path == "int64"
     np.testing.assert_array_equal(got.out, _exact(case))
