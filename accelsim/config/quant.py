@@ -16,7 +16,7 @@ from pydantic import Field
 from accelsim.config.base import ConfigModel
 
 ThresholdMethod = Literal["kl-j", "max", "percentile", "entropy", "mse", "auto"]
-WeightMethod = Literal["max", "mse"]
+WeightMethod = Literal["max", "mse", "output"]
 
 WIDTH_RANGE = (2, 16)
 """Inclusive range of weight and activation widths, bits."""
@@ -47,8 +47,10 @@ class QuantConfig(ConfigModel):
         "mse, or auto (per layer, the method whose quantized output is closest, in mean squared error, to the "
         "float model's tensor on the calibration batch).")
     weight_method: WeightMethod = Field(
-        "max", description="Weight threshold rule: max (T = max|w|, default) or mse (per output channel, the T "
-        "in [0.2, 1] x max|w| minimising the squared rounding plus clipping error of the weights).")
+        "max", description="Weight threshold rule: max (T = max|w|, default), mse (per output channel, the T "
+        "in [0.2, 1] x max|w| minimising the squared rounding plus clipping error of the weights) or output (the "
+        "same candidates, minimising the layer's squared output error on the calibration batch, priced by the "
+        "Gram matrix of its quantized inputs).")
     bias_correction: bool = Field(
         False, description="Subtract from each MAC layer's integer bias the mean output error per channel "
         "(quantized minus float pre-activation output, averaged over the calibration batch), accumulator units.")

@@ -660,6 +660,28 @@ def _mac_forward(lp: LayerPlan, x: np.ndarray, w_fake: np.ndarray, b_fake: np.nd
     return execute_node(node, [x, w_fake, b_fake])[0]
 
 
+def _output_weights(lp: LayerPlan, x: np.ndarray, w: np.ndarray, bits: int, per_channel: bool
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weight codes, thresholds and steps of ``weight_method: output`` for a MAC layer on its
+    (fake-quantized) calibration input *x* (:func:`accelsim.quant.weights.output_thresholds`)."""
+    from accelsim.quant.requant import MSE_WEIGHT_GRID
+    from accelsim.quant.weights import input_gram, output_thresholds
+
+    node = lp.main
+    if node.op == "batchnorm":  # a lone BatchNorm is a 1x1 depthwise layer: one input per channel
+        xin, attrs = (x if x.ndim == 4 else x.reshape(x.shape[0], x.shape[1], 1, 1)), {"groups": int(w.shape[0])}
+    elif node.op == "gemm":
+        xin, attrs = x.reshape(x.shape[0], -1), None
+    else:
+        xin, attrs = x, node.attrs
+    gram, group = input_gram(xin, w.shape, attrs)
+    t = output_thresholds(w.reshape(w.shape[0], -1), bits, gram, group, MSE_WEIGHT_GRID, per_channel)
+    t = np.where(t > 0, t, 1.0)
+    s = t / qmax(bits)
+    q = quantize_tensor(w, s.reshape((-1,) + (1,) * (w.ndim - 1)), bits)
+    return q.astype(int_dtype(bits)), t, s
+
+
 def bias_correction(y_pre: np.ndarray, ref_pre: np.ndarray, acc_step: np.ndarray) -> np.ndarray:
     """Integer bias change per output channel: ``-round_half_up(mean(y_pre - ref_pre) / acc_step)``.
 
@@ -685,7 +707,10 @@ def _calibrate_mac(lp: LayerPlan, desc: LayerDescriptor, x: np.ndarray, t_in: Te
     wb, ob = bits["weight_bits"], bits["out_bits"]
     ov = qcfg.layers.get(lp.name)
     w_method = ov.weight_method if ov is not None and ov.weight_method is not None else qcfg.weight_method
-    wq, w_t, w_s = quantize_weights(w, wb, qcfg.per_channel, w_method)
+    if w_method == "output":
+        wq, w_t, w_s = _output_weights(lp, x, w, wb, qcfg.per_channel)
+    else:
+        wq, w_t, w_s = quantize_weights(w, wb, qcfg.per_channel, w_method)
     acc_step = t_in.step * w_s
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

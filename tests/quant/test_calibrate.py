@@ -419,7 +419,7 @@ def _bundled_top1(recipe: dict, weight_bits: int, act_bits: int, images: int = 5
     return 100 * evaluate(graph, net, test, 250, progress=False).quant_top1
 
 
-LOWBIT = dict(method="auto", weight_method="mse", bias_correction=True, unsigned_activations=True)
+LOWBIT = dict(method="auto", weight_method="output", bias_correction=True, unsigned_activations=True)
 
 
 def test_more_weight_bits_never_cost_accuracy_at_4_bit_activations():
