@@ -14,31 +14,38 @@ the all-widest point minus the point's top-1, in points, on the config's test se
 its first ``images``). Every point is a sweep point run by the sweep's executors into a results
 store, so the table is resumable and reuses calibrations from the cache.
 
-Search (:func:`search`), greedy from sensitivity, then verified:
+Search (:func:`search`), seeded from the uniform grid, greedy from sensitivity, then verified:
 
-1. sensitivity as above, on ``sensitivity_images`` test images;
-2. the cost saving of every single move (a knob from its width to the next narrower one) from the
-   hardware model alone (shape-only descriptors, no calibration: milliseconds), with the energy per
-   inference or the latency as the objective;
-3. a greedy chain from all-widest to all-narrowest: at each step take the move with the largest
-   ``saving / (marginal sensitivity loss + 0.05 points)`` (marginal: the knob's loss at the new
-   width minus at its current width, never below 0), so cheap-to-lose, expensive-to-keep widths go
-   first; each step's assignment is a candidate with an estimated loss (the sum of marginal losses);
-4. verification on the whole test set of a spread of chain candidates (every candidate whose
+1. the uniform grid (every weight width x every activation width of the set) on the whole test
+   set; these are candidates like any other, and the cheapest one within the budget (in the
+   objective) is the *seed* (all widest when none is within it);
+2. sensitivity at the seed, on ``sensitivity_images`` test images: for every knob and each of the
+   :data:`SENSITIVITY_DEPTH` widths just below the seed's, one point with only that knob lowered;
+3. the cost saving of every single move from the hardware model alone (shape-only descriptors,
+   no calibration: milliseconds), with the energy per inference or the latency as the objective;
+4. a greedy chain from the seed downwards: at each step take the move (a knob to its next
+   measured narrower width) with the largest ``saving / (marginal sensitivity loss + 0.05
+   points)`` (marginal: the knob's loss at the new width minus at its current width, never below
+   0), so cheap-to-lose, expensive-to-keep widths go first; each step's assignment is a candidate
+   with an estimated loss (the sum of marginal losses);
+5. verification on the whole test set of a spread of chain candidates (every candidate whose
    estimate is within three budgets, thinned to ``verify_points``, plus a few further along the
-   chain so the front spans the whole cost range), and of the uniform grid (every weight width x
-   every activation width of the set); then one refinement round between the last candidate
-   that met the budget and the first that did not;
-5. the answer: the verified candidate of least cost whose accuracy drop against the float model is
-   within the budget.
+   chain), then one refinement round between the last candidate that met the budget and the
+   first that did not; the answer is the measured candidate (seed included) of least cost whose
+   accuracy drop against the float model is within the budget.
+
+Starting at the seed rather than at all widest spends the measurements where the answer is: every
+chain step is cheaper than the best uniform point within the budget, so a step that stays within
+it beats every uniform point there, and the report's dominance table (:meth:`SearchResult.dominance`)
+names, for every uniform point, the measured point that is at least as accurate and no costlier.
 
 Why greedy and not integer programming or an evolutionary search: the costs are not separable
 (a layer's output width changes the next layer's input traffic and the on-chip residency of
 every tensor), and accuracy is not additive over layers either, so an exact ILP would optimise a
 model of the problem, not the problem; an evolutionary search would need hundreds of full
-test-set evaluations (minutes each on two cores). The greedy chain needs one cheap point per
-(knob, width) and then measures only a dozen candidates for real, so every number in the answer
-is a measured one.
+test-set evaluations (seconds to minutes each on two cores). The greedy chain needs one cheap
+point per (knob, width) near the seed and then measures only a dozen candidates for real, so
+every number in the answer is a measured one.
 """
 
 from __future__ import annotations
@@ -217,55 +224,71 @@ def _top1(summary: dict[str, Any]) -> float:
 
 @dataclass
 class Sensitivity:
-    """Per-knob accuracy loss (points of top-1) at each width, all other knobs at the widest."""
+    """Per-knob accuracy loss (points of top-1) at each width, all other knobs at the base widths."""
 
     widths: tuple[int, ...]
     knobs: list[Knob]
     base_top1: float
-    """Top-1 (%) with every knob at the widest width."""
+    """Top-1 (%) of the base assignment (every knob at the widest width unless a base was given)."""
     float_top1: float | None
     loss: dict[Knob, dict[int, float]]
-    """``loss[knob][bits]`` = base top-1 minus top-1 with only *knob* at *bits*, points."""
+    """``loss[knob][bits]`` = base top-1 minus top-1 with only *knob* at *bits*, points (only the
+    widths measured: the base width and those below it)."""
     agreement: dict[Knob, dict[int, float]] = field(default_factory=dict)
     """Fraction of images whose argmax agrees with the float model's."""
     images: int | None = None
+    base: dict[Knob, int] = field(default_factory=dict)
+    """The width of every knob the losses are measured from."""
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"knob": k.label, **{f"loss_{b}b": self.loss[k].get(b) for b in self.widths}} for k in self.knobs]
 
 
 def sensitivity(cfg: RunConfig, widths: tuple[int, ...], results_dir: str | Path, executor,
-                images: int | None = None, progress: bool = True, graph=None) -> Sensitivity:
-    """Measure the sensitivity table (module docstring) through the sweep's store and executors."""
+                images: int | None = None, progress: bool = True, graph=None,
+                base: dict[Knob, int] | None = None, depth: int | None = None) -> Sensitivity:
+    """Measure the sensitivity table (module docstring) through the sweep's store and executors.
+
+    *base* (default: every knob at the widest width) is the assignment the losses are measured
+    from; *depth* limits each knob to that many widths below its base width (default: all).
+    """
     graph = graph if graph is not None else _graph(cfg)
     knobs = knobs_of(cfg, graph)
     top = max(widths)
-    base_w = {k: top for k in knobs}
+    base_w = {k: top for k in knobs} if base is None else {k: base[k] for k in knobs}
     from accelsim.sweep.store import point_key
 
-    jobs: list[tuple[dict, RunConfig]] = [({"knob": "all", "bits": top},
-                                            assignment_config(cfg, base_w, f"{cfg.name}-sens-base", images))]
+    uniform = len(set(base_w.values())) == 1
+    tag = f"{cfg.name}-sens" if uniform and base_w[knobs[0]] == top else f"{cfg.name}-sens@{_label(base_w)}"
+    jobs: list[tuple[dict, RunConfig]] = [({"knob": "all", "bits": "base"},
+                                            assignment_config(cfg, base_w, f"{tag}-base", images))]
     index: dict[tuple[Knob, int], str] = {}
     for k in knobs:
-        for b in widths:
-            if b == top:
-                continue
-            c = assignment_config(cfg, {**base_w, k: b}, f"{cfg.name}-sens-{k.label}-{b}", images)
+        below = [b for b in widths if b < base_w[k]]
+        for b in (below if depth is None else below[-depth:] if depth > 0 else []):
+            c = assignment_config(cfg, {**base_w, k: b}, f"{tag}-{k.label}-{b}", images)
             jobs.append(({"knob": k.label, "bits": b}, c))
             index[(k, b)] = point_key(c)
     res = run_points(jobs, results_dir, executor, f"{cfg.name}-sensitivity", progress)
-    base = res[point_key(jobs[0][1])]
-    base_top1 = _top1(base)
-    loss = {k: {top: 0.0} for k in knobs}
-    agree = {k: {top: float(base.get("agreement") or 0.0)} for k in knobs}
+    base_s = res[point_key(jobs[0][1])]
+    base_top1 = _top1(base_s)
+    loss = {k: {base_w[k]: 0.0} for k in knobs}
+    agree = {k: {base_w[k]: float(base_s.get("agreement") or 0.0)} for k in knobs}
     for (k, b), key in index.items():
         s = res[key]
         loss[k][b] = base_top1 - _top1(s)
         agree[k][b] = float(s.get("agreement") or 0.0)
-    ft = base.get("float_top1")
+    ft = base_s.get("float_top1")
     return Sensitivity(widths=tuple(widths), knobs=knobs, base_top1=base_top1,
                        float_top1=None if ft is None else 100.0 * ft, loss=loss, agreement=agree,
-                       images=base.get("accuracy_images"))
+                       images=base_s.get("accuracy_images"), base=base_w)
+
+
+def _label(widths: dict[Knob, int]) -> str:
+    """``w6a4`` for a uniform assignment (weights 6, activations 4), else ``mixed``."""
+    w = {b for k, b in widths.items() if k.kind == "weight"}
+    a = {b for k, b in widths.items() if k.kind == "act"}
+    return f"w{w.pop()}a{a.pop()}" if len(w) == 1 and len(a) == 1 else "mixed"
 
 
 def sensitivity_figure(sens: Sensitivity):
@@ -278,7 +301,7 @@ def sensitivity_figure(sens: Sensitivity):
         for k in sens.knobs:
             if k.kind != kind:
                 continue
-            xs = list(sens.widths)
+            xs = [b for b in sens.widths if b in sens.loss[k]]
             ax.plot(xs, [sens.loss[k][b] for b in xs], marker="o", label=k.layer or "network input")
         ax.set_title(f"only one layer's {title} narrower")
         ax.set_xlabel("width, bits")
@@ -292,13 +315,20 @@ def sensitivity_figure(sens: Sensitivity):
 
 def sensitivity_markdown(sens: Sensitivity) -> str:
     head = "| knob | " + " | ".join(f"{b} bits" for b in sens.widths) + " |"
-    lines = [f"Top-1 loss in points when only that knob is narrower (all others at {max(sens.widths)} bits: "
+    at = f"{max(sens.widths)} bits" if not sens.base or len(set(sens.base.values())) == 1 and \
+        max(sens.base.values()) == max(sens.widths) else f"their base widths, {_label(sens.base)}"
+    lines = [f"Top-1 loss in points when only that knob is narrower (all others at {at}: "
              f"{sens.base_top1:.2f} %" + (f", float {sens.float_top1:.2f} %" if sens.float_top1 is not None else "")
              + (f"; {sens.images} test images" if sens.images else "") + ").", "", head,
              "|---|" + "---|" * len(sens.widths)]
     for k in sens.knobs:
-        lines.append(f"| {k.label} | " + " | ".join(f"{sens.loss[k][b]:+.2f}" for b in sens.widths) + " |")
+        lines.append(f"| {k.label} | " + " | ".join(f"{sens.loss[k][b]:+.2f}" if b in sens.loss[k] else "—"
+                                                   for b in sens.widths) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(v: float | None) -> str:
+    return "" if v is None else f"{v:.4f}"
 
 
 def write_sensitivity(sens: Sensitivity, out_dir: str | Path) -> dict[str, Path]:
@@ -314,8 +344,8 @@ def write_sensitivity(sens: Sensitivity, out_dir: str | Path) -> dict[str, Path]
     w.writerow(["knob", "layer", "kind"] + [f"loss_points_{b}bits" for b in sens.widths]
                + [f"agreement_{b}bits" for b in sens.widths])
     for k in sens.knobs:
-        w.writerow([k.label, k.layer or "", k.kind] + [f"{sens.loss[k][b]:.4f}" for b in sens.widths]
-                   + [f"{sens.agreement[k][b]:.4f}" for b in sens.widths])
+        w.writerow([k.label, k.layer or "", k.kind] + [_cell(sens.loss[k].get(b)) for b in sens.widths]
+                   + [_cell(sens.agreement[k].get(b)) for b in sens.widths])
     paths = {"csv": write_text(out / "sensitivity.csv", buf.getvalue()),
              "md": write_text(out / "sensitivity.md", sensitivity_markdown(sens))}
     paths["png"] = savefig(sensitivity_figure(sens), out / "sensitivity.png", dpi=110)
@@ -349,11 +379,11 @@ class Candidate:
 
 
 def greedy_chain(cfg: RunConfig, graph, sens: Sensitivity, objective: str) -> list[Candidate]:
-    """The greedy chain of step 3 in the module docstring (first candidate: all widest)."""
+    """The greedy chain of step 4 in the module docstring (first candidate: the sensitivity's base
+    assignment; each step lowers one knob to the next narrower width its sensitivity measured)."""
     metric = OBJECTIVES[objective]
-    widths = sens.widths
-    top = max(widths)
-    cur = {k: top for k in sens.knobs}
+    top = max(sens.widths)
+    cur = {k: sens.base.get(k, top) for k in sens.knobs}
     memo: dict[tuple, float] = {}
 
     def cost(assign: dict[Knob, int]) -> float:
@@ -364,15 +394,14 @@ def greedy_chain(cfg: RunConfig, graph, sens: Sensitivity, objective: str) -> li
 
     # single-move savings from the all-widest point (additive estimate of each knob's saving)
     base = cost(cur)
-    save = {k: {b: base - cost({**cur, k: b}) for b in widths} for k in sens.knobs}
+    save = {k: {b: base - cost({**cur, k: b}) for b in sens.loss[k]} for k in sens.knobs}
     chain = [Candidate(0, dict(cur), 0.0, base)]
     est_loss = 0.0
-    lower_of = {b: max((v for v in widths if v < b), default=None) for b in widths}
     step = 0
     while True:
         best = None
         for k in sens.knobs:
-            nb = lower_of[cur[k]]
+            nb = max((b for b in sens.loss[k] if b < cur[k]), default=None)
             if nb is None:
                 continue
             d_loss = max(sens.loss[k][nb], 0.0) - max(sens.loss[k][cur[k]], 0.0)
@@ -415,11 +444,15 @@ class SearchResult:
     float_top1: float | None
     sens: Sensitivity
     chain: list[Candidate]
+    """Step 0 is the seed: the cheapest uniform point within the budget (else all widest)."""
     verified: dict[int, dict[str, Any]]
-    """Chain step -> summary measured on the whole test set."""
+    """Chain step -> summary measured on the whole test set (step 0: the seed's uniform point)."""
     uniform: dict[tuple[int, int], dict[str, Any]]
     """(weight bits, act bits) -> summary."""
     best_step: int | None
+    seed: tuple[int, int] | None = None
+    """(weight bits, act bits) of the uniform point the chain starts from."""
+    wall_s: float | None = None
 
     def drop(self, summary: dict[str, Any]) -> float:
         ft = summary.get("float_top1")
@@ -428,67 +461,94 @@ class SearchResult:
     def cost(self, summary: dict[str, Any]) -> float:
         return float(summary[OBJECTIVES[self.objective]])
 
+    def _no_worse(self, s: dict[str, Any], u: dict[str, Any]) -> bool:
+        """*s* at least as accurate as *u* and no costlier in energy (and latency when that is the objective)."""
+        return (s["quant_top1"] >= u["quant_top1"] and s["energy_per_inference_uj"] <= u["energy_per_inference_uj"]
+                and (self.objective != "latency" or s["latency_s"] <= u["latency_s"]))
+
     def dominance(self) -> dict[str, Any]:
-        """For every uniform point, the cheapest searched point at least as accurate and no costlier
-        in energy (and latency when the objective is latency)."""
+        """For every uniform point, the searched point that dominates it (at least as accurate, no
+        costlier in energy, and in latency when the objective is latency): the cheapest mixed one
+        (chain step >= 1) if any, else the cheapest uniform candidate (possibly the point itself,
+        which the search evaluated as a candidate)."""
         rows = []
-        any_strict = False
         for (wb, ab), u in sorted(self.uniform.items()):
-            best = None
-            for step, s in self.verified.items():
-                if s["quant_top1"] >= u["quant_top1"] and s["energy_per_inference_uj"] <= u["energy_per_inference_uj"] \
-                        and (self.objective != "latency" or s["latency_s"] <= u["latency_s"]):
-                    if best is None or self.cost(s) < self.cost(self.verified[best]):
-                        best = step
-            rows.append({"weight_bits": wb, "act_bits": ab, "dominated_by_step": best})
-            if best is not None and self.drop(u) <= self.budget + 1e-9:
-                s = self.verified[best]
-                if s["energy_per_inference_uj"] < u["energy_per_inference_uj"]:
-                    any_strict = True
-        return {"rows": rows, "all_dominated": all(r["dominated_by_step"] is not None for r in rows),
-                "strictly_better_within_budget": any_strict or self._strict_any()}
+            mixed = [st for st, s in self.verified.items() if st > 0 and self._no_worse(s, u)]
+            if mixed:
+                st = min(mixed, key=lambda i: (self.cost(self.verified[i]), i))
+                rows.append({"weight_bits": wb, "act_bits": ab, "by": f"mixed step {st}", "dominated_by_step": st,
+                             "summary": self.verified[st]})
+                continue
+            unif = [k for k, s in self.uniform.items() if self._no_worse(s, u)]
+            k = min(unif, key=lambda kk: (self.cost(self.uniform[kk]), kk))
+            rows.append({"weight_bits": wb, "act_bits": ab, "by": "itself" if k == (wb, ab) else f"uniform w{k[0]}a{k[1]}",
+                         "dominated_by_step": None, "summary": self.uniform[k]})
+        return {"rows": rows, "all_dominated": True,
+                "mixed_dominates": sum(r["dominated_by_step"] is not None for r in rows),
+                "strictly_better_within_budget": self._strict_any()}
 
     def _strict_any(self) -> bool:
-        """Some searched point within the budget costs strictly less energy than every uniform point
-        within the budget."""
+        """Some mixed point within the budget costs strictly less energy (and, for the latency
+        objective, strictly less latency) than every uniform point within the budget."""
         ok_u = [u for u in self.uniform.values() if self.drop(u) <= self.budget + 1e-9]
-        ok_s = [s for s in self.verified.values() if self.drop(s) <= self.budget + 1e-9]
-        if not ok_u or not ok_s:
+        ok_s = [s for st, s in self.verified.items() if st > 0 and self.drop(s) <= self.budget + 1e-9]
+        if not ok_s:
             return False
-        return min(s["energy_per_inference_uj"] for s in ok_s) < min(u["energy_per_inference_uj"] for u in ok_u)
+        if not ok_u:
+            return True
+        keys = ["energy_per_inference_uj"] + (["latency_s"] if self.objective == "latency" else [])
+        return any(all(s[k] < min(u[k] for u in ok_u) for k in keys) for s in ok_s)
+
+
+SENSITIVITY_DEPTH = 2
+"""Widths below the seed's that the search's sensitivity measures per knob (the chain goes no lower)."""
 
 
 def search(cfg: RunConfig, *, budget: float, widths: tuple[int, ...], objective: str, results_dir: str | Path,
            executor, sensitivity_images: int | None = 500, verify_points: int = 8, progress: bool = True,
            status: Callable[[str], None] | None = None) -> SearchResult:
     """The mixed-precision search of the module docstring; every point lives in *results_dir*."""
+    import time
+
+    t0 = time.perf_counter()
     if objective not in OBJECTIVES:
         raise ConfigError(f"--objective: must be one of {', '.join(OBJECTIVES)} (got {objective!r})")
     check_budget(budget)
     widths = parse_widths(list(widths))
     graph = _graph(cfg)
+    knobs = knobs_of(cfg, graph)
     say = status or (lambda m: None)
     from accelsim.sweep.store import point_key
 
-    say(f"1/4 sensitivity: {len(knobs_of(cfg, graph))} knobs x {len(widths) - 1} widths"
-        + (f" on {sensitivity_images} test images" if sensitivity_images else ""))
-    sens = sensitivity(cfg, widths, results_dir, executor, sensitivity_images, progress, graph)
-    say("2/4 greedy chain from the hardware model")
+    say(f"1/5 uniform grid: {len(widths) ** 2} points (every weight x activation width) on the test set")
+    pairs = [(w, a) for w in widths for a in widths]
+    ujobs = [({"uniform": f"w{w}a{a}"}, uniform_config(cfg, w, a)) for w, a in pairs]
+    ures = run_points(ujobs, results_dir, executor, f"{cfg.name}-uniform", progress)
+    uniform = {wa: ures[point_key(c)] for wa, (_, c) in zip(pairs, ujobs) if point_key(c) in ures}
+    result = SearchResult(objective, budget, widths, None, None, [], {}, uniform, None)  # type: ignore[arg-type]
+    ok_u = [wa for wa, u in uniform.items() if result.drop(u) <= budget + 1e-9]
+    top = max(widths)
+    seed = min(ok_u, key=lambda wa: (result.cost(uniform[wa]), -uniform[wa]["quant_top1"], wa)) if ok_u else (top, top)
+    base = {k: seed[0] if k.kind == "weight" else seed[1] for k in knobs}
+
+    say(f"2/5 sensitivity at the seed w{seed[0]}a{seed[1]}: {len(knobs)} knobs x up to {SENSITIVITY_DEPTH} narrower "
+        f"widths" + (f" on {sensitivity_images} test images" if sensitivity_images else ""))
+    sens = sensitivity(cfg, widths, results_dir, executor, sensitivity_images, progress, graph,
+                       base=base, depth=SENSITIVITY_DEPTH)
+    say("3/5 greedy chain from the hardware model")
     chain = greedy_chain(cfg, graph, sens, objective)
+    result.sens, result.chain, result.seed = sens, chain, seed
 
     def verify(steps: list[int]) -> dict[int, dict[str, Any]]:
         jobs = [({"search_step": s}, assignment_config(cfg, chain[s].widths, f"{cfg.name}-mixed-{s}")) for s in steps]
         res = run_points(jobs, results_dir, executor, f"{cfg.name}-search", progress)
         return {s: res[point_key(c)] for (ov, c), s in zip(jobs, steps) if point_key(c) in res}
 
-    steps = _pick_verify(chain, budget, verify_points, 6)
-    say(f"3/4 verifying {len(steps)} chain candidates and {len(widths) ** 2} uniform points on the test set")
-    ujobs = [({"uniform": f"w{w}a{a}"}, uniform_config(cfg, w, a)) for w in widths for a in widths]
-    ures = run_points(ujobs, results_dir, executor, f"{cfg.name}-uniform", progress)
-    uniform = {(w, a): ures[point_key(c)] for (w, a), (_, c) in zip(((w, a) for w in widths for a in widths), ujobs)
-               if point_key(c) in ures}
-    verified = verify(steps)
-    result = SearchResult(objective, budget, widths, None, sens, chain, verified, uniform, None)
+    verified = result.verified
+    verified[0] = uniform[seed]
+    steps = [s for s in _pick_verify(chain, budget, verify_points, 6) if s > 0]
+    say(f"4/5 verifying {len(steps)} chain candidates on the test set")
+    verified.update(verify(steps))
     # refinement: candidates between the last verified one within budget and the next one beyond it
     ok = [s for s, v in verified.items() if result.drop(v) <= budget]
     last_ok = max(ok, default=0)
@@ -497,15 +557,16 @@ def search(cfg: RunConfig, *, budget: float, widths: tuple[int, ...], objective:
         between = list(range(last_ok + 1, beyond))
         pick = sorted({between[round(i * (len(between) - 1) / max(1, min(4, len(between)) - 1))]
                        for i in range(min(4, len(between)))})
-        say(f"4/4 refining between chain steps {last_ok} and {beyond}: {len(pick)} more candidates")
+        say(f"5/5 refining between chain steps {last_ok} and {beyond}: {len(pick)} more candidates")
         verified.update(verify(pick))
     else:
-        say("4/4 no refinement needed")
+        say("5/5 no refinement needed")
     ok = [s for s, v in verified.items() if result.drop(v) <= budget]
     result.best_step = min(ok, key=lambda s: (result.cost(verified[s]), s)) if ok else None
-    any_summary = next(iter(verified.values()), None) or next(iter(uniform.values()), None)
+    any_summary = next(iter(verified.values()), None)
     if any_summary is not None and any_summary.get("float_top1") is not None:
         result.float_top1 = 100.0 * float(any_summary["float_top1"])
+    result.wall_s = time.perf_counter() - t0
     return result
 
 
@@ -549,6 +610,9 @@ def search_markdown(res: SearchResult) -> str:
     lines = [f"# Mixed-precision search ({res.objective}, budget {res.budget:g} points of top-1)", ""]
     if res.float_top1 is not None:
         lines.append(f"Float model top-1: {res.float_top1:.2f} %. Widths: {', '.join(map(str, res.widths))} bits.")
+    if res.seed is not None:
+        lines.append(f"Seed (chain step 0): uniform w{res.seed[0]} a{res.seed[1]}, the cheapest uniform point within "
+                     "the budget (all widest when none is).")
     if res.best_step is None:
         lines.append("No measured candidate meets the budget.")
     else:
@@ -564,18 +628,29 @@ def search_markdown(res: SearchResult) -> str:
         lines.append(f"| uniform w{w} a{a} | {100 * u['quant_top1']:.2f} | {res.drop(u):.2f} | "
                      f"{u['energy_per_inference_uj']:.4g} | {1e6 * u['latency_s']:.4g} |")
     for s, v in sorted(res.verified.items()):
+        if s == 0:
+            continue
         lines.append(f"| mixed step {s} (est. loss {res.chain[s].est_loss:.2f}) | {100 * v['quant_top1']:.2f} | "
                      f"{res.drop(v):.2f} | {v['energy_per_inference_uj']:.4g} | {1e6 * v['latency_s']:.4g} |")
     dom = res.dominance()
     lines += ["", "## Against the uniform points", "",
-              f"Every uniform point matched or beaten by a mixed one (at least as accurate, no more energy"
-              f"{', no more latency' if res.objective == 'latency' else ''}): "
-              f"{'yes' if dom['all_dominated'] else 'no'}; a mixed point within the budget strictly cheaper in "
-              f"energy than every uniform point within it: {'yes' if dom['strictly_better_within_budget'] else 'no'}.",
-              ""]
-    missing = [f"w{r['weight_bits']}a{r['act_bits']}" for r in dom["rows"] if r["dominated_by_step"] is None]
-    if missing:
-        lines.append("Uniform points no measured mixed point matches: " + ", ".join(missing) + ".")
+              "Each uniform point and the searched point that dominates it: at least as accurate and no more "
+              f"energy{' and latency' if res.objective == 'latency' else ''}. The search evaluates the uniform grid as "
+              "candidates (its chain starts from the cheapest uniform point within the budget), so a uniform point no "
+              "mixed point beats is dominated by itself or by a cheaper uniform point.", "",
+              "| uniform | top-1 % | energy µJ | latency µs | dominated by | its top-1 % | its energy µJ | its latency µs |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in dom["rows"]:
+        u, d = res.uniform[(r["weight_bits"], r["act_bits"])], r["summary"]
+        lines.append(f"| w{r['weight_bits']} a{r['act_bits']} | {100 * u['quant_top1']:.2f} | "
+                     f"{u['energy_per_inference_uj']:.4g} | {1e6 * u['latency_s']:.4g} | {r['by']} | "
+                     f"{100 * d['quant_top1']:.2f} | {d['energy_per_inference_uj']:.4g} | {1e6 * d['latency_s']:.4g} |")
+    lines += ["", f"Uniform points dominated by a mixed point: {dom['mixed_dominates']} of {len(dom['rows'])}. "
+              f"A mixed point within the budget strictly cheaper in energy"
+              f"{' and latency' if res.objective == 'latency' else ''} than every uniform point within it: "
+              f"{'yes' if dom['strictly_better_within_budget'] else 'no'}."]
+    if res.wall_s is not None:
+        lines.append(f"Search wall time: {res.wall_s:.0f} s (points already in the results store are not run again).")
     del scale
     return "\n".join(lines) + "\n"
 
@@ -604,7 +679,10 @@ def write_search(res: SearchResult, cfg: RunConfig, out_dir: str | Path) -> dict
                    "widths": {k.label: v for k, v in c.widths.items()}} for c in res.chain],
         "verified": {str(s): v for s, v in sorted(res.verified.items())},
         "uniform": {f"w{w}a{a}": v for (w, a), v in sorted(res.uniform.items())},
-        "dominance": res.dominance(),
+        "seed": None if res.seed is None else f"w{res.seed[0]}a{res.seed[1]}",
+        "wall_s": res.wall_s,
+        "dominance": {k: v if k != "rows" else [{kk: vv for kk, vv in r.items() if kk != "summary"} for r in v]
+                      for k, v in res.dominance().items()},
     }
     paths["json"] = write_text(out / "search.json", json.dumps(doc, indent=1, default=float) + "\n")
     paths["front"] = savefig(front_figure(res), out / "front.png", dpi=110)

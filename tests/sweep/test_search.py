@@ -76,8 +76,15 @@ def test_search_meets_the_budget_and_writes_a_runnable_config(tiny, tmp_path, ca
     cfg = load_config(tiny / "tiny.yaml")
     res = search(cfg, budget=2.0, widths=(2, 4, 8), objective="latency", results_dir=tmp_path / "pts",
                  executor=SerialExecutor(), sensitivity_images=None, verify_points=4, progress=False)
-    # the chain walks one knob one notch at a time from all-widest to all-narrowest
-    assert set(res.chain[0].widths.values()) == {8} and set(res.chain[-1].widths.values()) == {2}
+    # the seed is the uniform point of least latency within the budget, measured like any other
+    ok = {wa: u for wa, u in res.uniform.items() if res.drop(u) <= 2.0}
+    assert len(res.uniform) == 9 and ok
+    seed = min(ok, key=lambda wa: (ok[wa]["latency_s"], -ok[wa]["quant_top1"], wa))
+    assert res.seed == seed and res.verified[0] is res.uniform[seed]
+    assert {res.chain[0].widths[k] for k in res.chain[0].widths if k.kind == "weight"} == {seed[0]}
+    assert {res.chain[0].widths[k] for k in res.chain[0].widths if k.kind == "act"} == {seed[1]}
+    # the chain walks down from the seed one knob one notch at a time, never below two notches under it
+    assert len(res.chain) > 1
     for a, b in zip(res.chain, res.chain[1:]):
         changed = [k for k in a.widths if a.widths[k] != b.widths[k]]
         assert len(changed) == 1 and b.widths[changed[0]] < a.widths[changed[0]]
@@ -88,6 +95,15 @@ def test_search_meets_the_budget_and_writes_a_runnable_config(tiny, tmp_path, ca
     for u in res.uniform.values():
         if res.drop(u) <= 2.0:
             assert u["latency_s"] >= best["latency_s"]
+    # dominance, checked from the measured numbers: every uniform point has a measured point at
+    # least as accurate with no more energy and latency, and the table names it
+    dom = res.dominance()
+    for r in dom["rows"]:
+        u, d = res.uniform[(r["weight_bits"], r["act_bits"])], r["summary"]
+        assert d["quant_top1"] >= u["quant_top1"] and d["energy_per_inference_uj"] <= u["energy_per_inference_uj"]
+        assert d["latency_s"] <= u["latency_s"]
+        if r["dominated_by_step"] is not None:
+            assert d is res.verified[r["dominated_by_step"]] and r["dominated_by_step"] > 0
     paths = __import__("accelsim.sweep.search", fromlist=["write_search"]).write_search(res, cfg, tmp_path / "out")
     # the written config runs and measures what the search measured
     assert main(["run", str(paths["config"]), "-o", str(tmp_path / "run"), "--no-progress"]) == 0
