@@ -249,9 +249,10 @@ def gap_for_reducemean(path: Path, out_path: Path) -> Path:
     return out_path
 
 
-def ort_int8(path: Path, calib_x, in_name: str, out_path: Path) -> None:
-    """onnxruntime's static int8 quantization: QDQ, per-channel weights, symmetric activations, MinMax
-    (on :func:`gap_for_reducemean` of the file)."""
+def ort_int8(path: Path, calib_x, in_name: str, out_path: Path, symmetric_activations: bool = True) -> None:
+    """onnxruntime's static int8 quantization: QDQ, per-channel weights, MinMax (on
+    :func:`gap_for_reducemean` of the file); symmetric activations, or (``symmetric_activations=False``)
+    its default asymmetric ones (a zero point per tensor)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -265,7 +266,7 @@ def ort_int8(path: Path, calib_x, in_name: str, out_path: Path) -> None:
     quantize_static(str(src), str(out_path), _Reader(calib_x, in_name), quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax,
-                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                    extra_options={"ActivationSymmetric": symmetric_activations, "WeightSymmetric": True})
 
 
 def _time_per_image(fn, x, repeats: int) -> float:
@@ -282,9 +283,9 @@ def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> di
     import numba
     import onnxruntime as ort
 
-    from accelsim.config.quant import QuantConfig
     from accelsim.datapath import prepare
     from accelsim.datapath.executor import run_prepared
+    from quant_methods import recipe_config  # the same folder: method+option recipes
     from accelsim.graph.executor import run_graph
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.calibrate import calibrate
@@ -321,11 +322,11 @@ def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> di
         return row
     prep_max = None
     for method in ([] if args.ort_only else args.methods):
-        key = method.replace("-", "")
+        key = method.replace("-", "").replace("+", "_")
         try:
             t0 = time.perf_counter()
             extra = {} if args.add_threshold is None else {"add_threshold": args.add_threshold}
-            net = calibrate(graph, x_cal, QuantConfig(weight_bits=8, act_bits=8, method=method, **extra))
+            net = calibrate(graph, x_cal, recipe_config(method, 8, 8, **extra))
             row[f"calib_s_{key}"] = time.perf_counter() - t0
             prep = prepare(net)
             q = run_prepared(prep, x_ev).logits
@@ -345,7 +346,7 @@ def evaluate_one(path: Path, x_cal, x_ev, args, exporter: str, opset: int) -> di
         qpath = Path(tmp) / "q.onnx"
         try:
             t0 = time.perf_counter()
-            ort_int8(path, x_cal, ort_in, qpath)
+            ort_int8(path, x_cal, ort_in, qpath, args.ort_activations == "symmetric")
             row["ort_calib_s"] = time.perf_counter() - t0
             qs = ort.InferenceSession(str(qpath), so, providers=["CPUExecutionProvider"])
             oq = qs.run(None, {ort_in: x_ev})[0]
@@ -506,7 +507,10 @@ def main(argv=None) -> int:
         p.add_argument("--cache", default=str(CACHE), help=f"export folder (default {CACHE})")
     ev = sub.choices["evaluate"]
     ev.add_argument("--imports-only", action="store_true", help="only check that each file imports")
-    ev.add_argument("--methods", nargs="+", default=["kl-j", "max"])
+    ev.add_argument("--methods", nargs="+", default=["kl-j", "max"],
+                    help="threshold methods or recipes of benchmarks/quant_methods.py, e.g. auto+u+bc+wout")
+    ev.add_argument("--ort-activations", choices=["symmetric", "asymmetric"], default="symmetric",
+                    help="onnxruntime int8 activations: symmetric, or its default asymmetric (zero point)")
     ev.add_argument("--calib", type=int, default=CALIB_N, help=f"calibration images (default {CALIB_N})")
     ev.add_argument("--eval", type=int, default=EVAL_N, help=f"evaluation images (default {EVAL_N})")
     ev.add_argument("--quant-styles", nargs="+", default=["torchscript:17", "dynamo:18"],

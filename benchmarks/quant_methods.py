@@ -5,7 +5,8 @@ calibrated on the same batch of 64 bundled calibration images (seed 0), per-chan
 32-bit accumulator. Prints a markdown table (points of top-1, and the float model's top-1).
 
 A recipe is a threshold method optionally followed by ``+`` options: ``u`` (unsigned_activations),
-``bc`` (bias_correction), ``wmse`` (weight_method: mse); e.g. ``auto+u+bc+wmse``.
+``bc`` (bias_correction), ``wmse`` (weight_method: mse), ``wout`` (weight_method: output); e.g.
+``auto+u+bc+wout``.
 
 Run: ``python benchmarks/quant_methods.py [--limit N] [--pairs 4/4,4/8,8/8] [--recipes kl-j,mse,auto+u+bc+wmse]``
 (``--bits 4,5,6,8`` is shorthand for the pairs w = a = b).
@@ -21,15 +22,17 @@ from pathlib import Path
 SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")) if p.is_dir()),
               Path("/work/shared"))
 
-OPTIONS = {"u": ("unsigned_activations", True), "bc": ("bias_correction", True), "wmse": ("weight_method", "mse")}
+OPTIONS = {"u": ("unsigned_activations", True), "bc": ("bias_correction", True), "wmse": ("weight_method", "mse"),
+           "wout": ("weight_method", "output")}
 
 
-def recipe_config(recipe: str, weight_bits: int, act_bits: int):
-    """QuantConfig of a recipe string such as ``auto+u+bc+wmse``."""
+def recipe_config(recipe: str, weight_bits: int, act_bits: int, **extra):
+    """QuantConfig of a recipe string such as ``auto+u+bc+wmse`` (*extra*: further QuantConfig keys)."""
     from accelsim.config.quant import QuantConfig
 
     method, *opts = recipe.split("+")
-    return QuantConfig(weight_bits=weight_bits, act_bits=act_bits, method=method, **dict(OPTIONS[o] for o in opts))
+    return QuantConfig(weight_bits=weight_bits, act_bits=act_bits, method=method, **dict(OPTIONS[o] for o in opts),
+                       **extra)
 
 
 def main() -> None:
