@@ -143,6 +143,13 @@ def test_bad_search_input_is_one_line(tiny, args, match, capsys):
     assert len(err) == 1 and __import__("re").search(match, err[0])
 
 
+@pytest.mark.parametrize("args", [["--widths", "1,4"], ["--widths", "2,20"], ["--widths", "4"]])
+def test_bad_sensitivity_widths_are_one_line(tiny, args, capsys):
+    assert main(["sensitivity", str(tiny / "tiny.yaml")] + args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--widths" in err[0]
+
+
 def test_search_on_a_topology_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "t.yaml"
     cfg.write_text("workload: {topology: {zoo: resnet18}}\n")
