@@ -29,6 +29,9 @@ import numpy as np
 
 from accelsim.layers.arith import qmax
 
+GRAM_CHUNK_BYTES = 64 << 20
+"""Size of the patch buffer :func:`input_gram` fills per chunk of images (bytes)."""
+
 
 def input_gram(x: np.ndarray, w_shape: tuple[int, ...], attrs: dict | None) -> tuple[np.ndarray, np.ndarray]:
     """Mean outer product of the input patches of a conv (or gemm) layer, per group.
@@ -44,10 +47,9 @@ def input_gram(x: np.ndarray, w_shape: tuple[int, ...], attrs: dict | None) -> t
     gram : float64 ``[G, k, k]``, ``k = C/groups · kh · kw`` in the order of ``w[c].ravel()``.
     group : int ``[Cout]``, the group (index into *gram*) of each output channel.
     """
-    x = np.asarray(x, dtype=np.float64)
     cout = int(w_shape[0])
     if attrs is None or len(w_shape) == 2:
-        p = x.reshape(x.shape[0], -1)
+        p = np.asarray(x, dtype=np.float64).reshape(x.shape[0], -1)
         return (p.T @ p / max(1, p.shape[0]))[None], np.zeros(cout, dtype=np.int64)
     n, c, h, wd = x.shape
     _, cg, kh, kw = (int(v) for v in w_shape)
@@ -55,19 +57,24 @@ def input_gram(x: np.ndarray, w_shape: tuple[int, ...], attrs: dict | None) -> t
     sh, sw = attrs.get("stride", (1, 1))
     dh, dw = attrs.get("dilation", (1, 1))
     pt, pl, pb, pr = attrs.get("padding", (0, 0, 0, 0))
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
     ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    # patches [G, N*oh*ow, cg*kh*kw] in the order of w[c].ravel() (channel, kernel row, kernel column)
-    cols = np.empty((n, oh, ow, c, kh, kw))
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, :, i, j] = xp[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh,
-                                        j * dw:j * dw + (ow - 1) * sw + 1:sw].transpose(0, 2, 3, 1)
-    m = n * oh * ow
-    pg = cols.reshape(m, groups, cg * kh * kw).transpose(1, 0, 2)
-    gram = np.einsum("gmi,gmj->gij", pg, pg) / max(1, m)
-    return gram, np.arange(cout) // (cout // groups)
+    k = cg * kh * kw
+    gram = np.zeros((groups, k, k))
+    # patches [G, images*oh*ow, cg*kh*kw] in the order of w[c].ravel() (channel, kernel row, kernel
+    # column), a few images at a time so the patch buffer stays near GRAM_CHUNK_BYTES
+    step = max(1, GRAM_CHUNK_BYTES // max(1, oh * ow * c * kh * kw * 8))
+    for s0 in range(0, n, step):
+        xp = np.pad(np.asarray(x[s0:s0 + step], dtype=np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+        m = xp.shape[0]
+        cols = np.empty((m, oh, ow, c, kh, kw))
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, :, :, :, i, j] = xp[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh,
+                                            j * dw:j * dw + (ow - 1) * sw + 1:sw].transpose(0, 2, 3, 1)
+        pg = cols.reshape(m * oh * ow, groups, k).transpose(1, 0, 2)
+        gram += np.matmul(pg.transpose(0, 2, 1), pg)
+    return gram / max(1, n * oh * ow), np.arange(cout) // (cout // groups)
 
 
 def output_thresholds(rows: np.ndarray, bits: int, gram: np.ndarray, group: np.ndarray, grid: np.ndarray,
@@ -81,14 +88,16 @@ def output_thresholds(rows: np.ndarray, bits: int, gram: np.ndarray, group: np.n
     tmax = np.abs(rows).max(axis=1)
     if not per_channel:
         tmax = np.full(tmax.shape, tmax.max(initial=0.0))
-    hs = gram[group]  # [Cout, k, k]
+    members = [(g, np.flatnonzero(group == g)) for g in range(gram.shape[0])]
     best_t = tmax.copy()
     best_e = np.full(1 if not per_channel else tmax.shape, np.inf)
     for f in np.asarray(grid, dtype=np.float64)[::-1]:  # largest first: ties keep the larger threshold
         t = tmax * f
         s = np.where(t > 0, t / m, 1.0)[:, None]
         e = rows - np.clip(np.floor(rows / s + 0.5), -m, m) * s
-        err = np.einsum("ci,cij,cj->c", e, hs, e)
+        err = np.empty(len(rows))
+        for g, sel in members:  # e^T H e per row, one matmul per group (H is never copied per channel)
+            err[sel] = np.einsum("ci,ci->c", e[sel] @ gram[g], e[sel])
         if not per_channel:
             err = err.sum(keepdims=True)
         better = err < best_e
@@ -97,4 +106,4 @@ def output_thresholds(rows: np.ndarray, bits: int, gram: np.ndarray, group: np.n
     return best_t
 
 
-__all__ = ["input_gram", "output_thresholds"]
+__all__ = ["GRAM_CHUNK_BYTES", "input_gram", "output_thresholds"]

@@ -74,3 +74,14 @@ def test_output_thresholds_never_cost_more_output_error_than_max_or_weight_mse()
     assert out_err(t_out).sum() < out_err(t_mse).sum()  # the input statistics changed the choice
     t_one = output_thresholds(rows, 4, gram, group, MSE_WEIGHT_GRID, per_channel=False)
     assert np.all(t_one == t_one[0]) and t_one[0] <= np.abs(rows).max()
+
+
+def test_gram_is_the_same_whatever_the_chunk_of_images(monkeypatch):
+    from accelsim.quant import weights
+
+    x = np.random.default_rng(4).normal(size=(5, 3, 6, 6))
+    attrs = {"stride": (1, 1), "padding": (1, 1, 1, 1), "dilation": (1, 1), "groups": 1}
+    whole, _ = input_gram(x, (4, 3, 3, 3), attrs)
+    monkeypatch.setattr(weights, "GRAM_CHUNK_BYTES", 1)  # one image per chunk
+    parts, _ = input_gram(x, (4, 3, 3, 3), attrs)
+    np.testing.assert_allclose(parts, whole, rtol=1e-12)
