@@ -3,8 +3,9 @@
 There is no ``docs/index.md``: :func:`on_files` generates it from the README at every build. The
 README links into the docs as ``docs/<page>.md``, which is right on GitHub; the home page sits
 inside ``docs/`` on the site, so :func:`home_page` drops that prefix (the bare folder link
-``docs/`` becomes the empty link, this site). Links to ``reports/`` and ``configs/`` keep their
-paths: ``repo_files.py`` publishes those files at the same place, and ``mkdocs build --strict``
+``docs/`` becomes the empty link, this site). The README links shipped configs by their real
+path, ``accelsim/configs/`` (GitHub does not follow the top-level ``configs`` symlink); on the site
+they become ``configs/``. Links to ``reports/`` and ``configs/`` keep their paths: ``repo_files.py`` publishes those files at the same place, and ``mkdocs build --strict``
 checks every link of the result.
 """
 
@@ -22,9 +23,14 @@ DOCS_LINK = re.compile(r"\]\(docs/([^)\s]*)\)")
 """A Markdown link target inside ``docs/`` (``](docs/energy.md)``, ``](docs/)``)."""
 
 
+CONFIGS_LINK = "](accelsim/configs/"
+"""A link to a shipped config by its path in the package."""
+
+
 def home_page(readme: str) -> str:
-    """The README as the site's home page: links into ``docs/`` made relative to ``docs/``."""
-    return DOCS_LINK.sub(lambda m: f"]({m.group(1)})", readme)
+    """The README as the site's home page: links into ``docs/`` made relative to ``docs/``, links
+    to the shipped configs pointed at their published copies under ``configs/``."""
+    return DOCS_LINK.sub(lambda m: f"]({m.group(1)})", readme).replace(CONFIGS_LINK, "](configs/")
 
 
 def _readme(config) -> Path:

@@ -39,6 +39,20 @@ def test_every_command_error_is_one_line_with_its_prefix_once(argv, tmp_path, mo
     assert not err[0][len(prefix):].startswith(f"accelsim {argv[0]}:"), err[0]
 
 
+@pytest.mark.parametrize("command, args", [
+    ("run", []), ("simulate", []), ("quantize", ["m.onnx", "-o", "d"]), ("evaluate", ["m.onnx"]),
+    ("sweep", ["s.yaml"]), ("report", ["r"]), ("sensitivity", ["c.yaml"]),
+    ("search", ["c.yaml", "--max-accuracy-drop", "0.5"]),
+])
+def test_unknown_flag_is_named_by_the_command_it_was_given_to(command, args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, *args, "--bogus-flag"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"usage: accelsim {command} ")
+    assert err[-1] == f"accelsim {command}: error: unrecognized arguments: --bogus-flag"
+
+
 def test_simulate_on_a_topology_imports_neither_numba_nor_scipy(tmp_path):
     import subprocess
     import sys
