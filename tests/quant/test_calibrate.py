@@ -429,3 +429,31 @@ def test_more_weight_bits_never_cost_accuracy_at_4_bit_activations():
     thresholds jumped with the weight width (docs/quantization.md)."""
     top = [_bundled_top1(LOWBIT, w, 4) for w in (4, 8, 16)]
     assert top[1] >= top[0] - 0.5 and top[2] >= top[1] - 0.5, top
+
+
+def test_grouped_conv_scales_and_biases_belong_to_their_own_group():
+    """Hand-checkable: a 2-group conv (2 input and 2 output channels per group) whose groups differ in
+    weight size by 10x. Each output channel's weight step must be ``max|w[c]| / 127`` of its own
+    channel and its integer bias ``round(b / (s_in * s_w[c]))``; the dequantized integer output must
+    follow the float conv on every channel within a few output steps -- a scale or bias taken from the
+    other group would put that channel's outputs off by ~10x (tens of steps)."""
+    r = np.random.default_rng(5)
+    w = r.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    w[2:] *= 0.1  # group 1 is 10x smaller
+    b = np.array([0.5, -0.25, 0.05, -0.025], np.float32)
+    g = Graph("grp", [Node("gc", "conv", ["x", "w", "b"], ["y"], conv_attrs(groups=2))], {"x": (1, 4, 6, 6)},
+              ["y"], {"w": w, "b": b})
+    x = r.standard_normal((8, 4, 6, 6)).astype(np.float32)
+    net = calibrate(g, x, QuantConfig(method="max"))
+    layer = net.layers[0]
+    assert layer.op == "conv2d" and layer.groups == 2
+    s_w = np.abs(w.reshape(4, -1)).max(axis=1) / 127
+    np.testing.assert_allclose(net.tensors["gc.w_step"], s_w, rtol=1e-6)
+    s_in = net.input_quant["x"][1]
+    np.testing.assert_array_equal(net.tensors["gc.bias"], np.floor(b / (s_in * s_w) + 0.5).astype(np.int64))
+    yf = run_graph(g, {"x": x})["y"]
+    yi = run_int(net, x)["y"].reshape(yf.shape)
+    step = layer.quant.out_step
+    for c in range(4):
+        assert np.abs(yf[:, c]).max() > 8 * step, c  # every channel spans many codes ...
+        assert np.abs(yi[:, c] - yf[:, c]).max() <= 3 * step, c  # ... and tracks the float conv
