@@ -35,14 +35,14 @@ def main():
     from accelsim.config.data import DatasetConfig
     from accelsim.config.quant import QuantConfig
     from accelsim.datapath import evaluate, prepare, run_network
-    from accelsim.workloads.bundled import model_path
-    from accelsim.datasets.readers import _bundled_preprocess, open_dataset
+    from accelsim.workloads.bundled import model_path, preprocess_config
+    from accelsim.datasets.readers import open_dataset
     from accelsim.graph.onnx_import import load_onnx
     from accelsim.quant.calibrate import calibrate
 
     model = model_path()
     g = load_onnx(model)
-    pp = _bundled_preprocess()
+    pp = preprocess_config()
     test = open_dataset(DatasetConfig(path=str(SHARED / "data" / "fashion-mnist" / "t10k-images-idx3-ubyte.gz"),
                                       limit=args.limit, preprocess=pp), (1, 1, 28, 28))
     calib = open_dataset(DatasetConfig(path="bundled"), (1, 1, 28, 28), split="calib")
