@@ -19,8 +19,9 @@ Search (:func:`search`), seeded from the uniform grid, greedy from sensitivity, 
 1. the uniform grid (every weight width x every activation width of the set) on the whole test
    set; these are candidates like any other, and the cheapest one within the budget (in the
    objective) is the *seed* (all widest when none is within it);
-2. sensitivity at the seed, on ``sensitivity_images`` test images: for every knob and each of the
-   :data:`SENSITIVITY_DEPTH` widths just below the seed's, one point with only that knob lowered;
+2. sensitivity at the seed: every *neighbour* of the seed (one knob one width narrower) on the
+   whole test set — each one a candidate too — and the next width below on ``sensitivity_images``
+   test images (:data:`SENSITIVITY_DEPTH` widths per knob in all);
 3. the cost saving of every single move from the hardware model alone (shape-only descriptors,
    no calibration: milliseconds), with the energy per inference or the latency as the objective;
 4. a greedy chain from the seed downwards: at each step take the move (a knob to its next
@@ -31,8 +32,8 @@ Search (:func:`search`), seeded from the uniform grid, greedy from sensitivity, 
 5. verification on the whole test set of a spread of chain candidates (every candidate whose
    estimate is within three budgets, thinned to ``verify_points``, plus a few further along the
    chain), then one refinement round between the last candidate that met the budget and the
-   first that did not; the answer is the measured candidate (seed included) of least cost whose
-   accuracy drop against the float model is within the budget.
+   first that did not; the answer is the measured candidate (seed and neighbours included) of
+   least cost whose accuracy drop against the float model is within the budget.
 
 Starting at the seed rather than at all widest spends the measurements where the answer is: every
 chain step is cheaper than the best uniform point within the budget, so a step that stays within
@@ -239,6 +240,8 @@ class Sensitivity:
     images: int | None = None
     base: dict[Knob, int] = field(default_factory=dict)
     """The width of every knob the losses are measured from."""
+    points: dict[tuple[Knob, int], dict[str, Any]] = field(default_factory=dict)
+    """``(knob, bits)`` -> the measured point's summary."""
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"knob": k.label, **{f"loss_{b}b": self.loss[k].get(b) for b in self.widths}} for k in self.knobs]
@@ -281,7 +284,8 @@ def sensitivity(cfg: RunConfig, widths: tuple[int, ...], results_dir: str | Path
     ft = base_s.get("float_top1")
     return Sensitivity(widths=tuple(widths), knobs=knobs, base_top1=base_top1,
                        float_top1=None if ft is None else 100.0 * ft, loss=loss, agreement=agree,
-                       images=base_s.get("accuracy_images"), base=base_w)
+                       images=base_s.get("accuracy_images"), base=base_w,
+                       points={kb: res[key] for kb, key in index.items()})
 
 
 def _label(widths: dict[Knob, int]) -> str:
@@ -453,6 +457,20 @@ class SearchResult:
     seed: tuple[int, int] | None = None
     """(weight bits, act bits) of the uniform point the chain starts from."""
     wall_s: float | None = None
+    neighbours: list[Candidate] = field(default_factory=list)
+    """The seed with one knob one width narrower, measured on the whole test set; their ``step``
+    numbers follow the chain's (``len(chain) + i``) and their summaries are in :attr:`verified`."""
+
+    def candidate(self, step: int) -> Candidate:
+        """Chain step or neighbour number *step*."""
+        return self.chain[step] if step < len(self.chain) else self.neighbours[step - len(self.chain)]
+
+    def label(self, step: int) -> str:
+        if step < len(self.chain):
+            return f"mixed step {step}"
+        c = self.candidate(step)
+        (k, b), = [(k, b) for k, b in c.widths.items() if b != self.chain[0].widths[k]]
+        return f"neighbour {step} ({k.label} {b} bits)"
 
     def drop(self, summary: dict[str, Any]) -> float:
         ft = summary.get("float_top1")
@@ -476,7 +494,7 @@ class SearchResult:
             mixed = [st for st, s in self.verified.items() if st > 0 and self._no_worse(s, u)]
             if mixed:
                 st = min(mixed, key=lambda i: (self.cost(self.verified[i]), i))
-                rows.append({"weight_bits": wb, "act_bits": ab, "by": f"mixed step {st}", "dominated_by_step": st,
+                rows.append({"weight_bits": wb, "act_bits": ab, "by": self.label(st), "dominated_by_step": st,
                              "summary": self.verified[st]})
                 continue
             unif = [k for k, s in self.uniform.items() if self._no_worse(s, u)]
@@ -498,6 +516,22 @@ class SearchResult:
             return True
         keys = ["energy_per_inference_uj"] + (["latency_s"] if self.objective == "latency" else [])
         return any(all(s[k] < min(u[k] for u in ok_u) for k in keys) for s in ok_s)
+
+
+def _merge_sensitivity(near: Sensitivity, far: Sensitivity) -> Sensitivity:
+    """*far*'s table with each knob's first width below the base taken from *near* (measured on the
+    whole test set); a deeper width's loss is *near*'s plus *far*'s marginal loss from that width."""
+    loss = {k: dict(v) for k, v in far.loss.items()}
+    for k, row in near.loss.items():
+        for b, v in row.items():
+            if b == near.base[k]:
+                continue
+            deeper = [bb for bb in loss[k] if bb < b]
+            for bb in deeper:
+                loss[k][bb] = v + max(0.0, far.loss[k][bb] - far.loss[k].get(b, 0.0))
+            loss[k][b] = v
+    return Sensitivity(widths=far.widths, knobs=far.knobs, base_top1=far.base_top1, float_top1=far.float_top1,
+                       loss=loss, agreement=far.agreement, images=far.images, base=far.base, points=far.points)
 
 
 SENSITIVITY_DEPTH = 2
@@ -531,13 +565,20 @@ def search(cfg: RunConfig, *, budget: float, widths: tuple[int, ...], objective:
     seed = min(ok_u, key=lambda wa: (result.cost(uniform[wa]), -uniform[wa]["quant_top1"], wa)) if ok_u else (top, top)
     base = {k: seed[0] if k.kind == "weight" else seed[1] for k in knobs}
 
-    say(f"2/5 sensitivity at the seed w{seed[0]}a{seed[1]}: {len(knobs)} knobs x up to {SENSITIVITY_DEPTH} narrower "
-        f"widths" + (f" on {sensitivity_images} test images" if sensitivity_images else ""))
+    say(f"2/5 sensitivity at the seed w{seed[0]}a{seed[1]}: its {len(knobs)} neighbours (one knob one width "
+        f"narrower) on the test set, the next width" + (f" on {sensitivity_images} test images" if sensitivity_images
+                                                         else ""))
+    near = sensitivity(cfg, widths, results_dir, executor, None, progress, graph, base=base, depth=1)
     sens = sensitivity(cfg, widths, results_dir, executor, sensitivity_images, progress, graph,
                        base=base, depth=SENSITIVITY_DEPTH)
+    sens = _merge_sensitivity(near, sens)
     say("3/5 greedy chain from the hardware model")
     chain = greedy_chain(cfg, graph, sens, objective)
     result.sens, result.chain, result.seed = sens, chain, seed
+    for (k, b), summary in sorted(near.points.items(), key=lambda kv: knobs.index(kv[0][0])):
+        step = len(chain) + len(result.neighbours)
+        result.neighbours.append(Candidate(step, {**base, k: b}, near.loss[k][b], result.cost(summary)))
+        result.verified[step] = summary
 
     def verify(steps: list[int]) -> dict[int, dict[str, Any]]:
         jobs = [({"search_step": s}, assignment_config(cfg, chain[s].widths, f"{cfg.name}-mixed-{s}")) for s in steps]
@@ -547,12 +588,14 @@ def search(cfg: RunConfig, *, budget: float, widths: tuple[int, ...], objective:
     verified = result.verified
     verified[0] = uniform[seed]
     steps = [s for s in _pick_verify(chain, budget, verify_points, 6) if s > 0]
+    chain_verified = {s: v for s, v in verified.items() if s < len(chain)}
     say(f"4/5 verifying {len(steps)} chain candidates on the test set")
-    verified.update(verify(steps))
+    chain_verified.update(verify(steps))
+    verified.update(chain_verified)
     # refinement: candidates between the last verified one within budget and the next one beyond it
-    ok = [s for s, v in verified.items() if result.drop(v) <= budget]
+    ok = [s for s, v in chain_verified.items() if result.drop(v) <= budget]
     last_ok = max(ok, default=0)
-    beyond = min((s for s in verified if s > last_ok and result.drop(verified[s]) > budget), default=None)
+    beyond = min((s for s in chain_verified if s > last_ok and result.drop(chain_verified[s]) > budget), default=None)
     if beyond is not None and beyond - last_ok > 1:
         between = list(range(last_ok + 1, beyond))
         pick = sorted({between[round(i * (len(between) - 1) / max(1, min(4, len(between)) - 1))]
@@ -584,7 +627,11 @@ def front_figure(res: SearchResult):
     for (w, a), u in res.uniform.items():
         ax.annotate(f"{w}/{a}", (res.cost(u) * scale, 100 * u["quant_top1"]), fontsize=6, color="0.4",
                     xytext=(2, 2), textcoords="offset points")
-    pts = sorted(res.verified.items(), key=lambda kv: res.cost(kv[1]))
+    pts = sorted(((s, v) for s, v in res.verified.items() if s < len(res.chain)), key=lambda kv: res.cost(kv[1]))
+    nb = [v for s, v in res.verified.items() if s >= len(res.chain)]
+    if nb:
+        ax.scatter([res.cost(v) * scale for v in nb], [100 * v["quant_top1"] for v in nb], marker="^", color="tab:green",
+                   label="seed with one knob narrower (measured)", zorder=3)
     ax.plot([res.cost(s) * scale for _, s in pts], [100 * s["quant_top1"] for _, s in pts], marker="o",
             color="tab:blue", label="mixed precision (greedy chain, measured)", zorder=3)
     if res.best_step is not None:
@@ -617,11 +664,11 @@ def search_markdown(res: SearchResult) -> str:
         lines.append("No measured candidate meets the budget.")
     else:
         b = res.verified[res.best_step]
-        lines.append(f"Chosen: chain step {res.best_step}, top-1 {100 * b['quant_top1']:.2f} % "
+        lines.append(f"Chosen: {res.label(res.best_step)}, top-1 {100 * b['quant_top1']:.2f} % "
                      f"(drop {res.drop(b):.2f} points), {b['energy_per_inference_uj']:.4g} µJ per inference, "
                      f"latency {1e6 * b['latency_s']:.4g} µs.")
         lines += ["", "| knob | bits |", "|---|---|"]
-        lines += [f"| {k.label} | {v} |" for k, v in res.chain[res.best_step].widths.items()]
+        lines += [f"| {k.label} | {v} |" for k, v in res.candidate(res.best_step).widths.items()]
     lines += ["", f"## Measured points ({unit} of the objective)", "",
               "| point | top-1 % | drop, points | energy µJ | latency µs |", "|---|---|---|---|---|"]
     for (w, a), u in sorted(res.uniform.items()):
@@ -630,7 +677,7 @@ def search_markdown(res: SearchResult) -> str:
     for s, v in sorted(res.verified.items()):
         if s == 0:
             continue
-        lines.append(f"| mixed step {s} (est. loss {res.chain[s].est_loss:.2f}) | {100 * v['quant_top1']:.2f} | "
+        lines.append(f"| {res.label(s)} (est. loss {res.candidate(s).est_loss:.2f}) | {100 * v['quant_top1']:.2f} | "
                      f"{res.drop(v):.2f} | {v['energy_per_inference_uj']:.4g} | {1e6 * v['latency_s']:.4g} |")
     dom = res.dominance()
     lines += ["", "## Against the uniform points", "",
@@ -666,10 +713,10 @@ def write_search(res: SearchResult, cfg: RunConfig, out_dir: str | Path) -> dict
     out = make_dirs(out_dir)
     paths = write_sensitivity(res.sens, out)
     if res.best_step is not None:
-        chosen = assignment_config(cfg, res.chain[res.best_step].widths, f"{cfg.name}-mixed")
+        chosen = assignment_config(cfg, res.candidate(res.best_step).widths, f"{cfg.name}-mixed")
         data = chosen.model_dump(mode="json", exclude_none=True)
         head = (f"# Chosen by accelsim search ({res.objective}, max accuracy drop {res.budget:g} points): "
-                f"chain step {res.best_step}.\n# Run it: accelsim run {out / 'chosen.yaml'}\n")
+                f"{res.label(res.best_step)}.\n# Run it: accelsim run {out / 'chosen.yaml'}\n")
         paths["config"] = write_text(out / "chosen.yaml", head + yaml.safe_dump(data, sort_keys=False))
     paths["md"] = write_text(out / "search.md", search_markdown(res))
     doc = {
@@ -677,6 +724,8 @@ def write_search(res: SearchResult, cfg: RunConfig, out_dir: str | Path) -> dict
         "float_top1": res.float_top1, "best_step": res.best_step,
         "chain": [{"step": c.step, "est_loss_points": c.est_loss, "est_cost": c.est_cost,
                    "widths": {k.label: v for k, v in c.widths.items()}} for c in res.chain],
+        "neighbours": [{"step": c.step, "loss_points": c.est_loss, "widths": {k.label: v for k, v in c.widths.items()}}
+                       for c in res.neighbours],
         "verified": {str(s): v for s, v in sorted(res.verified.items())},
         "uniform": {f"w{w}a{a}": v for (w, a), v in sorted(res.uniform.items())},
         "seed": None if res.seed is None else f"w{res.seed[0]}a{res.seed[1]}",

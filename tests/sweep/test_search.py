@@ -88,9 +88,20 @@ def test_search_meets_the_budget_and_writes_a_runnable_config(tiny, tmp_path, ca
     for a, b in zip(res.chain, res.chain[1:]):
         changed = [k for k in a.widths if a.widths[k] != b.widths[k]]
         assert len(changed) == 1 and b.widths[changed[0]] < a.widths[changed[0]]
+    # every neighbour of the seed (one knob one width narrower) is a candidate measured on the whole test set
+    lower = {8: 4, 4: 2, 2: None}
+    seed_w = res.chain[0].widths
+    assert len(res.neighbours) == sum(lower[b] is not None for b in seed_w.values())
+    for c in res.neighbours:
+        changed = [k for k in seed_w if c.widths[k] != seed_w[k]]
+        assert len(changed) == 1 and c.widths[changed[0]] == lower[seed_w[changed[0]]]
+        v = res.verified[c.step]
+        assert v["accuracy_images"] == res.uniform[seed]["accuracy_images"]
+        assert c.est_loss == pytest.approx(100 * (res.uniform[seed]["quant_top1"] - v["quant_top1"]))
     assert res.best_step is not None
     best = res.verified[res.best_step]
     assert res.drop(best) <= 2.0
+    assert all(res.cost(best) <= res.cost(v) for v in res.verified.values() if res.drop(v) <= 2.0)
     # every uniform point within the budget costs at least as much latency as the answer
     for u in res.uniform.values():
         if res.drop(u) <= 2.0:
