@@ -466,6 +466,7 @@ class SearchResult:
         return self.chain[step] if step < len(self.chain) else self.neighbours[step - len(self.chain)]
 
     def label(self, step: int) -> str:
+        """How reports name candidate *step*: ``mixed step N`` or ``neighbour N (<knob> <bits> bits)``."""
         if step < len(self.chain):
             return f"mixed step {step}"
         c = self.candidate(step)
