@@ -23,7 +23,7 @@ SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared", Path(
               Path("/work/shared"))
 
 OPTIONS = {"u": ("unsigned_activations", True), "bc": ("bias_correction", True), "wmse": ("weight_method", "mse"),
-           "wout": ("weight_method", "output")}
+           "wout": ("weight_method", "output"), "s16": ("scale_bits", 16)}
 
 
 def recipe_config(recipe: str, weight_bits: int, act_bits: int, **extra):
