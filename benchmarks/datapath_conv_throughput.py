@@ -89,6 +89,9 @@ def measure(threads: int) -> dict:
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # the rounds interleave the contenders: onnxruntime's pool threads must not spin-wait through the
+    # next contender's round (by default they do, and take its cores: accelsim's 2-thread time doubled)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
 
     def session(nodes, inputs, outputs, inits):
         g = helper.make_graph(nodes, "g", inputs, outputs, inits)
@@ -147,6 +150,7 @@ def main() -> None:
     for threads in (1, 2):
         env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # OpenBLAS's idle threads (float32 column) likewise
         out = subprocess.run([sys.executable, __file__, "--child", str(threads)], env=env, check=True,
                              capture_output=True, text=True).stdout
         r = rows[threads] = json.loads(out.strip().splitlines()[-1])

@@ -81,6 +81,8 @@ def child(files: dict, threads: int) -> dict:
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
+    # interleaved rounds: onnxruntime's pool threads must not spin-wait through accelsim's round
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sessions = {k: ort.InferenceSession(files[k], so, providers=["CPUExecutionProvider"]) for k in ("qdq", "float")}
     runs = {"accelsim": lambda: run_network(prep, x),
             "ort_int8": lambda: sessions["qdq"].run(None, {"input": x}),
@@ -122,6 +124,7 @@ def main() -> None:
             for threads in [int(t) for t in args.threads.split(",")]:
                 env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                            OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+                env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # no idle BLAS thread spinning through a round
                 out = subprocess.run([sys.executable, __file__, "--child", json.dumps(files), str(threads)],
                                      env=env, check=True, capture_output=True, text=True).stdout
                 r = json.loads(out.strip().splitlines()[-1])
