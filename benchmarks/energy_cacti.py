@@ -35,6 +35,14 @@ no tags), no ECC, semi-global wires. Build CACTI first (C++ sources, ``make``)::
 then, from the repo root (864 runs per node, 0.1-1.5 s each; resumable: finished runs are kept)::
 
     python benchmarks/energy_cacti.py --cacti /tmp/w/hwcomponents_cacti/cacti/cacti [--nodes 45 65 28]; then --checks-only --nodes 40 [-j 2]
+
+With ``--local`` it runs instead the small SRAMs that sit inside a PE (the tables' ``local_sram:``
+grid, ``hardware.pe.local_stores`` of kind ``sram``): capacity 64 ... 4096 bytes
+(:data:`LOCAL_CAPACITIES_BYTES`) x port width 8, 16, 32, 64 bits x the three cell types, one bank,
+one port, no power gating, recorded in ``local_sram_<node>nm.json`` (84 runs per node, ~0.1 s
+each), plus the shipped chip configs' PE stores as off-grid checks (:data:`LOCAL_CHECKS`)::
+
+    python benchmarks/energy_cacti.py --cacti ... --local --nodes 65 45 28 40
 """
 
 from __future__ import annotations
@@ -157,12 +165,12 @@ _LOG_FIELDS = {
 }
 
 
-def run_inputs(node_nm: int, cell: str, capacity_kib: int, width_bits: int, banks: int, ports: int,
+def run_inputs(node_nm: int, cell: str, capacity_kib: float, width_bits: int, banks: int, ports: int,
                gating: bool) -> dict:
     """The varying inputs of one run (the template's fields)."""
     return {
         "gating": "true" if gating else "false", "cell": cell, "temperature_k": TEMPERATURE_K,
-        "size_bytes": capacity_kib * 1024, "ports": ports, "block_bytes": width_bits // 8,
+        "size_bytes": int(round(capacity_kib * 1024)), "ports": ports, "block_bytes": max(1, width_bits // 8),
         "technology_um": node_nm / 1000.0, "width_bits": width_bits, "banks": banks,
     }
 
@@ -223,12 +231,35 @@ def checks(node_nm: int):
         yield key, run_inputs(node_nm, cell, cap, width, banks, ports, False)
 
 
+LOCAL_CAPACITIES_BYTES = (64, 128, 256, 512, 1024, 2048, 4096)
+LOCAL_WIDTHS_BITS = (8, 16, 32, 64)
+LOCAL_NODES_NM = (65, 45, 28)
+LOCAL_CHECKS = {
+    # (cell, bytes, width bits): off the grid; Eyeriss v1's 224 x 16-bit filter scratchpad (JSSC 2017)
+    65: (("itrs-lstp", 448, 16), ("itrs-lop", 448, 16), ("itrs-hp", 448, 16)),
+    40: (("itrs-lstp", 448, 16),),
+}
+
+
+def local_grid(node_nm: int):
+    """Every PE-store run of one node, as ``(key, inputs)`` (see ``--local``)."""
+    for cell, size, width in itertools.product(CELLS, LOCAL_CAPACITIES_BYTES, LOCAL_WIDTHS_BITS):
+        yield f"{cell}/{size}B/{width}b", run_inputs(node_nm, cell, size / 1024, width, 1, 1, False)
+
+
+def local_checks(node_nm: int):
+    """The off-grid PE-store check runs of one node, as ``(key, inputs)``."""
+    for cell, size, width in LOCAL_CHECKS.get(node_nm, ()):
+        yield f"check/{cell}/{size}B/{width}b", run_inputs(node_nm, cell, size / 1024, width, 1, 1, False)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cacti", required=True, type=Path, help="the built CACTI executable")
     ap.add_argument("--nodes", type=int, nargs="+", default=list(NODES_NM), help="nodes to run, nm")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="CACTI processes at once")
     ap.add_argument("--checks-only", action="store_true", help="run only the off-grid check runs")
+    ap.add_argument("--local", action="store_true", help="run the PE-store grid (local_sram_<node>nm.json)")
     args = ap.parse_args(argv)
     cacti = args.cacti.resolve()
     if not cacti.is_file():
@@ -237,15 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     digest = hashlib.sha256(cacti.read_bytes()).hexdigest()[:16]
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for node in args.nodes:
-        path = OUT_DIR / f"sram_{node}nm.json"
+        path = OUT_DIR / f"{'local_' if args.local else ''}sram_{node}nm.json"
         record = json.loads(path.read_text()) if path.exists() else {}
         if record.get("template") != TEMPLATE:
             record = {}
         runs = record.get("runs", {})
-        wanted = dict(grid(node)) | dict(checks(node))
+        all_grid = (dict(local_grid(node)) if node in LOCAL_NODES_NM else {}) if args.local else dict(grid(node))
+        all_checks = dict(local_checks(node)) if args.local else dict(checks(node))
+        wanted = all_grid | all_checks
         runs = {k: v for k, v in runs.items() if k in wanted}
         if args.checks_only:
-            wanted = dict(checks(node))
+            wanted = all_checks
         todo = [(k, i) for k, i in wanted.items() if k not in runs]
         print(f"{node} nm: {len(runs)} runs recorded, {len(todo)} to run", flush=True)
         done = 0
@@ -255,14 +288,16 @@ def main(argv: list[str] | None = None) -> int:
                 done += 1
                 if done % 200 == 0 or done == len(todo):
                     print(f"  {done}/{len(todo)}", flush=True)
-                    _save(path, node, digest, runs)
-        _save(path, node, digest, runs)
+                    _save(path, node, digest, runs, args.local)
+        _save(path, node, digest, runs, args.local)
     return 0
 
 
-def _save(path: Path, node: int, digest: str, runs: dict) -> None:
+def _save(path: Path, node: int, digest: str, runs: dict, local: bool = False) -> None:
+    what = "PE-store (local_sram) SRAM runs" if local else "SRAM runs"
     record = {
-        "what": f"CACTI SRAM runs at {node} nm for accelsim's energy tables (benchmarks/energy_cacti.py)",
+        "what": f"CACTI {what} at {node} nm for accelsim's energy tables (benchmarks/energy_cacti.py"
+                + (" --local)" if local else ")"),
         "cacti_version": CACTI_VERSION,
         "cacti_build": f"g++ -O2 -DNTHREADS=2 (make -f cacti.mk TAG=opt); executable sha256 {digest}...",
         "temperature_k": TEMPERATURE_K,

@@ -97,18 +97,19 @@ SCALED_NODES = (16, 7)
 SCALED_FROM_NM = 28
 
 
-def _cacti_record(node: int) -> dict:
-    path = CACTI_DIR / f"sram_{node}nm.json"
+def _cacti_record(node: int, prefix: str = "sram") -> dict:
+    path = CACTI_DIR / f"{prefix}_{node}nm.json"
     if not path.is_file():
-        raise SystemExit(f"energy_make_tables: {path} missing: run benchmarks/energy_cacti.py --nodes {node} first")
+        raise SystemExit(f"energy_make_tables: {path} missing: run benchmarks/energy_cacti.py --nodes {node}"
+                         + (" --local" if prefix != "sram" else "") + " first")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _interpolated_record(node: int, big: int, small: int) -> tuple[dict, str]:
+def _interpolated_record(node: int, big: int, small: int, prefix: str = "sram") -> tuple[dict, str]:
     """CACTI runs at *node* interpolated log-log in node size between the runs at *big* and *small*
     nm: every output ``v = v_big^(1-t) v_small^t``, ``t = ln(big/node) / ln(big/small)``; a run
     missing at either node is missing. Returns (record, source text)."""
-    a, b = _cacti_record(big), _cacti_record(small)
+    a, b = _cacti_record(big, prefix), _cacti_record(small, prefix)
     t = math.log(big / node) / math.log(big / small)
     runs = {}
     for key, ra in a["runs"].items():
@@ -118,8 +119,8 @@ def _interpolated_record(node: int, big: int, small: int) -> tuple[dict, str]:
                                      if oa[k] > 0 and ob[k] > 0 else (1 - t) * oa[k] + t * ob[k]
                                      for k in oa if k in ob}}
     rec = dict(a, runs=runs)
-    text = (f"benchmarks/results/cacti/sram_{big}nm.json and sram_{small}nm.json interpolated log-log in node size "
-            f"to {node} nm (t = {t:.4f}); direct {node} nm check runs in sram_{node}nm.json")
+    text = (f"benchmarks/results/cacti/{prefix}_{big}nm.json and {prefix}_{small}nm.json interpolated log-log in "
+            f"node size to {node} nm (t = {t:.4f}); direct {node} nm check runs in {prefix}_{node}nm.json")
     return rec, text
 
 
@@ -220,6 +221,81 @@ def _sram_block(node: int) -> tuple[list[str], float]:
     return lines, lut_pjb if lut_pjb is not None else math.nan
 
 
+def _local_sram_block(node: int) -> list[str]:
+    """YAML lines of the ``local_sram:`` block of *node*: CACTI's small SRAMs for the stores inside a
+    PE (``benchmarks/energy_cacti.py --local``), one row per port width, one bank, one port, no gating."""
+    from energy_cacti import CELLS, LOCAL_CAPACITIES_BYTES, LOCAL_WIDTHS_BITS  # noqa: E402
+
+    f = sb_factor(node, SCALED_FROM_NM) if node in SCALED_NODES else 1.0
+    if node in INTERPOLATED:
+        rec, rel = _interpolated_record(node, *INTERPOLATED[node], prefix="local_sram")
+    else:
+        src_node = SCALED_FROM_NM if node in SCALED_NODES else node
+        rec, rel = _cacti_record(src_node, "local_sram"), f"benchmarks/results/cacti/local_sram_{src_node}nm.json"
+    scaled = (f" x Stillmaker & Baas 2017 energy factor {SCALED_FROM_NM}->{node} nm at {SB_VDD} V ({f:.4f}) on "
+              "energies and leakage" if node in SCALED_NODES else "")
+    runs = rec["runs"]
+    lines = ["local_sram:  # CACTI: the small SRAMs inside a PE (hardware.pe.local_stores of kind sram)",
+             f"  source: \"{rec['cacti_version']}, {rec['temperature_k']} K, one bank, one port, runs recorded with "
+             f"inputs and outputs in {rel}{scaled}; no power gating (gated leakage = leakage, no wake-up)\"",
+             f"  temperature_k: {rec['temperature_k']}",
+             f"  capacity_kib: [{', '.join(_fmt(b / 1024) for b in LOCAL_CAPACITIES_BYTES)}]",
+             "  cells:"]
+    for cell in CELLS:
+        lines.append(f"    {cell}:")
+        lines.append(f"      source: \"CACTI cell and peripheral type {cell} ({rel})\"")
+        lines.append("      organisations:")
+        for width in LOCAL_WIDTHS_BITS:
+            cols = {k: [] for k in ("read_pj", "write_pj", "leakage_uw", "gated_leakage_uw", "wakeup_pj", "cycle_ns")}
+            for size in LOCAL_CAPACITIES_BYTES:
+                on = runs.get(f"{cell}/{size}B/{width}b", {}).get("outputs")
+                if on is None:
+                    for v in cols.values():
+                        v.append(None)
+                    continue
+                leak = _leak_uw(on, 1) * f
+                cols["read_pj"].append(on["read_nj"] * 1000.0 * f)
+                cols["write_pj"].append(on["write_nj"] * 1000.0 * f)
+                cols["leakage_uw"].append(leak)
+                cols["gated_leakage_uw"].append(leak)
+                cols["wakeup_pj"].append(0.0)
+                cols["cycle_ns"].append(on["cycle_time_ns"])
+            src = (f"CACTI runs '{cell}/<capacity>B/{width}b'"
+                   + ("; null: CACTI found no organisation" if None in cols["read_pj"] else ""))
+            lines.append(f"        - {{width_bits: {width}, banks: 1, ports: 1,")
+            for k, v in cols.items():
+                lines.append(f"           {k}: [{', '.join('null' if x is None else _fmt(x) for x in v)}],")
+            lines.append(f"           source: \"{src}\"}}")
+    return lines
+
+
+LIBERTY = Path(__file__).resolve().parent / "results" / "liberty" / "sky130_fd_sc_hd_tt_025C_1v80.json"
+"""The standard-cell liberty values the clock and register-file read entries derive from."""
+LIBERTY_SLEW = 2
+"""Index of the liberty tables' input transition used (0.053 ns, a clock-tree slew)."""
+
+
+def liberty_energies() -> dict:
+    """Per-event energies from the recorded SKY130 liberty data at its own node and supply, pJ:
+    ``clock`` = CLK internal energy of a rising and a falling edge + C_CLK V^2 (the clock driver
+    charging the pin once per cycle) of one flip-flop per cycle; ``mux2`` = one output toggle of a
+    2:1 multiplexer driving the next one's data input (internal energy, mean of rise and fall, +
+    C_A0 V^2 / 2)."""
+    lib = json.loads(LIBERTY.read_text(encoding="utf-8"))
+    v = lib["supply_v"]
+    ff = lib["cells"]["sky130_fd_sc_hd__dfxtp_1"]
+    mux = lib["cells"]["sky130_fd_sc_hd__mux2_1"]
+    i = LIBERTY_SLEW
+    ck_int = ff["pin_CLK_internal_power_rise_pj"][i] + ff["pin_CLK_internal_power_fall_pj"][i]
+    ck_cap = ff["pin_CLK_capacitance_pf"] * v * v
+    mux_int = (mux["pin_X_internal_power_related_A0_rise_pj_row3"][1]
+               + mux["pin_X_internal_power_related_A0_fall_pj_row3"][1]) / 2
+    mux_load = mux["pin_A0_capacitance_pf"] * v * v / 2
+    return {"node_nm": lib["node_nm"], "supply_v": v, "clock": ck_int + ck_cap, "clock_internal": ck_int,
+            "clock_pin": ck_cap, "mux2": mux_int + mux_load, "mux2_internal": mux_int, "mux2_load": mux_load,
+            "slew_ns": ff["pin_CLK_internal_power_index_1_transition_ns"][i]}
+
+
 def render(node: int) -> str:
     f = sb_factor(node, 45)
     f40 = sb_factor(45, 40)
@@ -284,9 +360,32 @@ def render(node: int) -> str:
     add("  forward:")
     add(f"    energy_pj_per_bit: {_fmt(v)}")
     add(f"    source: \"{s}\"")
+    lib = liberty_energies()
+    to45 = (LOGIC_V / lib["supply_v"]) ** 2 * sb_factor(45, lib["node_nm"])
+    rel = LIBERTY.relative_to(LIBERTY.parents[3]).as_posix()
+    v, s = logic(lib["clock"] * to45, (
+        f"derived: SKY130 sky130_fd_sc_hd__dfxtp_1 liberty (tt, 25 C, {lib['supply_v']} V, {lib['node_nm']} nm; "
+        f"{rel}): CLK internal energy of a rising and a falling edge at {lib['slew_ns']:.3g} ns transition "
+        f"{lib['clock_internal'] * 1000:.2f} fJ + CLK pin capacitance x V^2 {lib['clock_pin'] * 1000:.2f} fJ = "
+        f"{lib['clock'] * 1000:.2f} fJ per flip-flop per cycle; x ({LOGIC_V} V / {lib['supply_v']} V)^2 x Stillmaker & "
+        f"Baas {lib['node_nm']}->45 nm factor {sb_factor(45, lib['node_nm']):.4f} at {SB_VDD} V; the clock tree's "
+        "buffers and wires are not included"))
+    add("  clock:  # every clocked flip-flop bit, every cycle its clock runs (hardware.clock_gating)")
+    add(f"    energy_pj_per_bit: {_fmt(v)}")
+    add(f"    source: \"{s}\"")
+    v, s = logic(lib["mux2"] * to45, (
+        f"derived: SKY130 sky130_fd_sc_hd__mux2_1 liberty ({rel}): output toggle internal energy (mean of rise and "
+        f"fall, A0 -> X) {lib['mux2_internal'] * 1000:.2f} fJ + the next mux's A0 capacitance x V^2 / 2 "
+        f"{lib['mux2_load'] * 1000:.2f} fJ = {lib['mux2'] * 1000:.2f} fJ; x ({LOGIC_V} V / {lib['supply_v']} V)^2 x "
+        f"Stillmaker & Baas {lib['node_nm']}->45 nm factor {sb_factor(45, lib['node_nm']):.4f}; a register-file read "
+        "passes ceil(log2(words)) levels"))
+    add("  mux2:  # one bit through one 2:1 multiplexer level of a register-file read")
+    add(f"    energy_pj_per_bit: {_fmt(v)}")
+    add(f"    source: \"{s}\"")
     # SRAM
     sram_lines, lut_pjb = _sram_block(node)
     lines.extend(sram_lines)
+    lines.extend(_local_sram_block(node))
     # DRAM (off-chip: does not scale with the logic node)
     add("dram:  # off-chip: the same at every logic node")
     dram = [

@@ -79,6 +79,42 @@ class ArrayConfig(ConfigModel):
     )
 
 
+SramCell = Literal["itrs-lstp", "itrs-lop", "itrs-hp"]
+PowerGating = Literal["off", "idle_layers", "idle_cycles"]
+ClockGating = Literal["off", "idle_array", "idle_pes"]
+CLOCK_GATINGS: tuple[str, ...] = ("off", "idle_array", "idle_pes")
+
+
+class LocalStoreConfig(ConfigModel):
+    """A store inside every PE (a scratchpad or register file), read and written per MAC.
+
+    The dataflow decides how often: Eyeriss's row-stationary PE, for instance, reads one ifmap
+    value, one weight and one partial sum and writes one partial sum per MAC. Timing does not read
+    these keys (the store is assumed to keep up); the energy model prices each access
+    (``pe_stores``), the clock of a register store's bits (``clock``) and an SRAM store's leakage.
+    """
+
+    words: int = Field(ge=1, le=1 << 20, description="Entries of the store, words.")
+    width_bits: int = Field(ge=1, le=1024, description="Bits per word (and per access).")
+    kind: Literal["register", "sram"] = Field(
+        description="'register': a register file of words x width_bits flip-flops (written at the PE register "
+        "write energy per bit, read through a tree of ceil(log2(words)) 2:1 multiplexers, every bit clocked "
+        "as the PE's registers are, see hardware.clock_gating); 'sram': a small SRAM macro priced by CACTI "
+        "for its capacity and width (the energy table's local_sram grid) at its cell type.",
+    )
+    cell: SramCell = Field("itrs-lstp", description="CACTI cell type of an 'sram' store (ignored for 'register').")
+    reads_per_mac: float = Field(0.0, ge=0, le=64, allow_inf_nan=False,
+                                 description="Word reads per MAC the dataflow makes of this store, reads/MAC.")
+    writes_per_mac: float = Field(0.0, ge=0, le=64, allow_inf_nan=False,
+                                  description="Word writes per MAC the dataflow makes of this store, writes/MAC "
+                                  "(fills from outside the PE are already counted as PE register writes).")
+
+    @property
+    def bits(self) -> int:
+        """Storage bits, words x width_bits."""
+        return self.words * self.width_bits
+
+
 class PeConfig(ConfigModel):
     """One processing element: MAC pipeline and precision scaling."""
 
@@ -113,10 +149,11 @@ class PeConfig(ConfigModel):
         description="A PE does 2 MACs per cycle when both operands are <= native_bits/2 bits wide, "
         "4 when <= native_bits/4 (it packs that many consecutive reduction elements into one cycle).",
     )
-
-
-SramCell = Literal["itrs-lstp", "itrs-lop", "itrs-hp"]
-PowerGating = Literal["off", "idle_layers", "idle_cycles"]
+    local_stores: dict[str, LocalStoreConfig] = Field(
+        default_factory=dict,
+        description="Stores inside every PE by name (e.g. Eyeriss's filter, ifmap and psum scratchpads), each "
+        "with its size, kind and accesses per MAC; none by default (the PE holds only its pipeline registers).",
+    )
 
 
 class SramMacroConfig(ConfigModel):
@@ -215,6 +252,15 @@ class HardwareConfig(ConfigModel):
     pe: PeConfig = Field(default_factory=PeConfig)
     dataflow: Dataflow = Field("os", description="os (output-), ws (weight-) or is (input-stationary).")
     clock_hz: float = Field(200e6, gt=0, description="Clock frequency, Hz.")
+    clock_gating: ClockGating = Field(
+        "idle_array",
+        description="When the PE array's registers are clocked (the energy model's 'clock': every clocked "
+        "flip-flop bit, every cycle it is clocked): 'off' (every cycle of every layer, stalls and vector "
+        "layers included); 'idle_array' (one clock gate at the array's root: clocked in the compute cycles of "
+        "the layers on the array, stopped while it stalls on DRAM and during layers beside it; the default, "
+        "the gate every low-power accelerator has); 'idle_pes' (a gate per PE: each PE clocked only in the "
+        "cycles it does a MAC, fold fills and drains and unused PEs asleep: a lower bound).",
+    )
     buffers: BuffersConfig = Field(default_factory=BuffersConfig)
     dram: DramConfig = Field(default_factory=DramConfig)
     loop_order: Literal["auto", "dataflow", "search"] = Field(

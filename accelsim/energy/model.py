@@ -11,12 +11,20 @@ priced with an :class:`~accelsim.energy.table.EnergyTable`. Every component, in 
 ``pe_registers``   ``pe_reg_write_bits x E_reg_write`` (operand and accumulator register writes).
 ``pe_forwarding``  ``pe_forward_bits x E_forward``: the wire hop of operands and partial sums from a
                    PE to its neighbour (the receiving register's write is already in ``pe_registers``).
+``pe_stores``      the stores inside every PE (``hardware.pe.local_stores``), per store: ``register``:
+                   ``write_bits x E_reg_write + read_bits x ceil(log2(words)) x E_mux2`` (a read
+                   passes a tree of 2:1 multiplexers); ``sram``: ``read_bits x e_read + write_bits x
+                   e_write`` with ``e`` its CACTI energy per bit (the table's ``local_sram`` grid at its
+                   cell, capacity ``words x width_bits`` and width).
+``clock``          ``clock_bit_cycles x E_clock``: every clocked flip-flop bit of the array, every cycle
+                   its clock runs (:mod:`accelsim.hw.registers`, ``hardware.clock_gating``).
 ``sram_<buffer>``  ``8 x (read_bytes x e_read + write_bytes x e_write)``, ``e`` the buffer's CACTI
                    access energy per bit (:meth:`~accelsim.energy.table.SramTable.macro`: its cell
                    type, capacity ``hardware.buffers.<buffer>_kb`` — the whole buffer even when
                    double-buffered —, port width, banks and ports).
 ``dram``           ``8 x (dram_read_bytes + dram_write_bytes) x E_dram(hardware.dram.kind)``.
-``leakage_logic``  ``rows x cols x P_pe x total_cycles / clock_hz``: leakage is a power, so its energy
+``leakage_logic``  ``rows x cols x (P_pe + sum of the PE's sram stores' CACTI leakage) x total_cycles /
+                   clock_hz``: leakage is a power, so its energy
                    is power x time (doubling the clock at the same cycle count halves it; the dynamic
                    components do not depend on the clock).
 ``leakage_<buffer>`` the buffer's CACTI leakage ``P`` x time; with ``power_gating`` the time asleep is
@@ -65,6 +73,8 @@ class EnergyBreakdown:
     mac: float = 0.0
     pe_registers: float = 0.0
     pe_forwarding: float = 0.0
+    pe_stores: float = 0.0
+    clock: float = 0.0
     sram_ifmap: float = 0.0
     sram_weight: float = 0.0
     sram_ofmap: float = 0.0
@@ -227,10 +237,35 @@ def vector_energy_pj(table: EnergyTable, layer: LayerDescriptor) -> float:
     return entry.energy_pj * bits / entry.bits
 
 
+def pe_leakage_uw(table: EnergyTable, hw: HardwareConfig,
+                  stores: dict[str, SramMacro] | None = None) -> float:
+    """Leakage power of one PE: its logic and its sram stores (:meth:`EnergyTable.store_macros`), microwatt."""
+    if stores is None:
+        stores = table.store_macros(hw)
+    return table.leakage.pe.power_uw + sum(m.leakage_uw for m in stores.values())
+
+
 def leakage_power_uw(table: EnergyTable, hw: HardwareConfig) -> float:
     """Leakage power of the whole machine awake (all PEs and all SRAM buffers), microwatt."""
     macros = sram_macros(table, hw)
-    return hw.array.rows * hw.array.cols * table.leakage.pe.power_uw + sum(m.leakage_uw for m in macros.values())
+    return hw.array.rows * hw.array.cols * pe_leakage_uw(table, hw) + sum(m.leakage_uw for m in macros.values())
+
+
+def store_energy_pj(counts: LayerCounts, hw: HardwareConfig, table: EnergyTable,
+                    stores: dict[str, SramMacro]) -> float:
+    """Energy of the accesses to the stores inside the PEs in one layer, pJ (module docstring)."""
+    reg = table.pe_register
+    total = 0.0
+    for name, store in hw.pe.local_stores.items():
+        rd = counts.pe_store_read_bits.get(name, 0.0)
+        wr = counts.pe_store_write_bits.get(name, 0.0)
+        if store.kind == "register":
+            levels = math.ceil(math.log2(store.words)) if store.words > 1 else 0
+            total += wr * reg.write.energy_pj_per_bit + rd * levels * reg.mux2.energy_pj_per_bit
+        else:
+            m = stores[name]
+            total += rd * m.read_pj_per_bit + wr * m.write_pj_per_bit
+    return total
 
 
 def sram_macros(table: EnergyTable, hw: HardwareConfig) -> dict[str, SramMacro]:
@@ -259,7 +294,8 @@ def buffer_leakage_pj(macro: SramMacro, gating: str, read_bytes: float, write_by
 
 
 def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
-                table: EnergyTable, macros: dict[str, SramMacro] | None = None) -> EnergyBreakdown:
+                table: EnergyTable, macros: dict[str, SramMacro] | None = None,
+                stores: dict[str, SramMacro] | None = None) -> EnergyBreakdown:
     """Price one layer's counted events.
 
     Parameters
@@ -269,6 +305,7 @@ def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
     hw : the hardware config (array size, buffers, DRAM kind, clock).
     table : the energy table.
     macros : the buffers' SRAM (:func:`sram_macros`; computed when None).
+    stores : the PEs' sram stores (:meth:`EnergyTable.store_macros`; computed when None).
 
     Returns
     -------
@@ -282,6 +319,8 @@ def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
     """
     if macros is None:
         macros = sram_macros(table, hw)
+    if stores is None:
+        stores = table.store_macros(hw)
     reg = table.pe_register
     sram, leak = {}, {}
     for buf in BUFFERS:
@@ -297,11 +336,13 @@ def price_layer(counts: LayerCounts, layer: LayerDescriptor, hw: HardwareConfig,
         mac=counts.macs * mac_energy_pj(table, layer.weight_bits, layer.act_bits, layer.acc_bits),
         pe_registers=counts.pe_reg_write_bits * reg.write.energy_pj_per_bit,
         pe_forwarding=counts.pe_forward_bits * reg.forward.energy_pj_per_bit,
+        pe_stores=store_energy_pj(counts, hw, table, stores),
+        clock=counts.clock_bit_cycles * reg.clock.energy_pj_per_bit,
         sram_ifmap=sram["ifmap"],
         sram_weight=sram["weight"],
         sram_ofmap=sram["ofmap"],
         dram=dram_bits * table.dram_energy_pj_per_bit(hw.dram.kind),
-        leakage_logic=hw.array.rows * hw.array.cols * table.leakage.pe.power_uw * seconds * 1e6,
+        leakage_logic=hw.array.rows * hw.array.cols * pe_leakage_uw(table, hw, stores) * seconds * 1e6,
         leakage_ifmap=leak["ifmap"],
         leakage_weight=leak["weight"],
         leakage_ofmap=leak["ofmap"],
@@ -339,6 +380,7 @@ def price_network(counts_list: Sequence[LayerCounts], layers: Sequence[LayerDesc
         raise ValueError(f"{len(counts_list)} count records for {len(layers)} layers")
     table.check_covers(hw)
     macros = sram_macros(table, hw)
+    stores = table.store_macros(hw)
     period_ns = 1e9 / hw.clock_hz
     for buf, m in macros.items():
         if m.cycle_ns > period_ns:
@@ -352,7 +394,7 @@ def price_network(counts_list: Sequence[LayerCounts], layers: Sequence[LayerDesc
     for counts, layer in zip(counts_list, layers):
         if counts.name != layer.name:
             raise ValueError(f"count record {counts.name!r} paired with layer {layer.name!r}")
-        b = price_layer(counts, layer, hw, table, macros)
+        b = price_layer(counts, layer, hw, table, macros, stores)
         total = total + b
         priced.append(LayerEnergy(layer.name, layer.op, counts.macs, counts.total_cycles,
                                   counts.total_cycles / hw.clock_hz, b))

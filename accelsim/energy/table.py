@@ -6,10 +6,15 @@ or ``derived: <how>``; the loader refuses an entry without one. Units are in the
 
 ``multiplier``        ``energy_pj`` of one multiply at ``weight_bits`` x ``act_bits``
 ``adder``             ``energy_pj`` of one add at ``bits``
-``pe_register``       ``write.energy_pj_per_bit`` (any PE register write) and
-                      ``forward.energy_pj_per_bit`` (the wire hop of one bit to the neighbouring PE)
-``sram``              ``read``/``write``: points ``{capacity_kib, energy_pj_per_bit}``, interpolated
-                      in log capacity (see :meth:`SramCurve.energy_pj_per_bit`)
+``pe_register``       ``write.energy_pj_per_bit`` (any PE register write),
+                      ``forward.energy_pj_per_bit`` (the wire hop of one bit to the neighbouring PE),
+                      ``clock.energy_pj_per_bit`` (one flip-flop bit clocked for one cycle) and
+                      ``mux2.energy_pj_per_bit`` (one bit through one 2:1 multiplexer of a
+                      register-file read)
+``sram``              CACTI results on a grid of capacity x width x banks x ports per cell type
+                      (see :meth:`SramTable.macro`)
+``local_sram``        the same for the small SRAMs inside a PE (``hardware.pe.local_stores``);
+                      optional
 ``dram``              ``energy_pj_per_bit`` per memory kind (lpddr4, ddr3, ddr4, gddr5, hbm2)
 ``leakage``           ``pe.power_uw`` per PE and ``sram.power_uw_per_kib``: powers, not energies
 ``vector``            ``energy_pj`` of one element operation at ``bits`` per op kind
@@ -77,6 +82,14 @@ class RegisterEntry(ConfigModel):
     write: PerBitEntry = Field(description="Writing one bit into any PE register (operand or accumulator).")
     forward: PerBitEntry = Field(
         description="Driving one bit over the wire to the neighbouring PE (its register write is under `write`)."
+    )
+    clock: PerBitEntry = Field(
+        description="Clocking one flip-flop bit for one cycle, whether or not it is written (the clock pin's "
+        "internal energy and capacitance): charged for every clocked register bit, every cycle its clock runs."
+    )
+    mux2: PerBitEntry = Field(
+        description="One bit through one 2:1 multiplexer level: a register-file read of `words` entries passes "
+        "ceil(log2(words)) levels."
     )
 
 
@@ -342,6 +355,8 @@ class EnergyTable(ConfigModel):
     adder: AdderEntry
     pe_register: RegisterEntry
     sram: SramTable
+    local_sram: SramTable | None = Field(
+        None, description="CACTI results for the small SRAMs inside a PE (hardware.pe.local_stores of kind sram).")
     dram: DramTable
     leakage: LeakageTable
     vector: VectorTable
@@ -387,11 +402,34 @@ class EnergyTable(ConfigModel):
                 raise ConfigError(f"hardware.buffers.{buf}: {exc}") from None
         return out
 
+    def store_macros(self, hw) -> dict[str, SramMacro]:
+        """Each ``hardware.pe.local_stores`` entry of kind ``sram`` as this table prices it (``local_sram``:
+        one bank, one port, its capacity ``words x width_bits`` and width), ``{store: SramMacro}``.
+
+        Raises
+        ------
+        ConfigError
+            The table has no ``local_sram`` block, or no result for the store's cell type or size
+            (names ``hardware.pe.local_stores.<store>``).
+        """
+        out = {}
+        for name, store in hw.pe.local_stores.items():
+            if store.kind != "sram":
+                continue
+            if self.local_sram is None:
+                raise ConfigError(f"hardware.pe.local_stores.{name}: {self._source}: local_sram: missing; an sram "
+                                  "store needs the table's CACTI grid of small SRAMs (or make the store kind: register)")
+            try:
+                out[name] = self.local_sram.macro(store.cell, store.bits / 8 / 1024, store.width_bits, 1, 1)
+            except ConfigError as exc:
+                raise ConfigError(f"hardware.pe.local_stores.{name}: {exc}") from None
+        return out
+
     def at_logic_voltage(self, volts: float) -> "EnergyTable":
         """This table with its logic supplied at *volts* instead of :attr:`logic_voltage`.
 
         Dynamic CMOS energy is the switched capacitance times V^2 (E = C V^2), so the multiplier,
-        adder, PE register write and forward and the vector entries (all but ``lut``, an SRAM read)
+        adder, PE register write, forward, clock and mux2 and the vector entries (all but ``lut``, an SRAM read)
         scale by ``(volts / logic_voltage)^2``; their sources say so. SRAM (CACTI, at its cell
         type's own supply), DRAM and leakage are unchanged.
 
@@ -412,8 +450,8 @@ class EnergyTable(ConfigModel):
 
         vec = {op: (getattr(self.vector, op) if op == "lut" else scaled(getattr(self.vector, op), "energy_pj"))
                for op in VECTOR_OPS}
-        reg = RegisterEntry(write=scaled(self.pe_register.write, "energy_pj_per_bit"),
-                            forward=scaled(self.pe_register.forward, "energy_pj_per_bit"))
+        reg = RegisterEntry(**{k: scaled(getattr(self.pe_register, k), "energy_pj_per_bit")
+                               for k in ("write", "forward", "clock", "mux2")})
         out = self.model_copy(update={
             "multiplier": scaled(self.multiplier, "energy_pj"), "adder": scaled(self.adder, "energy_pj"),
             "pe_register": reg, "vector": VectorTable(**vec),
@@ -426,6 +464,7 @@ class EnergyTable(ConfigModel):
         """Raise :class:`ConfigError` if the table cannot price hardware config *hw*."""
         self.dram_energy_pj_per_bit(hw.dram.kind)
         self.buffer_macros(hw)
+        self.store_macros(hw)
 
 
 def load_table(path: str | Path) -> EnergyTable:
@@ -442,6 +481,8 @@ def load_table(path: str | Path) -> EnergyTable:
     table = parse_model(EnergyTable, load_yaml(path), source=str(path))
     table._source = str(path)
     table.sram._source = str(path)
+    if table.local_sram is not None:
+        table.local_sram._source = str(path)
     return table
 
 

@@ -19,7 +19,10 @@ class LayerCounts:
     Bytes are bytes actually moved at the configured bit widths (e.g. a 4-bit weight is half a
     byte). ``pe_forward_bits`` counts operand and partial-sum bits passed from one PE register to
     its neighbour (the systolic transfers peers ignore); ``pe_reg_write_bits`` all PE register
-    writes (operand and accumulator registers).
+    writes (operand and accumulator registers); ``clock_bit_cycles`` the flip-flop bits the array's
+    clock drove, summed over the cycles it ran (:mod:`accelsim.hw.registers`);
+    ``pe_store_read_bits`` / ``pe_store_write_bits`` the bits moved in each ``pe.local_stores``
+    store, over all PEs.
     """
 
     name: str
@@ -38,6 +41,10 @@ class LayerCounts:
     sram_write_bytes: dict[str, float] = field(default_factory=lambda: dict.fromkeys(BUFFERS, 0.0))
     pe_forward_bits: float = 0.0
     pe_reg_write_bits: float = 0.0
+    clock_bit_cycles: int = 0
+    """Clocked flip-flop bits x cycles clocked (``hardware.clock_gating``), bit-cycles."""
+    pe_store_read_bits: dict[str, float] = field(default_factory=dict)
+    pe_store_write_bits: dict[str, float] = field(default_factory=dict)
     vector_ops: int = 0
     """Element operations done beside the array (pooling, add, lookup tables)."""
 

@@ -43,6 +43,7 @@ from accelsim.hw.counts import BUFFERS, LayerCounts
 from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import KIB, check_buffers, map_layer
 from accelsim.hw.residency import Residency, plan_residency
+from accelsim.hw.registers import clock_bit_cycles, local_store_bits
 from accelsim.hw.timing import MicroArch, layer_schedule, reduction_chunks, scalesim_schedule, single_fold_cycles
 from accelsim.hw.traffic import canonical_order, layer_traffic, nest_tile_cycles, off_array_traffic
 from accelsim.layers import LayerDescriptor, Network
@@ -135,12 +136,14 @@ def plan_layer(layer: LayerDescriptor, hw: HardwareConfig, sim: SimulationConfig
         spans = _spread(total, np.tile(nest_tile_cycles(tr.nest, mp, arch, sim.convention == "scalesim"), mp.groups))
     elif tr.order != canonical_order(mp.dataflow):
         spans = _reordered_spans(mp, arch, sim, total, tr.order, tr.k_chunks)
+    store_reads, store_writes = local_store_bits(hw, mp.macs)
     counts = LayerCounts(
         name=layer.name, macs=mp.macs, compute_cycles=total, folds=mp.folds * tr.k_chunks,
         mac_slots=hw.pes * mp.macs_per_pe * total,
         dram_read_bytes=tr.dram_read_bytes, dram_write_bytes=tr.dram_write_bytes,
         sram_read_bytes=tr.sram_read_bytes, sram_write_bytes=tr.sram_write_bytes,
         pe_forward_bits=tr.pe_forward_bits, pe_reg_write_bits=tr.pe_reg_write_bits,
+        pe_store_read_bits=store_reads, pe_store_write_bits=store_writes,
     )
     return LayerPlan(layer, total, spans, tr.tile_read_bytes, tr.tile_write_bytes, counts, tr.order)
 
@@ -495,8 +498,13 @@ def simulate_network(net: Network, hw: HardwareConfig, sim: SimulationConfig) ->
         tot = int(end) - prev
         prev = int(end)
         c = plan.counts
+        layer = plan.layer
+        clocked = clock_bit_cycles(hw, layer.acc_bits, on_array=layer.on_array, total_cycles=tot,
+                                   compute_cycles=c.compute_cycles, macs=c.macs,
+                                   macs_per_pe=hw.macs_per_pe(layer.weight_bits, layer.act_bits))
         layers.append(LayerCounts(**{**{f.name: getattr(c, f.name) for f in fields(c)},
-                                     "total_cycles": tot, "stall_cycles": tot - c.compute_cycles}))
+                                     "total_cycles": tot, "stall_cycles": tot - c.compute_cycles,
+                                     "clock_bit_cycles": clocked}))
     total = layers[0]
     for c in layers[1:]:
         total = total + c

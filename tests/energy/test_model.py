@@ -19,7 +19,9 @@ from accelsim.energy import (
     price_network,
     shipped_table,
 )
+from accelsim.errors import ConfigError
 from accelsim.hw.counts import LayerCounts
+from accelsim.hw.registers import clock_bit_cycles, local_store_bits
 from accelsim.layers import LayerDescriptor
 
 from tests.energy.test_table import minimal_table, write_table
@@ -107,8 +109,8 @@ def test_batch_divides_energy_per_inference(table):
 def test_breakdown_sums_to_total_exactly(table):
     b = price_layer(CONV_COUNTS, CONV, HW, table)
     s = 0.0
-    for name in ("mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight", "sram_ofmap",
-                 "dram", "leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap", "vector"):
+    for name in ("mac", "pe_registers", "pe_forwarding", "pe_stores", "clock", "sram_ifmap", "sram_weight",
+                 "sram_ofmap", "dram", "leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap", "vector"):
         s += getattr(b, name)
     assert s == b.total_pj
     assert EnergyBreakdown.components() == tuple(b.as_dict())
@@ -262,3 +264,66 @@ def test_sram_slower_than_the_clock_is_a_warning_naming_the_buffer(table):
     for buf, text in zip(("ifmap", "weight", "ofmap"), texts):
         assert text.startswith(f"hardware.buffers.{buf}: a 4 KiB itrs-lstp SRAM (16-bit port, 2 banks) has a 1 ns "
                                "random cycle (CACTI), longer than the 0.5 ns clock period")
+
+
+# --- clock and the stores inside the PEs ---------------------------------------------------------
+
+def test_clock_energy_is_bits_times_cycles_times_the_clock_entry(table):
+    """1234 clocked bit-cycles x 0.002 pJ (the test table's pe_register.clock) = 2.468 pJ, and the
+    clock adds exactly that to the total."""
+    b0 = price_layer(CONV_COUNTS, CONV, HW, table)
+    b = price_layer(dataclasses.replace(CONV_COUNTS, clock_bit_cycles=1234), CONV, HW, table)
+    assert b.clock == pytest.approx(2.468, rel=1e-12)
+    assert b.total_pj - b0.total_pj == pytest.approx(2.468, rel=1e-9)
+
+
+def test_shipped_clock_of_the_default_array_by_hand():
+    """The default 32 x 32 os array at 45 nm, 8-bit operands, 32-bit accumulators, shift drain: each
+    PE clocks 2 x 8 + 32 + 32 = 80 bits; over 1000 compute cycles (idle_array) that is
+    1024 x 80 x 1000 bit-cycles x E_clock (from the table, itself checked against the liberty record)."""
+    hw = HardwareConfig()
+    t = shipped_table("45nm")
+    bits = clock_bit_cycles(hw, 32, on_array=True, total_cycles=1500, compute_cycles=1000, macs=1, macs_per_pe=1)
+    assert bits == 1024 * 80 * 1000
+    counts = dataclasses.replace(CONV_COUNTS, clock_bit_cycles=bits)
+    assert price_layer(counts, CONV, hw, t).clock == pytest.approx(bits * t.pe_register.clock.energy_pj_per_bit,
+                                                                   rel=1e-12)
+
+
+STORES = {"f": {"words": 128, "width_bits": 16, "kind": "sram", "reads_per_mac": 1},
+          "x": {"words": 12, "width_bits": 16, "kind": "register", "reads_per_mac": 1},
+          "p": {"words": 24, "width_bits": 16, "kind": "register", "reads_per_mac": 1, "writes_per_mac": 1}}
+
+
+def _with_local_sram(data: dict) -> dict:
+    """The test table plus a local_sram grid at 0.25 and 1 KiB, one 16-bit row: read 0.32 -> 0.64 pJ
+    per access, write 0.48 pJ, leakage 0.5 -> 2 uW."""
+    row = {"width_bits": 16, "banks": 1, "ports": 1, "read_pj": [0.32, 0.64], "write_pj": [0.48, 0.48],
+           "leakage_uw": [0.5, 2.0], "gated_leakage_uw": [0.5, 2.0], "wakeup_pj": [0.0, 0.0], "cycle_ns": [1.0, 1.0],
+           "source": "test"}
+    data["local_sram"] = {"capacity_kib": [0.25, 1], "temperature_k": 300, "source": "test",
+                          "cells": {"itrs-lstp": {"source": "test", "organisations": [row]}}}
+    return data
+
+
+def test_pe_stores_worked_by_hand(tmp_path):
+    """100 MACs, each reading f, x, p once and writing p once, 16-bit words:
+    f (sram, 128 x 16 bit = 0.25 KiB, a grid point): 1600 bits x 0.32 pJ / 16 = 32 pJ;
+    x (12 words, ceil(log2 12) = 4 mux levels): 1600 bits x 4 x 0.001 = 6.4 pJ;
+    p (24 words, 5 levels): reads 1600 x 5 x 0.001 = 8 pJ, writes 1600 x 0.01 = 16 pJ -> 62.4 pJ.
+    Leakage: f's 0.5 uW in each of the 4 PEs, 2 uW for 50 cycles / 100 MHz -> 1 pJ on top of the
+    logic's 20 pJ."""
+    t = load_table(write_table(tmp_path, _with_local_sram(minimal_table())))
+    hw = HardwareConfig.model_validate({**HW.model_dump(), "pe": {"local_stores": STORES}})
+
+    reads, writes = local_store_bits(hw, 100)
+    counts = dataclasses.replace(CONV_COUNTS, pe_store_read_bits=reads, pe_store_write_bits=writes)
+    b = price_layer(counts, CONV, hw, t)
+    assert b.pe_stores == pytest.approx(32 + 6.4 + 8 + 16, rel=1e-12)
+    assert b.leakage_logic == pytest.approx(21.0, rel=1e-12)
+
+
+def test_sram_store_without_a_local_sram_table_names_the_store(table):
+    hw = HardwareConfig.model_validate({"pe": {"local_stores": {"f": STORES["f"]}}})
+    with pytest.raises(ConfigError, match=r"hardware\.pe\.local_stores\.f: .*local_sram: missing"):
+        price_layer(CONV_COUNTS, CONV, hw, table)

@@ -10,7 +10,7 @@ from accelsim.pipeline.result import ENERGY_KINDS, SCHEMA_VERSION, LayerSummary,
 
 
 def test_energy_kinds_are_the_breakdown_components_in_order():
-    assert ENERGY_KINDS == ("mac", "pe_registers", "pe_forwarding", "sram_ifmap", "sram_weight", "sram_ofmap",
+    assert ENERGY_KINDS == ("mac", "pe_registers", "pe_forwarding", "pe_stores", "clock", "sram_ifmap", "sram_weight", "sram_ofmap",
                             "dram", "leakage_logic", "leakage_ifmap", "leakage_weight", "leakage_ofmap", "vector")
     assert ENERGY_KINDS == tuple(EnergyBreakdown().as_dict())
 
