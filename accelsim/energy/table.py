@@ -36,7 +36,7 @@ from typing import Annotated
 import pydantic
 from pydantic import Field
 
-from accelsim.config.base import ConfigModel, load_yaml, parse_model
+from accelsim.config.base import ConfigModel, load_yaml_text, parse_model, read_text_file
 from accelsim.config.energy import available_technologies, tables_dir
 from accelsim.errors import ConfigError
 from accelsim.hw.counts import BUFFERS
@@ -478,12 +478,25 @@ def load_table(path: str | Path) -> EnergyTable:
         every bad key path.
     """
     path = Path(path)
-    table = parse_model(EnergyTable, load_yaml(path), source=str(path))
-    table._source = str(path)
-    table.sram._source = str(path)
-    if table.local_sram is not None:
-        table.local_sram._source = str(path)
+    text = read_text_file(path)
+    memo = (str(path), text)
+    table = _TABLES.get(memo)
+    if table is None:
+        table = parse_model(EnergyTable, load_yaml_text(text, source=str(path)), source=str(path))
+        table._source = str(path)
+        table.sram._source = str(path)
+        if table.local_sram is not None:
+            table.local_sram._source = str(path)
+        if len(_TABLES) >= _TABLES_KEPT:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[memo] = table
     return table
+
+
+_TABLES: dict[tuple[str, str], EnergyTable] = {}
+"""Tables already read in this process, under (path, the file's text): a table is frozen, and every
+point of a sweep prices with the same ~68 KB file, whose parsing took longer than the pricing."""
+_TABLES_KEPT = 16
 
 
 def shipped_table(technology: str) -> EnergyTable:

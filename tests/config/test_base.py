@@ -66,3 +66,24 @@ def test_overrides_apply_before_validation():
     assert cfg.hardware.array.rows == 16 and cfg.quant.weight_bits == 4
     with pytest.raises(ConfigError, match="model' or 'topology', not both"):
         load_config(overrides={"workload.topology": {"zoo": "resnet18"}})
+
+
+def test_every_shipped_yaml_reads_as_pyyaml_pure_python_reads_it():
+    # load_yaml parses with libyaml when PyYAML has it; PyYAML's pure-Python SafeLoader is the reference
+    from pathlib import Path
+
+    import yaml
+
+    import accelsim
+
+    files = sorted(Path(accelsim.__file__).parent.joinpath("configs").rglob("*.yaml"))
+    assert len(files) >= 10
+    for f in files:
+        assert load_yaml(f) == yaml.load(f.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), f  # noqa: S506
+
+
+def test_syntax_errors_keep_pyyaml_messages():
+    with pytest.raises(ConfigError, match=r"^t.yaml:2: invalid YAML: found character '\\t' that cannot start any token$"):
+        load_yaml_text("a:\n\t- 1\n", source="t.yaml")
+    with pytest.raises(ConfigError, match=r"^t.yaml:1: invalid YAML: mapping values are not allowed here$"):
+        load_yaml_text("a: b: c\n", source="t.yaml")

@@ -155,6 +155,18 @@ def test_table_for_uses_own_table_path(tmp_path):
     assert table_for(cfg.energy, cfg.hardware).technology == "test"
 
 
+def test_a_table_edited_between_reads_is_read_again(tmp_path):
+    # load_table keeps tables it has read in this process; an edit of the file must not be missed
+    data = dict(minimal_table(), logic_voltage={"volts": 0.9, "source": "test"})
+    path = write_table(tmp_path, data)
+    assert load_table(path).multiplier.energy_pj == 0.2
+    data["multiplier"]["energy_pj"] = 0.3
+    write_table(tmp_path, data)
+    assert load_table(path).multiplier.energy_pj == 0.3
+    assert load_table(path).at_logic_voltage(0.45).multiplier.energy_pj == pytest.approx(0.3 * (0.45 / 0.9) ** 2)
+    assert load_table(path).multiplier.energy_pj == 0.3  # repricing copies, never changes the kept table
+
+
 # --- bad tables ----------------------------------------------------------------------------------
 
 def test_missing_entry_names_file_and_key(tmp_path):
