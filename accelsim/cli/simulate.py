@@ -26,7 +26,7 @@ CSV_COLUMNS = (
     "name", "op", "macs", "folds", "compute_cycles", "stall_cycles", "total_cycles", "utilization",
     "dram_read_bytes", "dram_write_bytes", "sram_ifmap_read_bytes", "sram_weight_read_bytes",
     "sram_ofmap_read_bytes", "sram_ifmap_write_bytes", "sram_weight_write_bytes", "sram_ofmap_write_bytes",
-    "pe_forward_bits", "pe_reg_write_bits", "vector_ops",
+    "pe_forward_bits", "pe_reg_write_bits", "clock_bit_cycles", "vector_ops",
 )
 """Columns of the CSV (one row per layer, then a ``total`` row); units in the names."""
 
@@ -152,6 +152,7 @@ def format_table(result: dict, quiet: bool = False) -> str:
         "  SRAM read B        " + ", ".join(f"{k} {v:,.0f}" for k, v in t["sram_read_bytes"].items()),
         "  SRAM write B       " + ", ".join(f"{k} {v:,.0f}" for k, v in t["sram_write_bytes"].items()),
         f"  PE-to-PE           {t['pe_forward_bits']:,.0f} bits forwarded, {t['pe_reg_write_bits']:,.0f} register bits written",
+        f"  clock              {t['clock_bit_cycles']:,} flip-flop bit-cycles (hardware.clock_gating)",
     ]
     return "\n".join(lines)
 
