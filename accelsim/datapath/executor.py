@@ -7,7 +7,9 @@ range its descriptor allows) and converts its arrays to the kernels' dtypes;
 in order through :mod:`accelsim.datapath.ops`, and returns the float logits
 (output codes x ``out_step``), per-layer overflow events and, on request, per-layer codes.
 
-Intermediate codes are dropped as soon as no later layer reads them, unless kept on request.
+Intermediate codes travel in the narrowest integer dtype holding each layer's clipped output
+range (``int8`` for 8-bit codes; :func:`accelsim.datapath.ops.code_dtype`) and are dropped as
+soon as no later layer reads them, unless kept on request (kept codes are returned as int32).
 """
 
 from __future__ import annotations
@@ -341,7 +343,8 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
 
 
 def quantize_inputs(prep: PreparedNetwork, x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Quantize float network inputs to int32 codes, checking their shapes against the model.
+    """Quantize float network inputs to codes (the narrowest dtype holding them, see
+    :func:`accelsim.datapath.ops.code_dtype`), checking their shapes against the model.
 
     Raises
     ------
@@ -361,7 +364,8 @@ def quantize_inputs(prep: PreparedNetwork, x: np.ndarray | dict[str, np.ndarray]
                 f"network {net.name!r}: data for input {name!r} has shape {tuple(arr.shape)}; "
                 f"the model expects (N, {', '.join(str(d) for d in want[1:])})")
         _, step, bits = net.input_quant[name]
-        out[name] = quantize_tensor(arr, float(step), int(bits)).astype(np.int32)
+        m = (1 << (int(bits) - 1)) - 1
+        out[name] = quantize_tensor(arr, float(step), int(bits)).astype(ops.code_dtype(-m, m))
     return out
 
 
@@ -384,7 +388,7 @@ def run_prepared(prep: PreparedNetwork, x, *, keep: Iterable[str] | str | None =
             paths[layer.name] = p
         live[layer.output] = out
         if keep_all or layer.name in keep_set:
-            codes[layer.name] = out
+            codes[layer.name] = out.astype(np.int32, copy=False)
         for t in set(layer.inputs):
             if prep.last_use.get(t, -1) <= idx:
                 live.pop(t, None)

@@ -281,6 +281,50 @@ def vcount(typingctx, cnt, s, f):
 # --------------------------------------------------------------------------- micro-kernel
 
 
+@njit(inline="always")
+def _tile(a, b, toff, nq, qstride, jp, abase, j0, dst, o0, ostride):
+    """One register tile: sums of channels ``j0 .. j0+7`` over virtual pixels ``abase ..
+    abase+47`` into ``dst[o0 + jj*ostride + 0..47]`` (``jj`` = channel in the tile)."""
+    nt = toff.shape[0]
+    c00 = vzero(); c01 = vzero(); c02 = vzero()
+    c10 = vzero(); c11 = vzero(); c12 = vzero()
+    c20 = vzero(); c21 = vzero(); c22 = vzero()
+    c30 = vzero(); c31 = vzero(); c32 = vzero()
+    c40 = vzero(); c41 = vzero(); c42 = vzero()
+    c50 = vzero(); c51 = vzero(); c52 = vzero()
+    c60 = vzero(); c61 = vzero(); c62 = vzero()
+    c70 = vzero(); c71 = vzero(); c72 = vzero()
+    for t in range(nt):
+        ta = abase + toff[t]
+        for q in range(nq):
+            ao = ta + q * qstride
+            bo = (t * nq + q) * jp + j0
+            c00 = vdot(c00, a, ao, b, bo); c01 = vdot(c01, a, ao + 16, b, bo); c02 = vdot(c02, a, ao + 32, b, bo)
+            c10 = vdot(c10, a, ao, b, bo + 1); c11 = vdot(c11, a, ao + 16, b, bo + 1); c12 = vdot(c12, a, ao + 32, b, bo + 1)
+            c20 = vdot(c20, a, ao, b, bo + 2); c21 = vdot(c21, a, ao + 16, b, bo + 2); c22 = vdot(c22, a, ao + 32, b, bo + 2)
+            c30 = vdot(c30, a, ao, b, bo + 3); c31 = vdot(c31, a, ao + 16, b, bo + 3); c32 = vdot(c32, a, ao + 32, b, bo + 3)
+            c40 = vdot(c40, a, ao, b, bo + 4); c41 = vdot(c41, a, ao + 16, b, bo + 4); c42 = vdot(c42, a, ao + 32, b, bo + 4)
+            c50 = vdot(c50, a, ao, b, bo + 5); c51 = vdot(c51, a, ao + 16, b, bo + 5); c52 = vdot(c52, a, ao + 32, b, bo + 5)
+            c60 = vdot(c60, a, ao, b, bo + 6); c61 = vdot(c61, a, ao + 16, b, bo + 6); c62 = vdot(c62, a, ao + 32, b, bo + 6)
+            c70 = vdot(c70, a, ao, b, bo + 7); c71 = vdot(c71, a, ao + 16, b, bo + 7); c72 = vdot(c72, a, ao + 32, b, bo + 7)
+    o = o0
+    vstore(c00, dst, o); vstore(c01, dst, o + 16); vstore(c02, dst, o + 32)
+    o += ostride
+    vstore(c10, dst, o); vstore(c11, dst, o + 16); vstore(c12, dst, o + 32)
+    o += ostride
+    vstore(c20, dst, o); vstore(c21, dst, o + 16); vstore(c22, dst, o + 32)
+    o += ostride
+    vstore(c30, dst, o); vstore(c31, dst, o + 16); vstore(c32, dst, o + 32)
+    o += ostride
+    vstore(c40, dst, o); vstore(c41, dst, o + 16); vstore(c42, dst, o + 32)
+    o += ostride
+    vstore(c50, dst, o); vstore(c51, dst, o + 16); vstore(c52, dst, o + 32)
+    o += ostride
+    vstore(c60, dst, o); vstore(c61, dst, o + 16); vstore(c62, dst, o + 32)
+    o += ostride
+    vstore(c70, dst, o); vstore(c71, dst, o + 16); vstore(c72, dst, o + 32)
+
+
 @njit(cache=True, parallel=True, boundscheck=False)
 def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw, j_outer):
     """Raw sums (int32, modulo 2**32) for images ``i < n_img``; see the module docstring.
@@ -300,7 +344,6 @@ def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw, j_outer):
         ``(nq-1)*qstride + rp + max(toff)`` past each image start.
     raw : int32 output, ``n_img * jp * rp`` elements, flat.
     """
-    nt = toff.shape[0]
     nj = jp // NR
     nr = rp // MR
     for job in prange(n_img * nr * nj):
@@ -312,44 +355,7 @@ def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw, j_outer):
         else:
             r0 = (rem // nj) * MR
             j0 = (rem % nj) * NR
-        abase = i * a_img + r0
-        c00 = vzero(); c01 = vzero(); c02 = vzero()
-        c10 = vzero(); c11 = vzero(); c12 = vzero()
-        c20 = vzero(); c21 = vzero(); c22 = vzero()
-        c30 = vzero(); c31 = vzero(); c32 = vzero()
-        c40 = vzero(); c41 = vzero(); c42 = vzero()
-        c50 = vzero(); c51 = vzero(); c52 = vzero()
-        c60 = vzero(); c61 = vzero(); c62 = vzero()
-        c70 = vzero(); c71 = vzero(); c72 = vzero()
-        for t in range(nt):
-            ta = abase + toff[t]
-            for q in range(nq):
-                ao = ta + q * qstride
-                bo = (t * nq + q) * jp + j0
-                c00 = vdot(c00, a, ao, b, bo); c01 = vdot(c01, a, ao + 16, b, bo); c02 = vdot(c02, a, ao + 32, b, bo)
-                c10 = vdot(c10, a, ao, b, bo + 1); c11 = vdot(c11, a, ao + 16, b, bo + 1); c12 = vdot(c12, a, ao + 32, b, bo + 1)
-                c20 = vdot(c20, a, ao, b, bo + 2); c21 = vdot(c21, a, ao + 16, b, bo + 2); c22 = vdot(c22, a, ao + 32, b, bo + 2)
-                c30 = vdot(c30, a, ao, b, bo + 3); c31 = vdot(c31, a, ao + 16, b, bo + 3); c32 = vdot(c32, a, ao + 32, b, bo + 3)
-                c40 = vdot(c40, a, ao, b, bo + 4); c41 = vdot(c41, a, ao + 16, b, bo + 4); c42 = vdot(c42, a, ao + 32, b, bo + 4)
-                c50 = vdot(c50, a, ao, b, bo + 5); c51 = vdot(c51, a, ao + 16, b, bo + 5); c52 = vdot(c52, a, ao + 32, b, bo + 5)
-                c60 = vdot(c60, a, ao, b, bo + 6); c61 = vdot(c61, a, ao + 16, b, bo + 6); c62 = vdot(c62, a, ao + 32, b, bo + 6)
-                c70 = vdot(c70, a, ao, b, bo + 7); c71 = vdot(c71, a, ao + 16, b, bo + 7); c72 = vdot(c72, a, ao + 32, b, bo + 7)
-        o = (i * jp + j0) * rp + r0
-        vstore(c00, raw, o); vstore(c01, raw, o + 16); vstore(c02, raw, o + 32)
-        o += rp
-        vstore(c10, raw, o); vstore(c11, raw, o + 16); vstore(c12, raw, o + 32)
-        o += rp
-        vstore(c20, raw, o); vstore(c21, raw, o + 16); vstore(c22, raw, o + 32)
-        o += rp
-        vstore(c30, raw, o); vstore(c31, raw, o + 16); vstore(c32, raw, o + 32)
-        o += rp
-        vstore(c40, raw, o); vstore(c41, raw, o + 16); vstore(c42, raw, o + 32)
-        o += rp
-        vstore(c50, raw, o); vstore(c51, raw, o + 16); vstore(c52, raw, o + 32)
-        o += rp
-        vstore(c60, raw, o); vstore(c61, raw, o + 16); vstore(c62, raw, o + 32)
-        o += rp
-        vstore(c70, raw, o); vstore(c71, raw, o + 16); vstore(c72, raw, o + 32)
+        _tile(a, b, toff, nq, qstride, jp, i * a_img + r0, j0, raw, (i * jp + j0) * rp + r0, rp)
 
 
 # --------------------------------------------------------------------------- packing
@@ -386,6 +392,29 @@ def _slots(cg, q, per):
             np.int32(-1 if c + 2 < cg and per == 4 else 0), np.int32(-1 if c + 3 < cg and per == 4 else 0))
 
 
+@njit(inline="always")
+def _pack_run(dst, d0, s0, s1, s2, s3, i0, step, count, m0, m1, m2, m3, off, per, absolute):
+    """``dst[d0 + k] = word(s0[i0 + k*step], ..)`` for ``k < count`` (:func:`_word`; ``|x|`` with
+    *absolute*). A full k-group (every mask -1) takes a mask-free loop, and ``step == 1`` a
+    unit-stride one, so the common case compiles to plain vector loads and shifts."""
+    if absolute:
+        for k in range(count):
+            ix = i0 + k * step
+            dst[d0 + k] = _word(abs(s0[ix]), abs(s1[ix]), abs(s2[ix]), abs(s3[ix]), m0, m1, m2, m3, 0, per)
+    elif m3 == -1 or (per == 2 and m1 == -1):
+        if step == 1:
+            for k in range(count):
+                dst[d0 + k] = _word(s0[i0 + k], s1[i0 + k], s2[i0 + k], s3[i0 + k], -1, -1, -1, -1, off, per)
+        else:
+            for k in range(count):
+                ix = i0 + k * step
+                dst[d0 + k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], -1, -1, -1, -1, off, per)
+    else:
+        for k in range(count):
+            ix = i0 + k * step
+            dst[d0 + k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], m0, m1, m2, m3, off, per)
+
+
 @njit(cache=True, parallel=True)
 def pack_plane(x, n0, c0, cg, pt, pl, hp, wp, qstride, per, absolute, a):
     """Zero-padded input planes of images ``n0 ..`` and channels ``c0 .. c0+cg-1`` into *a*.
@@ -411,17 +440,8 @@ def pack_plane(x, n0, c0, cg, pt, pl, hp, wp, qstride, per, absolute, a):
         dst[:] = pad
         e0, e1, e2, e3, m0, m1, m2, m3 = _slots(cg, q, per)
         for iy in range(h):
-            row = (pt + iy) * wp + pl
-            s0 = x[n, c0 + e0, iy]
-            s1 = x[n, c0 + e1, iy]
-            s2 = x[n, c0 + e2, iy]
-            s3 = x[n, c0 + e3, iy]
-            if absolute:
-                for ix in range(wd):
-                    dst[row + ix] = _word(abs(s0[ix]), abs(s1[ix]), abs(s2[ix]), abs(s3[ix]), m0, m1, m2, m3, 0, per)
-            else:
-                for ix in range(wd):
-                    dst[row + ix] = _word(s0[ix], s1[ix], s2[ix], s3[ix], m0, m1, m2, m3, off, per)
+            _pack_run(dst, (pt + iy) * wp + pl, x[n, c0 + e0, iy], x[n, c0 + e1, iy], x[n, c0 + e2, iy],
+                      x[n, c0 + e3, iy], 0, 1, wd, m0, m1, m2, m3, off, per, absolute)
 
 
 @njit(cache=True, parallel=True)
@@ -442,6 +462,9 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
     per_img = oh * ow
     off = 128 if per == 4 and not absolute else 0
     pad = _pad_word(off, per)
+    # a 1x1 stride-1 unpadded tap reads each image's channel plane whole: one run per image
+    whole = nt == 1 and sh == 1 and sw == 1 and pt == 0 and pl == 0 and oh == h and ow == wd
+    planes = x.reshape(x.shape[0], x.shape[1], h * wd)
     for job in prange(nt * nq):
         tap = job // nq
         q = job % nq
@@ -449,6 +472,13 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
         kx = tap % kw
         dst = a[tap, q]
         e0, e1, e2, e3, m0, m1, m2, m3 = _slots(cg, q, per)
+        if whole:
+            for i in range(nb):
+                n = n0 + i
+                _pack_run(dst, i * per_img, planes[n, c0 + e0], planes[n, c0 + e1], planes[n, c0 + e2],
+                          planes[n, c0 + e3], 0, 1, per_img, m0, m1, m2, m3, off, per, absolute)
+            dst[nb * per_img:] = pad
+            continue
         t = kx * dw - pl
         # output columns whose input column ox*sw + t lies inside [0, wd)
         ox_lo = min(max(0, -(t // sw)), ow)
@@ -463,21 +493,8 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
                     continue
                 dst[r0:r0 + ox_lo] = pad
                 dst[r0 + ox_hi:r0 + ow] = pad
-                s0 = x[n, c0 + e0, iy]
-                s1 = x[n, c0 + e1, iy]
-                s2 = x[n, c0 + e2, iy]
-                s3 = x[n, c0 + e3, iy]
-                if absolute:
-                    for ox in range(ox_lo, ox_hi):
-                        ix = ox * sw + t
-                        dst[r0 + ox] = _word(abs(s0[ix]), abs(s1[ix]), abs(s2[ix]), abs(s3[ix]), m0, m1, m2, m3, 0, per)
-                elif sw == 1:
-                    for ox in range(ox_lo, ox_hi):
-                        dst[r0 + ox] = _word(s0[ox + t], s1[ox + t], s2[ox + t], s3[ox + t], m0, m1, m2, m3, off, per)
-                else:
-                    for ox in range(ox_lo, ox_hi):
-                        ix = ox * sw + t
-                        dst[r0 + ox] = _word(s0[ix], s1[ix], s2[ix], s3[ix], m0, m1, m2, m3, off, per)
+                _pack_run(dst, r0 + ox_lo, x[n, c0 + e0, iy], x[n, c0 + e1, iy], x[n, c0 + e2, iy],
+                          x[n, c0 + e3, iy], ox_lo * sw + t, sw, ox_hi - ox_lo, m0, m1, m2, m3, off, per, absolute)
         dst[nb * per_img:] = pad
 
 
@@ -514,32 +531,53 @@ def _wrap32(v):
     return ((v + (np.int64(1) << 31)) & np.int64(0xFFFFFFFF)) - (np.int64(1) << 31)
 
 
+@njit(inline="always")
+def _requant_run(raw, r0, dst, d0, count, cw, b, p0, s, p1, lo, hi):
+    """``dst[d0 + i] = clip(requant(wrap32(raw[r0 + i] + cw) + b))`` for ``i < count``.
+
+    Branch-free int64 lane arithmetic over one contiguous run (vectorises; the store narrows to
+    *dst*'s dtype, which holds ``[lo, hi]``).
+    """
+    lo64 = np.int64(lo)
+    hi64 = np.int64(hi)
+    h0 = (np.int64(1) << p0) >> 1
+    h1 = (np.int64(1) << p1) >> 1
+    for i in range(count):
+        v = _wrap32(np.int64(raw[r0 + i]) + cw) + b
+        v = ((v + h0) >> p0) * s
+        v = (v + h1) >> p1
+        dst[d0 + i] = min(max(v, lo64), hi64)
+
+
 @njit(cache=True, parallel=True)
 def finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, hi, out, n0, c0, ng):
     """Requantize raw sums into NCHW codes: ``out[n0+b, c0+j, oy, ox]``.
 
     Image ``b`` of the chunk reads raw image ``b // ipr`` at virtual pixel
     ``(b % ipr)*img_stride + oy*row + ox``; the sum is ``wrap32(raw - corr[j])`` (exact, see the
-    module docstring), then ``clip(requant(sum + bias[c0+j]), lo, hi)``.
+    module docstring), then ``clip(requant(sum + bias[c0+j]), lo, hi)``, stored in *out*'s dtype
+    (any integer dtype holding ``[lo, hi]``). When ``row == ow`` an image's sums are one
+    contiguous run.
     """
-    oh = out.shape[2]
-    ow = out.shape[3]
+    n_out, c_out, oh, ow = out.shape
     nb = (raw.shape[0] // (jp * rp)) * ipr
+    flat = out.reshape(n_out * c_out, oh * ow)
     for job in prange(nb * ng):
         bimg = job // ng
         j = job % ng
         c = c0 + j
         base = ((bimg // ipr) * jp + j) * rp + (bimg % ipr) * img_stride
-        cj = corr[j]
+        cw = _wrap32(-np.int64(corr[j]))
         b = np.int64(bias[c])
         p0 = np.int64(pre[c])
         s = np.int64(scale[c])
         p1 = np.int64(post[c])
-        for oy in range(oh):
-            rb = base + oy * row
-            for ox in range(ow):
-                v = _wrap32(np.int64(raw[rb + ox]) - cj) + b
-                out[n0 + bimg, c, oy, ox] = _requant(v, p0, s, p1, lo, hi)
+        dst = flat[(n0 + bimg) * c_out + c]
+        if row == ow:
+            _requant_run(raw, base, dst, 0, oh * ow, cw, b, p0, s, p1, lo, hi)
+        else:
+            for oy in range(oh):
+                _requant_run(raw, base + oy * row, dst, oy * ow, ow, cw, b, p0, s, p1, lo, hi)
 
 
 @njit(cache=True, parallel=True)
@@ -907,12 +945,12 @@ def _ceil(a: int, b: int) -> int:
 
 def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
                sixteen: bool, faithful=None, packed: dict | None = None, step_lanes: bool = False,
-               narrow: bool = False):
+               narrow: bool = False, out_dtype=np.int32):
     """Requantized output codes of a (grouped) convolution computed on the integer micro-kernel.
 
     Parameters
     ----------
-    x : int32 [N, C, H, W] codes; w : int32 [Cout, C/groups, kh, kw] codes; bias, pre, scale,
+    x : int8, int16 or int32 [N, C, H, W] codes; w : int32 [Cout, C/groups, kh, kw] codes; bias, pre, scale,
         post : int64 [Cout]; lo, hi : output code range.
     sixteen : use the 16-bit kernel (codes up to 16 bits) instead of the 8-bit one (activations
         in [-128, 127], weights in [-128, 127]).
@@ -925,12 +963,13 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
         lane products may use ``vpmaddwd``.
     packed : a dict the caller keeps per layer (weights unchanged between calls); packed
         weights are stored in it on first use and reused.
+    out_dtype : integer dtype of the returned codes; must hold ``[lo, hi]``.
 
     The caller guarantees ``max|x| * max_c sum_k |w_{c,k}| < 2**31`` (module docstring).
 
     Returns
     -------
-    (out, events) : int32 [N, Cout, oh, ow] codes and the overflow events (0 on the exact path).
+    (out, events) : *out_dtype* [N, Cout, oh, ow] codes and the overflow events (0 on the exact path).
     """
     n, c, h, wd = x.shape
     c_out, cg, kh, kw = w.shape
@@ -944,7 +983,7 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
     bdt = np.int16 if sixteen else np.int8
     hp, wp = h + pt + pb, wd + pl + pr
     plane = (sh, sw) == (1, 1) and kh * kw > 1 and hp * wp >= _PLANE_MIN
-    out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+    out = np.empty((n, c_out, oh, ow), dtype=out_dtype)
     events = 0
     screen = faithful is not None
     acc_bits, wrap = faithful if screen else (32, False)
@@ -1019,7 +1058,8 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
                                          out,
                                          n0, c0, ng)
             else:
-                ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, sw, pt, pl, dh, dw,
-                                     acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, xc0)
+                ev = finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x.astype(np.int32, copy=False), w,
+                                     sh, sw, pt, pl, dh, dw, acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0,
+                                     c0, ng, xc0)
             events += int(ev.sum())
     return out, events

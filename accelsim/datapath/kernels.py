@@ -441,21 +441,22 @@ def requant_nchw(acc, pre, scale, post, lo, hi):
 
 
 @njit(cache=True, parallel=True)
-def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w):
-    """Max of codes over each window; padded positions never win.
+def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w, lo, hi, out):
+    """Max of codes over each window (padded positions never win), clipped to ``[lo, hi]``, into *out*.
 
-    One output row at a time: each in-bounds kernel tap updates the row's running maxima over
-    the output columns it reaches (a vectorised pass). A window made only of padding
-    (impossible with ONNX-legal pads) yields the lowest int32.
+    ``[lo, hi]`` must lie inside *x*'s dtype range. One output row at a time: the row's running
+    maxima start at *lo* (the lower clip) and each in-bounds kernel tap updates them over the
+    output columns it reaches (a vectorised pass, in the input's dtype); then the upper clip. A
+    window made only of padding (impossible with ONNX-legal pads) yields *lo*.
     """
     n_img, c, h, wd = x.shape
-    out = np.empty((n_img, c, out_h, out_w), dtype=np.int32)
+    hi64 = np.int64(hi)
     for job in prange(n_img * c):
         n = job // c
         ch = job % c
+        m = np.empty(out_w, dtype=x.dtype)
         for oy in range(out_h):
-            m = out[n, ch, oy]
-            m[:] = np.int32(-2147483648)
+            m[:] = lo
             for ky in range(kh):
                 iy = oy * stride_h - pad_t + ky * dil_h
                 if iy < 0 or iy >= h:
@@ -467,7 +468,9 @@ def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, ou
                     ox_hi = max(min(out_w, (wd - 1 - t) // stride_w + 1), ox_lo)
                     for ox in range(ox_lo, ox_hi):
                         m[ox] = max(m[ox], src[ox * stride_w + t])
-    return out
+            dst = out[n, ch, oy]
+            for ox in range(out_w):
+                dst[ox] = min(np.int64(m[ox]), hi64)
 
 
 @njit(cache=True, parallel=True)
@@ -518,14 +521,44 @@ def requant_channels_noclip(x, pre, scale, post):
     return out
 
 
+@njit(inline="always")
+def _add_run(xa, xb, dst, count, pa, sa, qa, pb, sb, qb, lo, hi):
+    """``dst[i] = clip(round(rshift_round(xa[i], pa)*sa / 2**qa + rshift_round(xb[i], pb)*sb / 2**qb))``
+    for ``i < count`` with ``qa <= qb``: :func:`_sum_round`'s arithmetic with its branches hoisted
+    out of the loop (branch-free int64 lanes; vectorises)."""
+    one = np.int64(1)
+    ha = (one << pa) >> 1
+    hb = (one << pb) >> 1
+    lo64 = np.int64(lo)
+    hi64 = np.int64(hi)
+    if qb == 0:
+        for i in range(count):
+            v = ((np.int64(xa[i]) + ha) >> pa) * sa + ((np.int64(xb[i]) + hb) >> pb) * sb
+            dst[i] = min(max(v, lo64), hi64)
+        return
+    d = qb - qa
+    c = (one << (qb - 1)) - (one << qb)
+    for i in range(count):
+        a = ((np.int64(xa[i]) + ha) >> pa) * sa
+        b = ((np.int64(xb[i]) + hb) >> pb) * sb
+        ia = a >> qa
+        ib = b >> qb
+        t = ((a - (ia << qa)) << d) + (b - (ib << qb)) + c
+        v = ia + ib + 1 + (t >> qb)
+        dst[i] = min(max(v, lo64), hi64)
+
+
 @njit(cache=True, parallel=True)
-def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi):
+def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out):
     """``clip(round(p_0 / 2**post0 + p_1 / 2**post1), lo, hi)`` per channel, ``p_i = rshift_round(x_i,
-    pre_i) * scale_i``: the sum rounded once (:func:`accelsim.layers.arith.requantize_sum`), as int32."""
+    pre_i) * scale_i``: the sum rounded once (:func:`accelsim.layers.arith.requantize_sum`), written
+    to *out* (any integer dtype holding ``[lo, hi]``; inputs of any integer dtype)."""
     n_img, c, h, wd = x0.shape
-    out = np.empty((n_img, c, h, wd), dtype=np.int32)
+    hw = h * wd
+    f0 = x0.reshape(n_img * c, hw)
+    f1 = x1.reshape(n_img * c, hw)
+    fo = out.reshape(n_img * c, hw)
     for job in prange(n_img * c):
-        n = job // c
         ch = job % c
         a0 = np.int64(pre0[ch])
         s0 = np.int64(scale0[ch])
@@ -533,12 +566,10 @@ def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi):
         a1 = np.int64(pre1[ch])
         s1 = np.int64(scale1[ch])
         b1 = np.int64(post1[ch])
-        for y in range(h):
-            for xx in range(wd):
-                v = _sum_round(_rshift_round(np.int64(x0[n, ch, y, xx]), a0) * s0, b0,
-                               _rshift_round(np.int64(x1[n, ch, y, xx]), a1) * s1, b1)
-                out[n, ch, y, xx] = min(max(v, np.int64(lo)), np.int64(hi))
-    return out
+        if b0 <= b1:
+            _add_run(f0[job], f1[job], fo[job], hw, a0, s0, b0, a1, s1, b1, lo, hi)
+        else:
+            _add_run(f1[job], f0[job], fo[job], hw, a1, s1, b1, a0, s0, b0, lo, hi)
 
 
 @njit(cache=True, parallel=True)

@@ -1,8 +1,10 @@
 """One function per descriptor op on integer codes: picks a kernel and the exact/faithful path.
 
 These are the building blocks of :mod:`accelsim.datapath.executor`; they take plain arrays and
-scalars (no descriptors) so that tests can drive them directly. Activations are ``int32`` NCHW
-codes; per-channel requantization parameters are 1-D arrays of length C (a scalar or length-1
+scalars (no descriptors) so that tests can drive them directly. Activations are NCHW integer
+codes in any of :data:`CODE_DTYPES`; MAC layers, adds and maxpool read them as they are and write
+their outputs in the narrowest dtype holding the output range (:func:`code_dtype`: ``int8`` for
+8-bit codes), so a network moves 1-byte tensors between its 8-bit layers; per-channel requantization parameters are 1-D arrays of length C (a scalar or length-1
 array is broadcast).
 
 Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
@@ -66,6 +68,28 @@ def per_channel(values, c: int, name: str = "parameter") -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+CODE_DTYPES = (np.int8, np.int16, np.int32)
+"""Integer dtypes activation codes travel in between layers (the narrowest holding each
+tensor's clipped range, :func:`code_dtype`); the kernels read any of them directly."""
+
+
+def code_dtype(lo: int, hi: int) -> type:
+    """Narrowest of :data:`CODE_DTYPES` holding every code in ``[lo, hi]`` (codes are clipped
+    to that range, so storing them narrow changes no value)."""
+    for dt in CODE_DTYPES:
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return dt
+    raise ValueError(f"codes in [{lo}, {hi}] do not fit int32")
+
+
+def codes(x) -> np.ndarray:
+    """*x* as a C-contiguous array of one of :data:`CODE_DTYPES` (its own when it is one, else
+    int32; values unchanged — codes are at most 31 bits wide)."""
+    x = np.asarray(x)
+    return np.ascontiguousarray(x, dtype=x.dtype if x.dtype in CODE_DTYPES else np.int32)
+
+
 def conv_out_hw(h: int, w: int, kernel, stride, padding, dilation) -> tuple[int, int]:
     """Output height and width: ``(H + pt + pb - d*(k-1) - 1) // s + 1`` per axis."""
     kh, kw = kernel
@@ -82,7 +106,7 @@ class MacResult:
     """Output codes of a MAC layer, its overflow events and the path that computed it."""
 
     out: np.ndarray
-    """int32 [N, Cout, OH, OW] output codes."""
+    """[N, Cout, OH, OW] output codes in ``code_dtype(lo, hi)``."""
     overflow_events: int
     """Accumulation steps whose exact partial sum left the accumulator range."""
     path: str
@@ -161,8 +185,9 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     """
     if not -(1 << 31) <= lo <= hi < (1 << 31):
         raise ValueError(f"conv: output range [{lo}, {hi}] does not fit int32 codes")
-    x = np.ascontiguousarray(x, dtype=np.int32)
+    x = codes(x)
     w = np.ascontiguousarray(w, dtype=np.int32)
+    out_dt = code_dtype(lo, hi)
     n, c, h, wd = x.shape
     c_out, cg, kh, kw = w.shape
     if c != cg * groups or c_out % groups:
@@ -206,18 +231,27 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r})")
     args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
     if path in ("int8", "int16") or (path == "faithful" and kern is not None):
-        codes, events = igemm.conv_codes(
+        out, events = igemm.conv_codes(
             x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,
             sixteen=kern == "int16" if path == "faithful" else path == "int16",
             faithful=(acc_bits, overflow == "wrap") if path == "faithful" else None, packed=packed,
             step_lanes=(1 << (acc_bits - 1)) + max_x * max_w < INT32_EXACT_LIMIT,
-            narrow=max(max_x, max_w) <= INT16_MAX)
-        return MacResult(codes, events, path)
+            narrow=max(max_x, max_w) <= INT16_MAX, out_dtype=out_dt)
+        return MacResult(out, events, path)
+    if path == "int64" and depthwise and kern is not None:
+        # int32 lanes are exact under the micro-kernel's bound (max|x| * max_c sum|w_c| < 2**31)
+        xq, img_words, cstride, wq_row, taps = igemm.phase_planes(x, 0, n, 0, c, stride[0], stride[1], *padding,
+                                                                  dilation[0], dilation[1], kh, kw)
+        out = np.empty((n, c_out, oh, ow), dtype=out_dt)
+        igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c,
+                              max(max_x, max_w) <= INT16_MAX, bias, pre, scale, post, lo, hi, out)
+        return MacResult(out, 0, path)
+    x = x.astype(np.int32, copy=False)  # the int64 and float paths below read int32 codes
     if path == "stepped":
         acc, ev = K.conv_acc_faithful(x, w, bias, *args, acc_bits, overflow == "wrap")
-        return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), int(ev.sum()), path)
+        return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi).astype(out_dt), int(ev.sum()), path)
     if path == "faithful":  # codes too wide for the micro-kernel: screen in int64, step where needed
-        out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+        out = np.empty((n, c_out, oh, ow), dtype=out_dt)
         ng = c_out // groups
         kk = cg * kh * kw
         per_img = oh * ow
@@ -236,21 +270,14 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
                 events += int(ev.sum())
                 K.gemm_cols_to_nchw(acc.T, zero, pre, scale, post, lo, hi, out, n0, g * ng)
         return MacResult(out, events, path)
-    if path == "int64" and depthwise and kern is not None:
-        # int32 lanes are exact under the micro-kernel's bound (max|x| * max_c sum|w_c| < 2**31)
-        xq, img_words, cstride, wq_row, taps = igemm.phase_planes(x, 0, n, 0, c, stride[0], stride[1], *padding,
-                                                                  dilation[0], dilation[1], kh, kw)
-        out = np.empty((n, c_out, oh, ow), dtype=np.int32)
-        igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c,
-                              max(max_x, max_w) <= INT16_MAX, bias, pre, scale, post, lo, hi, out)
-        return MacResult(out, 0, path)
     if path == "int64" and depthwise:  # codes too wide for int32 lanes: the same row sweep in int64
-        return MacResult(K.depthwise_codes(x, w, bias, *args[:6], oh, ow, pre, scale, post, lo, hi), 0, path)
+        return MacResult(K.depthwise_codes(x, w, bias, *args[:6], oh, ow, pre, scale, post, lo, hi).astype(out_dt), 0,
+                         path)
     if path == "int64":
         acc = K.conv_acc_exact(x, w, bias, *args)
-        return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi), 0, path)
+        return MacResult(K.requant_nchw(acc, pre, scale, post, lo, hi).astype(out_dt), 0, path)
     dtype = np.float32 if path == "float32" else np.float64
-    out = np.empty((n, c_out, oh, ow), dtype=np.int32)
+    out = np.empty((n, c_out, oh, ow), dtype=out_dt)
     pt, pl, pb, pr = padding
     hp, wp = h + pt + pb, wd + pl + pr
     if _TAP_GEMM and groups == 1 and tuple(stride) == (1, 1) and kh * kw > 1 and hp * wp >= _TAP_MIN_PLANE:
@@ -296,13 +323,16 @@ def gemm(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
 
 def maxpool(x, kernel, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
             lo: int | None = None, hi: int | None = None) -> np.ndarray:
-    """Max over each window (padding never wins), then clip to ``[lo, hi]`` when given."""
-    x = np.ascontiguousarray(x, dtype=np.int32)
+    """Max over each window (padding never wins), then clip to ``[lo, hi]`` when given; the output
+    in the narrowest dtype holding both the input dtype's and ``[lo, hi]``'s common range."""
+    x = codes(x)
     oh, ow = conv_out_hw(x.shape[2], x.shape[3], kernel, stride, padding, dilation)
-    out = K.maxpool(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
-                    dilation[0], dilation[1], oh, ow)
-    if lo is not None:
-        np.clip(out, lo, hi, out=out)
+    info = np.iinfo(x.dtype)
+    lo = int(info.min) if lo is None else min(max(int(lo), int(info.min)), int(info.max))
+    hi = int(info.max) if hi is None else min(max(int(hi), lo), int(info.max))
+    out = np.empty((x.shape[0], x.shape[1], oh, ow), dtype=code_dtype(lo, hi))
+    K.maxpool(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+              dilation[0], dilation[1], oh, ow, lo, hi, out)
     return out
 
 
@@ -320,15 +350,17 @@ def avgpool(x, kernel, pre, scale, post, *, lo: int, hi: int, stride=(1, 1),
 def add(x0, x1, params0, params1, *, lo: int, hi: int) -> np.ndarray:
     """``clip(round(p0 / 2**post0 + p1 / 2**post1), lo, hi)``, ``p<i> = rshift_round(x<i>, pre<i>) *
     scale<i>``: the two scaled inputs summed exactly and rounded once (half up); params are (pre,
-    scale, post) each."""
-    x0 = np.ascontiguousarray(x0, dtype=np.int32)
-    x1 = np.ascontiguousarray(x1, dtype=np.int32)
+    scale, post) each. Inputs of any integer dtype; the output in ``code_dtype(lo, hi)``."""
+    x0 = codes(x0)
+    x1 = codes(x1)
     if x0.shape != x1.shape:
         raise ValueError(f"add: input shapes differ: {x0.shape} vs {x1.shape}")
     c = x0.shape[1]
     p0 = [per_channel(v, c, "in0") for v in params0]
     p1 = [per_channel(v, c, "in1") for v in params1]
-    return K.add_requant(x0, x1, *p0, *p1, lo, hi)
+    out = np.empty(x0.shape, dtype=code_dtype(lo, hi))
+    K.add_requant(x0, x1, *p0, *p1, lo, hi, out)
+    return out
 
 
 def mul(x0, x1, pre, scale, post, *, lo: int, hi: int) -> np.ndarray:

@@ -132,6 +132,28 @@ def test_faithful_path_matches_stepwise_reference_when_it_overflows(plane_min, c
     assert got.overflow_events == events
 
 
+@LAYOUTS
+@settings(max_examples=25, deadline=None)
+@given(case=wide_case(bits_range=(2, 16), acc_bits_range=(16, 48)), one_by_one=st.booleans())
+def test_narrow_input_codes_give_the_same_outputs_in_the_narrowest_dtype(plane_min, case, one_by_one):
+    """Activations in their narrowest dtype (int8 / int16, as the executor passes them) through
+    every path ``auto`` picks (int8, int16, faithful, depthwise lanes, ...): outputs equal the
+    int64 reference (faithful: the stepwise one) and come back in ``code_dtype(lo, hi)``.
+    *one_by_one* makes the layer 1x1, stride 1, unpadded (the whole-plane pack)."""
+    if one_by_one:
+        case = dict(case, w=case["w"][:, :, :1, :1], stride=(1, 1), pad=(0, 0, 0, 0), dil=(1, 1))
+    q = int(np.abs(case["x"]).max())
+    case["lo"], case["hi"] = (0, 100) if case["wrap"] else (-127, 127)
+    narrow = dict(case, x=case["x"].astype(ops.code_dtype(-q, q)))
+    got = _run_layout(narrow, "auto", plane_min)
+    acc, events = ref_faithful_vec(case["x"], case["w"], case["bias"], case["stride"], case["pad"], case["dil"],
+                                   case["groups"], case["acc_bits"], case["wrap"])
+    assert got.out.dtype == np.int8
+    np.testing.assert_array_equal(got.out, ref_requant(acc, case["pre"], case["scale"], case["post"], case["lo"],
+                                                       case["hi"]))
+    assert got.overflow_events == events
+
+
 def test_sums_above_float32_range_are_exact():
     """16-bit codes, sums up to ~2**31: beyond float32's 2**24 but inside the int32 lanes."""
     rng = np.random.default_rng(3)

@@ -42,6 +42,29 @@ def test_maxpool(case):
 
 
 @settings(max_examples=50, deadline=None)
+@given(pool_case(), st.integers(0, 3))
+def test_maxpool_on_narrow_codes_clips_into_the_narrowest_dtype(case, lo_shift):
+    """int8 / int16 input codes, clipped to a range at most as wide as theirs: same values as the
+    int64 windows clipped, in :func:`ops.code_dtype` of the clip range."""
+    x, k, s, pad, bits, _ = case
+    q = 2 ** (bits - 1) - 1
+    lo, hi = (0, q) if lo_shift == 0 else (-q + lo_shift, q - lo_shift)
+    assume(lo <= hi)
+    want = np.clip(_windows(x, k, s, pad, np.iinfo(np.int64).min).max(axis=-1), lo, hi)
+    got = ops.maxpool(x.astype(ops.code_dtype(-q, q)), k, s, pad, lo=lo, hi=hi)
+    assert got.dtype == ops.code_dtype(lo, hi)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_code_dtype_is_the_narrowest_holding_the_range():
+    assert ops.code_dtype(-127, 127) == np.int8 and ops.code_dtype(-128, 127) == np.int8
+    assert ops.code_dtype(0, 255) == np.int16 and ops.code_dtype(-129, 0) == np.int16
+    assert ops.code_dtype(-32768, 32767) == np.int16 and ops.code_dtype(0, 32768) == np.int32
+    assert ops.codes(np.array([[1, -2]], np.int64)).dtype == np.int32
+    assert ops.codes(np.array([[1, -2]], np.int8)).dtype == np.int8
+
+
+@settings(max_examples=50, deadline=None)
 @given(pool_case())
 def test_avgpool(case):
     x, k, s, pad, bits, rng = case
@@ -68,12 +91,17 @@ def eltwise_case(draw):
 
 
 @settings(max_examples=50, deadline=None)
-@given(eltwise_case())
-def test_add(case):
+@given(eltwise_case(), st.booleans())
+def test_add(case, narrow):
+    """Inputs as int32 or in their narrowest code dtype (int8 / int16), the output in its own."""
     x0, x1, params, lo, hi, _, _ = case
     p0, p1 = params(), params()
     want = ref_add_requant(x0, x1, p0, p1, lo, hi)
-    np.testing.assert_array_equal(ops.add(x0, x1, p0, p1, lo=lo, hi=hi), want)
+    if narrow:
+        x0, x1 = (v.astype(ops.code_dtype(-hi, hi)) for v in (x0, x1))
+    got = ops.add(x0, x1, p0, p1, lo=lo, hi=hi)
+    assert got.dtype == ops.code_dtype(lo, hi)
+    np.testing.assert_array_equal(got, want)
     shp = (1, -1, 1, 1)
     spec = requantize_sum(x0, x1, [np.reshape(v, shp) for v in p0], [np.reshape(v, shp) for v in p1], lo, hi)
     np.testing.assert_array_equal(spec, want)
