@@ -10,9 +10,11 @@ OPENBLAS_NUM_THREADS and onnxruntime's intra-op threads all agree):
 * accelsim ``ops.conv`` forced onto the faithful path (saturating accumulator: every output
   screened by its own bound on the micro-kernel, stepped where the bound fails — here none,
   as in any layer whose accumulator is wide enough),
-* the same faithful path with a 22-bit accumulator, where the per-output screen fails for nearly
-  every output, so nearly every block of 64 outputs is stepped in int32 lanes (the count of
-  actual overflow events printed),
+* the same faithful path with narrower accumulators (the count of actual overflow events printed):
+  22 bits, where ``|bias| + sum|x w|`` exceeds the range for nearly every output but the sums of
+  the positive and of the negative products (the screen) stay inside it, so few blocks step; and
+  18 bits, where those sums leave the range for every output and most really overflow, so every
+  block of 64 outputs is stepped in int32 lanes in the documented order,
 * the float32 BLAS path (``path="float32"``, the exact path before the integer kernels),
 * the per-step reference (``path="stepped"``: every output stepped; timed on one image),
 * onnxruntime int8 ``QLinearConv`` (uint8 activations, int8 per-channel weights, built with
@@ -36,8 +38,10 @@ import time
 N, C, H, W, K = 8, 64, 56, 56, 64
 MACS = N * H * W * K * C * 9
 REPEATS = 5
-NARROW_ACC_BITS = 22
-"""A second faithful run with this accumulator width, narrow enough that some outputs overflow."""
+NARROW_ACC_BITS = (22, 18)
+"""Further faithful runs with these accumulator widths: the screen passes nearly every output at
+22 bits and none at 18 (most outputs overflow there)."""
+NARROWS = tuple(f"faithful_acc{bits}" for bits in NARROW_ACC_BITS)
 
 
 def _best(fn, repeats=REPEATS):
@@ -74,15 +78,17 @@ def measure(threads: int) -> dict:
     res["bit_exact_vs_int64"] = bool(np.array_equal(fast.out, ref.out))
     faithful = ops.conv(xq, wq, bias, pre, scale, post, path="faithful", l1=l1, packed=packed, **kw)
     res["faithful_bit_exact"] = bool(np.array_equal(faithful.out, ref.out)) and faithful.overflow_events == 0
-    narrow = ops.conv(xq, wq, bias, pre, scale, post, path="faithful", **dict(kw, acc_bits=NARROW_ACC_BITS))
-    res["narrow_events"] = narrow.overflow_events
+    for bits in NARROW_ACC_BITS:
+        narrow = ops.conv(xq, wq, bias, pre, scale, post, path="faithful", **dict(kw, acc_bits=bits))
+        res[f"acc{bits}_events"] = narrow.overflow_events
     xs = xq[:1]
     res["stepped_s"] = _best(lambda: ops.conv(xs, wq, bias, pre, scale, post, path="stepped", **kw), 1) * N
     runs = {"accelsim": lambda: ops.conv(xq, wq, bias, pre, scale, post, l1=l1, packed=packed, **kw),
             "faithful": lambda: ops.conv(xq, wq, bias, pre, scale, post, path="faithful", l1=l1, packed=packed,
                                          **kw),
-            "faithful_narrow": lambda: ops.conv(xq, wq, bias, pre, scale, post, path="faithful", l1=l1,
-                                                packed=packed, **dict(kw, acc_bits=NARROW_ACC_BITS)),
+            **{f"faithful_acc{bits}": (lambda bits=bits: ops.conv(xq, wq, bias, pre, scale, post, path="faithful",
+                                                                    l1=l1, packed=packed, **dict(kw, acc_bits=bits)))
+               for bits in NARROW_ACC_BITS},
             "float32": lambda: ops.conv(xq, wq, bias, pre, scale, post, path="float32", l1=l1, **kw)}
 
     so = ort.SessionOptions()
@@ -131,7 +137,7 @@ def measure(threads: int) -> dict:
     for k, v in best.items():
         res[k + "_s"] = v
         res[k + "_cpu_s"] = cpu[k]
-    for k in ("accelsim", "faithful", "faithful_narrow", "float32", "stepped", "ort_int8", "ort_float"):
+    for k in ("accelsim", "faithful", *NARROWS, "float32", "stepped", "ort_int8", "ort_float"):
         res[k + "_gmacs"] = MACS / res[k + "_s"] / 1e9
     res["accelsim_over_ort_int8"] = res["accelsim_gmacs"] / res["ort_int8_gmacs"]
     res["accelsim_over_ort_float"] = res["accelsim_gmacs"] / res["ort_float_gmacs"]
@@ -159,13 +165,14 @@ def main() -> None:
               f"{r['faithful_gmacs']:>8.2f}  {r['float32_gmacs']:>7.2f}  {r['stepped_gmacs']:>7.2f}  "
               f"{r['ort_int8_gmacs']:>8.2f}  {r['ort_float_gmacs']:>8.2f}  {r['accelsim_over_ort_int8']:>8.3f}  "
               f"{r['faithful_gmacs'] / r['ort_int8_gmacs']:>13.3f}")
-        print(f"{'':>7}  faithful with a {NARROW_ACC_BITS}-bit accumulator: {r['faithful_narrow_gmacs']:.2f} GMAC/s, "
-              f"{r['narrow_events']} overflow events")
+        for bits in NARROW_ACC_BITS:
+            print(f"{'':>7}  faithful with a {bits}-bit accumulator: {r[f'faithful_acc{bits}_gmacs']:.2f} GMAC/s, "
+                  f"{r[f'acc{bits}_events']:,} overflow events")
         print(f"{'':>7}  CPU ms (all threads, best round): " + ", ".join(
-            f"{k} {1e3 * r[k + '_cpu_s']:.0f}" for k in ("accelsim", "faithful", "faithful_narrow", "ort_int8", "ort_float")))
+            f"{k} {1e3 * r[k + '_cpu_s']:.0f}" for k in ("accelsim", "faithful", *NARROWS, "ort_int8", "ort_float")))
     print("2 threads / 1 thread (GMAC/s ratio): " + ", ".join(
         f"{k} {rows[2][k + '_gmacs'] / rows[1][k + '_gmacs']:.2f}"
-        for k in ("accelsim", "faithful", "faithful_narrow", "ort_int8", "ort_float")))
+        for k in ("accelsim", "faithful", *NARROWS, "ort_int8", "ort_float")))
     print(f"load at end {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

@@ -52,7 +52,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from accelsim.datapath.kernels import _acc_step, _requant, _step_output
+from accelsim.datapath.kernels import _acc_step, _fits, _requant, _step_output
 
 NR = 8
 """Output channels per register tile."""
@@ -585,9 +585,10 @@ def finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, s
                     acc_bits, wrap, bias, pre, scale, post, lo, hi, out, n0, c0, ng, c_base):
     """Faithful accumulators from the screened GEMM, requantized into NCHW codes.
 
-    For each output, ``|bias| + sum_k |x_k w_k|`` (``rawabs``) bounds every partial sum; when
-    it is at most ``2**(acc_bits-1) - 1`` no step can overflow and ``bias + sum`` (``raw``) is
-    the faithful value. Otherwise the output is stepped in the documented order
+    For each output, the exact sum (``raw``) and ``sum_k |x_k w_k|`` (``rawabs``) give the sums of
+    its positive and its negative products, which bound every partial sum
+    (:func:`accelsim.datapath.kernels._fits`); when both ends fit the accumulator no step can
+    overflow and ``bias + sum`` is the faithful value. Otherwise the output is stepped in the documented order
     (:func:`accelsim.datapath.kernels.conv_acc_faithful`'s rule) from the codes ``x``, ``w``.
 
     Returns int64 [nb, ng] overflow events of the chunk per image and channel.
@@ -605,7 +606,6 @@ def finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, s
         base = ((bimg // ipr) * jp + j) * rp + (bimg % ipr) * img_stride
         cj = corr[j]
         b = np.int64(bias[c])
-        babs = abs(b)
         p0 = np.int64(pre[c])
         s = np.int64(scale[c])
         p1 = np.int64(post[c])
@@ -613,8 +613,9 @@ def finish_faithful(raw, rawabs, jp, rp, ipr, img_stride, row, corr, x, w, sh, s
         for oy in range(oh):
             rb = base + oy * row
             for ox in range(ow):
-                if babs + np.int64(rawabs[rb + ox]) <= ahi:
-                    acc = _wrap32(np.int64(raw[rb + ox]) - cj) + b
+                v = _wrap32(np.int64(raw[rb + ox]) - cj)
+                if _fits(b, v, np.int64(rawabs[rb + ox]), alo, ahi):
+                    acc = v + b
                 else:
                     acc, e = _step_output(x, w, n0 + bimg, c, c_base, b, oy, ox, sh, sw, pt, pl, dh, dw,
                                           alo, ahi, wrap)
@@ -789,7 +790,7 @@ def finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img
 
     Outputs ``(oy, ox)`` are numbered ``r = oy*wq_row + ox`` (the phase-plane row of ``xq``,
     see :func:`phase_planes`) and taken in blocks of :data:`STEP_BLOCK`. A block whose every
-    output passes its own screen (``|bias| + sum_k |x_k w_k| <= 2**(acc_bits-1) - 1``, from
+    output passes its own screen (:func:`accelsim.datapath.kernels._fits` from ``raw`` and
     ``rawabs``) takes the exact sums ``raw``; any other block is stepped in the documented order
     by :func:`_step_block` (same bits as :func:`accelsim.datapath.kernels.conv_acc_faithful`).
 
@@ -812,7 +813,6 @@ def finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img
         base = ((bimg // ipr) * jp + j) * rp + (bimg % ipr) * img_stride
         cj = corr[j]
         b = np.int64(bias[c])
-        babs = abs(b)
         p0 = np.int64(pre[c])
         s = np.int64(scale[c])
         p1 = np.int64(post[c])
@@ -829,8 +829,10 @@ def finish_faithful_vec(raw, rawabs, jp, rp, ipr, img_stride, row, corr, xq, img
             ox = r0 - oy * wq_row
             need = False
             for r in range(r0, r1):
-                if ox < ow and babs + np.int64(rawabs[base + oy * row + ox]) > ahi:
-                    need = True
+                if ox < ow:
+                    k = base + oy * row + ox
+                    if not _fits(b, _wrap32(np.int64(raw[k]) - cj), np.int64(rawabs[k]), alo, ahi):
+                        need = True
                 ox += 1
                 if ox == wq_row:
                     ox = 0

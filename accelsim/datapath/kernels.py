@@ -97,6 +97,21 @@ def _acc_step(s, lo, hi, wrap):
     return s, 0
 
 
+@njit(inline="always")
+def _fits(b, s, sa, lo, hi):
+    """Whether no partial sum of ``b + sum_k p_k`` can leave ``[lo, hi]``, from ``s = sum_k p_k``
+    and ``sa = sum_k |p_k|`` (exact integers).
+
+    Whatever the order of the products, every prefix ``b + sum_{k<=j} p_k`` lies between
+    ``b + neg`` and ``b + pos``, where ``pos = (sa + s) / 2`` sums the positive products and
+    ``neg = (s - sa) / 2`` the negative ones (``sa`` and ``s`` have the same parity, so both are
+    exact). This is the screen of every faithful path; it is tighter than ``|b| + sa <= hi``,
+    which bounds ``|prefix|`` by both sides together, and the tightest bound that holds for every
+    order (positive products first reach ``b + pos``, negative ones first ``b + neg``).
+    """
+    return b + ((sa + s) >> 1) <= hi and b + ((s - sa) >> 1) >= lo
+
+
 # --------------------------------------------------------------------------- MAC layers
 
 
@@ -328,8 +343,8 @@ def gemm_acc_faithful(cols, w2, bias, acc_bits, wrap, screen):
 
     Steps in k order (the im2col order), saturating or wrapping after the bias load and after
     every add, as :func:`conv_acc_faithful`. With *screen*, each output first gets its exact sum
-    and the bound ``|bias| + sum_k |cols[r,k] * w2[j,k]|``; when that bound is inside the
-    accumulator range no partial sum can overflow and the exact sum is the faithful result, so the
+    the sums of its positive and its negative products (:func:`_fits`); when both
+    ends stay inside the accumulator range no partial sum can overflow and the exact sum is the faithful result, so the
     sequential per-step pass runs only for outputs that might overflow (identical bits).
 
     Returns ``(acc, events)``, events int64 [ng] overflow events per output channel.
@@ -350,7 +365,7 @@ def gemm_acc_faithful(cols, w2, bias, acc_bits, wrap, screen):
                     p = np.int64(cols[r, k]) * np.int64(w2[j, k])
                     s += p
                     sa += abs(p)
-                if abs(b) + sa <= hi:
+                if _fits(b, s, sa, lo, hi):
                     acc[r, j] = b + s
                     continue
             a, o = _acc_step(b, lo, hi, wrap)

@@ -12,8 +12,10 @@ Path choice for MAC layers (see :mod:`accelsim.datapath.kernels` and
 
 ``faithful``  per-step saturate/wrap, overflow events counted — used whenever the bound
               ``max_c(|bias_c| + max|x| * sum_k |w_{c,k}|) < 2**(acc_bits-1)`` fails (or forced).
-              Each output is first screened with its own bound ``|bias| + sum_k |x_k w_k|``
-              (computed on the integer micro-kernel when ``max|x| * max_c sum|w_c| < 2**31``);
+              Each output is first screened with its own bounds ``bias + (sum of its positive
+              products)`` and ``bias + (sum of its negative products)`` (``kernels._fits``, from
+              the exact sum and ``sum_k |x_k w_k|``, computed on the integer micro-kernel when
+              ``max|x| * max_c sum|w_c| < 2**31``);
               blocks of 64 outputs that all pass take the exact sums, the others are stepped in
               the documented order — in int32 lanes, 64 outputs at once, when
               ``2**(acc_bits-1) + max|x| * max|w| < 2**31``, else one output at a time in int64;

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from accelsim.datapath import igemm, ops
+from accelsim.datapath import igemm, kernels, ops
 from tests.datapath.test_kernels import ref_conv_acc, ref_requant
 
 
@@ -314,3 +314,35 @@ def test_16_bit_lane_products_equal_the_32_bit_multiply(monkeypatch):
         out = np.zeros_like(x)
         kernel()(x, ws, out)
         np.testing.assert_array_equal(out, want)
+
+
+SCREEN_EDGE = [  # products (times k) in the documented order, overflow rule, hand-stepped acc / k, events
+    ([100, 27, -60, -60], "saturate", 7, 0),      # positive products sum to hi exactly: fits, no step
+    ([-100, -28, 60, 60], "saturate", -8, 0),     # negative products sum to lo exactly: fits
+    ([100, 28, -60, -60], "saturate", None, 1),   # 128k = hi + 1 -> hi = 128k - 1, then -60k twice: 8k - 1
+    ([-100, -29, 60, 60], "saturate", -8, 1),     # -129k -> lo = -128k, then +60k twice: -8k (exact: -9k)
+    ([100, 28, -60, -60], "wrap", 8, 2),          # 128k wraps to -128k, -188k wraps to 68k, then 8k
+]
+
+
+@pytest.mark.parametrize("k", [1, 1024, 4096], ids=["int8-lanes", "int16-lanes", "int64"])
+@pytest.mark.parametrize("products,overflow,acc,events", SCREEN_EDGE)
+def test_faithful_screen_at_the_accumulator_edge(k, products, overflow, acc, events):
+    """The screen lets an output skip stepping only when the sums of its positive and of its negative
+    products both fit (``kernels._fits``), whatever |bias| + sum|x w| says: a 1x1 convolution of one
+    pixel with four channels whose products sit exactly at, and one past, an ``8 + log2 k``-bit
+    accumulator's edge, against values stepped by hand (k = 4096 makes codes too wide for the
+    micro-kernel, so the int64 screen of ``kernels.gemm_acc_faithful`` runs)."""
+    acc_bits = 8 + k.bit_length() - 1
+    w = np.array([10, 1, 6, 6])
+    x = np.array([p // wi for p, wi in zip(products, w)]) * k
+    assert list(x * w) == [p * k for p in products]
+    want = 8 * k - 1 if acc is None else acc * k
+    got = ops.conv(x.reshape(1, 4, 1, 1), w.reshape(1, 4, 1, 1), np.zeros(1), 0, 1, 0, lo=-2 ** 20,
+                   hi=2 ** 20, acc_bits=acc_bits, overflow=overflow, path="faithful")
+    assert int(got.out[0, 0, 0, 0]) == want
+    assert got.overflow_events == events
+    lo, hi = -2 ** (acc_bits - 1), 2 ** (acc_bits - 1) - 1
+    s, sa = int((x * w).sum()), int(np.abs(x * w).sum())
+    assert sa > hi  # the old screen |bias| + sum|x w| <= hi would step every one of these
+    assert kernels._fits(0, s, sa, lo, hi) == (events == 0)
