@@ -46,9 +46,10 @@ from __future__ import annotations
 
 import threading
 
+import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
@@ -358,6 +359,75 @@ def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw, j_outer):
         _tile(a, b, toff, nq, qstride, jp, i * a_img + r0, j0, raw, (i * jp + j0) * rp + r0, rp)
 
 
+STRIP_A_BYTES = 1 << 18
+"""Packed activations of one :func:`gemm_requant` strip, bytes (L2-resident across the channel
+blocks that read it; measured on ResNet-50's 1x1 layers)."""
+
+
+def strip_pixels(nq: int, ntaps: int) -> int:
+    """Virtual pixels per :func:`gemm_requant` strip: a multiple of :data:`MR` whose packed
+    activations (``ntaps * nq`` words per pixel) fit :data:`STRIP_A_BYTES`, at least one tile."""
+    return max(MR, STRIP_A_BYTES // (4 * nq * ntaps) // MR * MR)
+
+
+@njit(cache=True, parallel=True, boundscheck=False)
+def gemm_requant(a, b, toff, nq, qstride, jp, rp, n_img, a_img, ipr, img_stride, row, corr, bias, pre, scale,
+                 post, lo, hi, out, n0, c0, ng, spx, strips):
+    """:func:`gemm_raw` and :func:`finish` blocked together: output codes, no raw-sum buffer.
+
+    A job is one strip of *spx* virtual pixels (a multiple of :data:`MR`) of raw image ``i`` and
+    one block of :data:`NR` channels, strips outer, so one strip of packed activations serves
+    every channel block from cache (:func:`strip_pixels`). Its register tiles go to the running
+    thread's row of *strips* (int32, ``NR`` rows of at least *spx* sums each, L2-resident),
+    which is then requantized in long runs straight into ``out[n0 + b, c0 + j, oy, ox]`` in
+    *out*'s dtype, with :func:`finish`'s mapping (image ``b = i*ipr + r // img_stride`` of the
+    chunk, ``r % img_stride = oy*row + ox``; positions ``ox >= ow`` and channels ``j >= ng``
+    dropped). Other arguments as :func:`gemm_raw` and :func:`finish`. Replaces the raw-sum
+    round trip through memory (4 bytes per output written, then read) on the exact paths.
+    """
+    n_out, c_out, oh, ow = out.shape
+    flat = out.reshape(-1)
+    plane_sz = oh * ow
+    nj = jp // NR
+    srow = strips.shape[1] // NR
+    ns = (rp + spx - 1) // spx
+    for job in prange(n_img * ns * nj):
+        i = job // (ns * nj)
+        rem = job % (ns * nj)
+        rb = (rem // nj) * spx
+        j0 = (rem % nj) * NR
+        re = min(rb + spx, rp)
+        strip = strips[get_thread_id()]
+        for r0 in range(rb, re, MR):
+            _tile(a, b, toff, nq, qstride, jp, i * a_img + r0, j0, strip, r0 - rb, srow)
+        k = 0
+        cnt = re - rb
+        while k < cnt:
+            r = rb + k
+            sub = 0
+            if ipr > 1:
+                sub = r // img_stride
+                r -= sub * img_stride
+            if sub >= ipr:
+                break
+            oy = r // row
+            ox = r - oy * row
+            if oy >= oh:
+                break
+            if ox >= ow:
+                k += row - ox
+                continue
+            run = min(cnt - k, (plane_sz - r) if row == ow else (ow - ox))
+            dbase = (n0 + i * ipr + sub) * c_out * plane_sz + oy * ow + ox
+            for jj in range(min(NR, ng - j0)):
+                c = c0 + j0 + jj
+                s0 = jj * srow + k
+                d0 = dbase + c * plane_sz
+                _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
+                             np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
+            k += run
+
+
 # --------------------------------------------------------------------------- packing
 
 
@@ -532,21 +602,22 @@ def _wrap32(v):
 
 
 @njit(inline="always")
-def _requant_run(raw, r0, dst, d0, count, cw, b, p0, s, p1, lo, hi):
-    """``dst[d0 + i] = clip(requant(wrap32(raw[r0 + i] + cw) + b))`` for ``i < count``.
+def _requant_run(src, dst, count, cw, b, p0, s, p1, lo, hi):
+    """``dst[i] = clip(requant(wrap32(src[i] + cw) + b))`` for ``i < count``.
 
     Branch-free int64 lane arithmetic over one contiguous run (vectorises; the store narrows to
-    *dst*'s dtype, which holds ``[lo, hi]``).
+    *dst*'s dtype, which holds ``[lo, hi]``). Callers pass views starting at the run, so every
+    index is a plain non-negative offset (no wraparound check, no gather).
     """
     lo64 = np.int64(lo)
     hi64 = np.int64(hi)
     h0 = (np.int64(1) << p0) >> 1
     h1 = (np.int64(1) << p1) >> 1
     for i in range(count):
-        v = _wrap32(np.int64(raw[r0 + i]) + cw) + b
+        v = _wrap32(np.int64(src[i]) + cw) + b
         v = ((v + h0) >> p0) * s
         v = (v + h1) >> p1
-        dst[d0 + i] = min(max(v, lo64), hi64)
+        dst[i] = min(max(v, lo64), hi64)
 
 
 @njit(cache=True, parallel=True)
@@ -574,10 +645,11 @@ def finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, 
         p1 = np.int64(post[c])
         dst = flat[(n0 + bimg) * c_out + c]
         if row == ow:
-            _requant_run(raw, base, dst, 0, oh * ow, cw, b, p0, s, p1, lo, hi)
+            _requant_run(raw[base:base + oh * ow], dst, oh * ow, cw, b, p0, s, p1, lo, hi)
         else:
             for oy in range(oh):
-                _requant_run(raw, base + oy * row, dst, oy * ow, ow, cw, b, p0, s, p1, lo, hi)
+                rb = base + oy * row
+                _requant_run(raw[rb:rb + ow], dst[oy * ow:(oy + 1) * ow], ow, cw, b, p0, s, p1, lo, hi)
 
 
 @njit(cache=True, parallel=True)
@@ -1003,9 +1075,9 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             toff = np.array([ky * dh * wp + kx * dw for ky in range(kh) for kx in range(kw)], dtype=np.int64)
             rp = _ceil(oh * wp, MR)
             qstride = rp + int(toff.max())
-            per_img = (nq * qstride + jp * rp) * 4
+            per_img = (nq * qstride + (jp * rp if screen else 0)) * 4
         else:
-            per_img = (kh * kw * nq + jp) * oh * ow * 4
+            per_img = (kh * kw * nq + (jp if screen else 0)) * oh * ow * 4
         key = (sixteen, screen, g)
         if packed is not None and key in packed:
             b, babs, corr = packed[key]
@@ -1035,11 +1107,14 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
                 a = _scratch("a", (kh * kw, nq, rp), np.int32)
                 pack_cols(x, n0, nb, xc0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, False, a)
                 n_raw, ipr, img_stride, row, a_img = 1, nb, oh * ow, ow, 0
+            if not screen:
+                spx = strip_pixels(nq, len(toff) if not plane else 1)
+                strips = _scratch("strips", (numba.config.NUMBA_NUM_THREADS, NR * (spx + LANES)), np.int32)
+                gemm_requant(a.reshape(-1).view(adt), b.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, ipr,
+                             img_stride, row, corr, bias, pre, scale, post, lo, hi, out, n0, c0, ng, spx, strips)
+                continue
             raw = _scratch("raw", (n_raw * jp * rp,), np.int32)
             gemm_raw(a.reshape(-1).view(adt), b.reshape(-1), toff, nq, qstride, jp, rp, n_raw, a_img, raw, j_outer)
-            if not screen:
-                finish(raw, jp, rp, ipr, img_stride, row, corr, bias, pre, scale, post, lo, hi, out, n0, c0, ng)
-                continue
             if plane:
                 pack_plane(x, n0, xc0, cg, pt, pl, hp, wp, qstride, per, True, a)
             else:
