@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,6 +34,11 @@ from accelsim.sweep.store import canonical_json
 
 CACHE_SCHEMA_VERSION = 1
 """Mixed into every key: bump it when cached values change meaning."""
+
+NETWORKS_KEPT = 4
+"""Quantized networks one process keeps after reading them from a cache (:meth:`ResultCache.get_quantized`)."""
+
+_NETWORKS: "OrderedDict[str, Any]" = OrderedDict()
 
 
 class ResultCache:
@@ -137,16 +143,29 @@ class ResultCache:
     # -- quantized networks --------------------------------------------------------------------
 
     def get_quantized(self, key: str):
-        """The cached :class:`~accelsim.layers.Network` under *key*, or ``None`` (also for an unreadable entry)."""
+        """The cached :class:`~accelsim.layers.Network` under *key*, or ``None`` (also for an unreadable entry).
+
+        A network once read is kept in this process (:data:`NETWORKS_KEPT`, least recently used
+        out): a published value never changes under its key, and the points sharing a
+        calibration often run in the same worker.
+        """
         from accelsim.layers import read_network
 
         path = self._path("quantized", key)
+        memo = str(path.resolve())
+        if memo in _NETWORKS:
+            _NETWORKS.move_to_end(memo)
+            return _NETWORKS[memo]
         if not (path / "descriptors.json").is_file():
             return None
         try:
-            return read_network(path)
+            net = read_network(path)
         except (InputFileError, SchemaVersionError):  # unreadable entry: treat as missing, it will be rebuilt
             return None
+        _NETWORKS[memo] = net
+        while len(_NETWORKS) > NETWORKS_KEPT:
+            _NETWORKS.popitem(last=False)
+        return net
 
     def put_quantized(self, key: str, net: Any) -> None:
         """Publish network *net* under *key*: written to a temporary folder, then renamed."""

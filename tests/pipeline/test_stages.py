@@ -76,3 +76,34 @@ def test_simulate_path_keeps_every_quant_width_of_the_config():
 def test_unknown_value_is_a_clear_error():
     with pytest.raises(ConfigError, match=r"no stage produces 'timings' \(values: workload, float_graph"):
         run_stages(config_from_dict({}), "timings")
+
+
+class _DictCache:
+    """The two methods run_stages asks of a cache, over a dict; counts the builds."""
+
+    def __init__(self):
+        self.values, self.builds = {}, []
+
+    def quantized(self, key, builder):
+        if key not in self.values:
+            self.builds.append("descriptors")
+            self.values[key] = builder()
+        return self.values[key]
+
+    def json(self, key, builder):
+        if key not in self.values:
+            self.builds.append("accuracy")
+            self.values[key] = builder()
+        return self.values[key]
+
+
+def test_values_only_cached_stages_need_are_made_on_a_miss_only():
+    cfg = config_from_dict({"quant": {"calib_batch": 8}, "data": {"test": {"path": "bundled", "limit": 8}}})
+    cache = _DictCache()
+    first = run_stages(cfg, ("accuracy", "energy"), cache=cache)
+    assert sorted(cache.builds) == ["accuracy", "descriptors"] and "float_graph" in first
+    again = run_stages(cfg, ("accuracy", "energy"), cache=cache)
+    assert len(cache.builds) == 2  # both read back
+    assert set(again) == {"workload", "descriptors", "accuracy", "network", "timing", "energy"}  # no ONNX import
+    assert again["timing"].total == first["timing"].total
+    assert again["energy"].energy_per_inference_uj == first["energy"].energy_per_inference_uj

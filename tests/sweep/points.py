@@ -76,3 +76,13 @@ def failing_point(cfg, *, cache=None, progress=False) -> dict:
     if cfg.quant.weight_bits == 4:
         raise ValueError("4-bit weights refused by this test\nsecond line must not be kept")
     return fake_point(cfg, cache=cache, progress=progress)
+
+
+def thread_settings() -> tuple[dict, int]:
+    """What a worker sees: the thread variables, then Numba's pool size (imported here, after them)."""
+    from accelsim.sweep.executor import THREAD_VARIABLES
+
+    env = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    import numba
+
+    return env, numba.get_num_threads()

@@ -61,6 +61,16 @@ def test_quantized_network_round_trips_through_descriptor_files(tmp_path):
     json.loads((tmp_path / "quantized" / key / "descriptors.json").read_text())
 
 
+def test_a_network_read_once_is_kept_in_the_process(tmp_path):
+    net = Network(name="kept", layers=(), inputs=("x",), outputs=("x",), tensors={"w": np.ones(3, np.int8)})
+    key = ResultCache.key("kept")
+    ResultCache(tmp_path).put_quantized(key, net)
+    first = ResultCache(tmp_path).get_quantized(key)
+    (tmp_path / "quantized" / key / "descriptors.json").unlink()  # a second read would now miss
+    assert ResultCache(tmp_path).get_quantized(key) is first
+    assert ResultCache(tmp_path / "other").get_quantized(key) is None  # kept per cache folder
+
+
 def test_a_cached_none_is_a_hit(tmp_path):
     calls = []
     key = ResultCache.key("none")

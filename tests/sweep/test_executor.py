@@ -132,3 +132,19 @@ def test_evaluate_point_turns_exceptions_into_one_line_errors():
     assert out["error"] == "ValueError: 4-bit weights refused by this test"
     out = evaluate_point(FAKE, cfg.model_dump(mode="json"), None)
     assert out["status"] == "ok" and out["result"]["macs"] == 1_000_000
+
+
+def test_local_workers_share_the_cores_out_between_their_thread_pools():
+    from accelsim.sweep.executor import THREAD_VARIABLES, LocalExecutor, threads_per_worker
+
+    from tests.sweep.points import thread_settings
+
+    assert [threads_per_worker(w, cores=2) for w in (1, 2, 3)] == [2, 1, 1]
+    assert threads_per_worker(3, cores=8) == 2
+    ex = LocalExecutor(2)
+    seen = [out for _, out in ex.map_unordered(thread_settings, [(i, ()) for i in range(4)])]
+    share = str(threads_per_worker(2))
+    want = {name: os.environ.get(name, share) for name in THREAD_VARIABLES}  # a variable the user set wins
+    for env, numba_threads in seen:
+        assert env == want
+        assert numba_threads == int(want["NUMBA_NUM_THREADS"])
