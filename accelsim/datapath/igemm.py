@@ -463,26 +463,27 @@ def _slots(cg, q, per):
 
 
 @njit(inline="always")
-def _pack_run(dst, d0, s0, s1, s2, s3, i0, step, count, m0, m1, m2, m3, off, per, absolute):
-    """``dst[d0 + k] = word(s0[i0 + k*step], ..)`` for ``k < count`` (:func:`_word`; ``|x|`` with
-    *absolute*). A full k-group (every mask -1) takes a mask-free loop, and ``step == 1`` a
-    unit-stride one, so the common case compiles to plain vector loads and shifts."""
+def _pack_run(dst, s0, s1, s2, s3, step, count, m0, m1, m2, m3, off, per, absolute):
+    """``dst[k] = word(s0[k*step], ..)`` for ``k < count`` (:func:`_word`; ``|x|`` with
+    *absolute*). Callers pass views starting at the run (plain non-negative indices: no
+    wraparound check, no gathers). A full k-group (every mask -1) takes a mask-free loop, and
+    ``step == 1`` a unit-stride one, so the common case compiles to plain vector loads."""
     if absolute:
         for k in range(count):
-            ix = i0 + k * step
-            dst[d0 + k] = _word(abs(s0[ix]), abs(s1[ix]), abs(s2[ix]), abs(s3[ix]), m0, m1, m2, m3, 0, per)
+            ix = k * step
+            dst[k] = _word(abs(s0[ix]), abs(s1[ix]), abs(s2[ix]), abs(s3[ix]), m0, m1, m2, m3, 0, per)
     elif m3 == -1 or (per == 2 and m1 == -1):
         if step == 1:
             for k in range(count):
-                dst[d0 + k] = _word(s0[i0 + k], s1[i0 + k], s2[i0 + k], s3[i0 + k], -1, -1, -1, -1, off, per)
+                dst[k] = _word(s0[k], s1[k], s2[k], s3[k], -1, -1, -1, -1, off, per)
         else:
             for k in range(count):
-                ix = i0 + k * step
-                dst[d0 + k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], -1, -1, -1, -1, off, per)
+                ix = k * step
+                dst[k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], -1, -1, -1, -1, off, per)
     else:
         for k in range(count):
-            ix = i0 + k * step
-            dst[d0 + k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], m0, m1, m2, m3, off, per)
+            ix = k * step
+            dst[k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], m0, m1, m2, m3, off, per)
 
 
 @njit(cache=True, parallel=True)
@@ -510,8 +511,9 @@ def pack_plane(x, n0, c0, cg, pt, pl, hp, wp, qstride, per, absolute, a):
         dst[:] = pad
         e0, e1, e2, e3, m0, m1, m2, m3 = _slots(cg, q, per)
         for iy in range(h):
-            _pack_run(dst, (pt + iy) * wp + pl, x[n, c0 + e0, iy], x[n, c0 + e1, iy], x[n, c0 + e2, iy],
-                      x[n, c0 + e3, iy], 0, 1, wd, m0, m1, m2, m3, off, per, absolute)
+            d0 = (pt + iy) * wp + pl
+            _pack_run(dst[d0:d0 + wd], x[n, c0 + e0, iy], x[n, c0 + e1, iy], x[n, c0 + e2, iy], x[n, c0 + e3, iy],
+                      1, wd, m0, m1, m2, m3, off, per, absolute)
 
 
 @njit(cache=True, parallel=True)
@@ -545,8 +547,8 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
         if whole:
             for i in range(nb):
                 n = n0 + i
-                _pack_run(dst, i * per_img, planes[n, c0 + e0], planes[n, c0 + e1], planes[n, c0 + e2],
-                          planes[n, c0 + e3], 0, 1, per_img, m0, m1, m2, m3, off, per, absolute)
+                _pack_run(dst[i * per_img:(i + 1) * per_img], planes[n, c0 + e0], planes[n, c0 + e1],
+                          planes[n, c0 + e2], planes[n, c0 + e3], 1, per_img, m0, m1, m2, m3, off, per, absolute)
             dst[nb * per_img:] = pad
             continue
         t = kx * dw - pl
@@ -563,8 +565,10 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
                     continue
                 dst[r0:r0 + ox_lo] = pad
                 dst[r0 + ox_hi:r0 + ow] = pad
-                _pack_run(dst, r0 + ox_lo, x[n, c0 + e0, iy], x[n, c0 + e1, iy], x[n, c0 + e2, iy],
-                          x[n, c0 + e3, iy], ox_lo * sw + t, sw, ox_hi - ox_lo, m0, m1, m2, m3, off, per, absolute)
+                i0 = ox_lo * sw + t
+                _pack_run(dst[r0 + ox_lo:r0 + ox_hi], x[n, c0 + e0, iy, i0:], x[n, c0 + e1, iy, i0:],
+                          x[n, c0 + e2, iy, i0:], x[n, c0 + e3, iy, i0:], sw, ox_hi - ox_lo, m0, m1, m2, m3, off, per,
+                          absolute)
         dst[nb * per_img:] = pad
 
 

@@ -623,6 +623,18 @@ def lut_apply(x, table, offset):
 
 
 @njit(cache=True, parallel=True)
+def quantize_codes(x, step, qmax, out):
+    """``out = clip(floor(x / step + 0.5), -qmax, qmax)`` in float64, element by element
+    (:func:`accelsim.layers.arith.quantize_tensor`'s rule, same IEEE operations), stored in
+    *out*'s integer dtype; *x* and *out* flat, of one length."""
+    lo = -float(qmax)
+    hi = float(qmax)
+    for i in prange(x.shape[0]):
+        q = np.floor(np.float64(x[i]) / step + 0.5)
+        out[i] = min(max(q, lo), hi)
+
+
+@njit(cache=True, parallel=True)
 def max_abs(x):
     """Largest |code| of an integer array (0 for an empty one), as int64.
 
@@ -647,5 +659,5 @@ def max_abs(x):
 __all__ = [
     "FLOAT32_EXACT_LIMIT", "FLOAT64_EXACT_LIMIT", "conv_acc_faithful", "conv_acc_exact", "depthwise_codes", "im2col_t", "im2col_rows", "tap_sum_to_nchw", "gemm_acc_faithful",
     "gemm_cols_to_nchw", "requant_nchw", "maxpool", "avgpool", "requant_channels_noclip",
-    "add_requant", "mul_requant", "lut_apply", "max_abs",
+    "add_requant", "mul_requant", "lut_apply", "max_abs", "quantize_codes",
 ]

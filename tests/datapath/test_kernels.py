@@ -299,3 +299,21 @@ def test_gemm_paths_on_wider_layers(stride, pad, dil, groups, tap_min_plane, pat
     assert got.path == path
     want = ref_requant(ref_conv_acc(x, w, b, stride, pad, dil, groups), [1], [90], [12], -127, 127)
     np.testing.assert_array_equal(got.out, want)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 16), st.sampled_from([np.float32, np.float64]), st.integers(0, 2 ** 32 - 1))
+def test_quantize_codes_matches_numpy_quantizer(bits, dtype, seed):
+    """The parallel input quantizer against numpy's ``clip(floor(x / step + 0.5))``: random values,
+    exact ties (k + 0.5 steps, both signs), values far past the clip range and signed zeros."""
+    from accelsim.datapath import kernels as K
+    from accelsim.layers.arith import quantize_tensor
+
+    rng = np.random.default_rng(seed)
+    q = 2 ** (bits - 1) - 1
+    step = float(rng.uniform(0.01, 2.0))
+    x = np.concatenate([rng.normal(0, q * step / 2, 200), (rng.integers(-q, q, 50) + 0.5) * step,
+                        [1e30, -1e30, 0.0, -0.0, q * step * 3]]).astype(dtype)
+    out = np.empty(x.size, ops.code_dtype(-q, q))
+    K.quantize_codes(x, step, q, out)
+    np.testing.assert_array_equal(out, quantize_tensor(x, step, bits))
