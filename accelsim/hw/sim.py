@@ -4,16 +4,17 @@ One :class:`simpy.Environment` per run; its time unit is one clock cycle. Three 
 exchange events per *chunk* (a tile, or a piece of a tile small enough for its buffer halves;
 a tile is one (group, row fold) of a layer, see :mod:`accelsim.hw.traffic`), never per cycle:
 
-- ``dma``: for each chunk, waits for a free input-buffer half (a :class:`simpy.Container` of
-  2 halves, 1 if not double-buffered), then holds the DRAM channel for
-  ``ceil(bytes / bandwidth)`` cycles and hands the chunk to the array.
+- ``dma``: for each chunk, waits for a free input-buffer half (2 halves, 1 if not
+  double-buffered), then holds the DRAM channel for ``ceil(bytes / bandwidth)`` cycles and
+  hands the chunk to the array.
 - ``array``: takes the next loaded chunk (waiting for it is a stall), computes for its share of
   the layer's closed-form compute cycles (:mod:`accelsim.hw.timing`), frees its input half, then
   waits for a free output-buffer half (waiting is a stall) and passes the results on.
 - ``writeback``: holds the DRAM channel for the chunk's write bytes, then frees the output half.
 
-The DRAM channel is one :class:`simpy.Resource` shared by reads and write-back. Layers run one
-after another: a layer's first load waits until the previous layer's last write-back is done
+The DRAM channel is shared by reads and write-back, first come, first served (same-cycle
+requests in the order of the plain one-event-per-step SimPy model, see
+:class:`AcceleratorModel`). Layers run one after another: a layer's first load waits until the previous layer's last write-back is done
 (its input is that output). With ``hardware.buffers.cross_layer_prefetch`` the first chunk's
 weights (which need no earlier layer) load as soon as a buffer half is free, while the previous
 layer still computes or writes back; its activations and its compute still wait for the previous
@@ -30,8 +31,10 @@ number of row folds (and with data volume over buffer size), never with MACs.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, fields
 from math import ceil
+from typing import Any
 
 import numpy as np
 import simpy
@@ -189,8 +192,45 @@ def _spread(total: int, w: np.ndarray) -> np.ndarray:
     return np.diff(ends, prepend=0)
 
 
+class _Wake(simpy.Event):
+    """An event triggered at a given place in the order of same-cycle events (see
+    :class:`AcceleratorModel`): SimPy processes events due at one cycle by priority, and the
+    model's priorities are the per-event model's event ids."""
+
+    def fire(self, order: int, value: Any = None) -> None:
+        self._ok = True
+        self._value = value
+        self.env.schedule(self, order)
+
+
+class _Delay(simpy.Event):
+    """:class:`simpy.Timeout` with a given place in the order of the events due when it ends."""
+
+    def __init__(self, env: simpy.Environment, delay: int, order: int):
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, order, delay)
+
+
 class AcceleratorModel:
     """Array + double-buffered SRAM + one DRAM channel on one SimPy environment.
+
+    Three processes (``dma``, ``array``, ``writeback``, see the module docstring) share the
+    DRAM channel first come, first served; which of two same-cycle requests comes first decides
+    later cycles. The plain way to write the model, with a :class:`simpy.Container` per buffer,
+    a :class:`simpy.Store` between the processes and a :class:`simpy.Resource` for the channel,
+    takes about 14 events per chunk, most of them triggered and processed in the same cycle;
+    their order (SimPy's: by cycle, then by event id) is what ranks same-cycle requests.
+
+    This model keeps that order exactly with far fewer events. It counts the events the plain
+    model would schedule (:attr:`order`, the plain model's next event id) and gives each event
+    it does schedule that number as its SimPy priority, so SimPy processes them in the plain
+    model's order. An event the plain model would trigger and process in the same cycle only to
+    resume the process that triggered it is skipped (the process goes on at once) when nothing
+    else is due in that cycle: it would have been processed next anyway. Events whose
+    processing changes nothing are counted, never scheduled. ``tests/hw/test_sim.py`` holds the
+    two models equal, cycle for cycle and phase for phase, on random chunk streams.
 
     Parameters
     ----------
@@ -202,22 +242,52 @@ class AcceleratorModel:
         self.hw = hw
         self.env = simpy.Environment()
         halves = 2 if hw.buffers.double_buffered else 1
-        self.dram = simpy.Resource(self.env, capacity=1)
-        self.in_space = simpy.Container(self.env, capacity=halves, init=halves)
-        self.out_space = simpy.Container(self.env, capacity=halves, init=halves)
-        self.loaded = simpy.Store(self.env)
-        self.computed = simpy.Store(self.env)
+        self.in_free = halves
+        """Free input-buffer halves."""
+        self.out_free = halves
+        """Free output-buffer halves."""
+        self.loaded: deque[_Chunk] = deque()
+        """Chunks loaded, not yet taken by the array."""
+        self.computed: deque[_Chunk] = deque()
+        """Chunks computed, not yet taken by the write-back."""
+        self.dram_busy = False
+        """Whether a transfer holds the DRAM channel."""
+        self.dram_queue: deque[_Wake] = deque()
+        """Transfers waiting for the DRAM channel, first come first."""
+        self.order = 3
+        """Id the plain model would give its next event (its three process starts took 0-2)."""
+        self._in_wait: _Wake | None = None
+        self._out_wait: _Wake | None = None
+        self._loaded_wait: _Wake | None = None
+        self._computed_wait: _Wake | None = None
         self.bw = hw.dram.bandwidth_bytes_per_cycle
         self.timeline = Timeline() if keep_timeline else None
         self.layer_end: dict[int, int] = {}
-        self._layer_done: dict[int, simpy.Event] = {}
+        self._layer_done: dict[int, _Wake] = {}
 
     def _transfer_cycles(self, nbytes: float) -> int:
         return ceil(nbytes / self.bw - 1e-9) if nbytes > 0 else 0
 
-    def _done_event(self, layer: int) -> simpy.Event:
+    def _next(self) -> int:
+        """Count one event of the plain model; return its id."""
+        order = self.order
+        self.order = order + 1
+        return order
+
+    def _hop(self) -> _Wake | None:
+        """The plain model's process would wait here for an event triggered now. Returns None if
+        nothing else is due this cycle (the event would be processed next: go on), else the
+        event to wait for."""
+        order = self._next()
+        if self.env.peek() > self.env.now:
+            return None
+        ev = _Wake(self.env)
+        ev.fire(order)
+        return ev
+
+    def _done_event(self, layer: int) -> _Wake:
         if layer not in self._layer_done:
-            self._layer_done[layer] = self.env.event()
+            self._layer_done[layer] = _Wake(self.env)
         return self._layer_done[layer]
 
     def _dma(self, chunks: list[_Chunk]):
@@ -226,7 +296,13 @@ class AcceleratorModel:
             waits = ch.first and ch.layer > 0
             if waits and not prefetch:
                 yield self._done_event(ch.layer - 1)
-            yield self.in_space.get(1)
+            if self.in_free:  # take an input-buffer half
+                self.in_free -= 1
+                if hop := self._hop():
+                    yield hop
+            else:
+                self._in_wait = _Wake(self.env)
+                yield self._in_wait
             early = ch.weight_read if waits and prefetch else 0.0
             if early > 0:
                 # cross-layer prefetch: the weights need no earlier layer; they load into the free
@@ -236,40 +312,102 @@ class AcceleratorModel:
                 yield self._done_event(ch.layer - 1)  # the activations are the previous output
             if ch.read - early > 0:
                 yield from self._dram_transfer(ch.layer, ch.read - early, "dma")
-            yield self.loaded.put(ch)
+            self.loaded.append(ch)  # hand the chunk to the array
+            if hop := self._hop():
+                yield hop
+            if self._loaded_wait is not None:
+                self._loaded_wait.fire(self._next(), self.loaded.popleft())
+                self._loaded_wait = None
+        self._next()  # the process's end
 
     def _dram_transfer(self, layer: int, nbytes: float, phase: str):
         """Hold the shared DRAM channel while *nbytes* move; record the span as *phase*."""
-        with self.dram.request() as req:
-            yield req
-            t0 = self.env.now
-            yield self.env.timeout(self._transfer_cycles(nbytes))
-            if self.timeline is not None:
-                self.timeline.add(layer, phase, t0, self.env.now)
+        if self.dram_busy or self.dram_queue:
+            if not self.dram_busy:  # released this cycle, not yet handed on: the first waiter gets it
+                self._grant_dram()
+            wait = _Wake(self.env)
+            self.dram_queue.append(wait)
+            yield wait
+        else:
+            self.dram_busy = True
+            if hop := self._hop():
+                yield hop
+        t0 = self.env.now
+        yield _Delay(self.env, self._transfer_cycles(nbytes), self._next())
+        if self.timeline is not None:
+            self.timeline.add(layer, phase, t0, self.env.now)
+        self.dram_busy = False
+        order = self._next()  # the release, handing the channel on when processed
+        if self.dram_queue:
+            release = _Wake(self.env)
+            release.callbacks.append(lambda _: self._grant_dram())
+            release.fire(order)
+
+    def _grant_dram(self) -> None:
+        if not self.dram_busy and self.dram_queue:
+            self.dram_busy = True
+            self.dram_queue.popleft().fire(self._next())
 
     def _array(self, n: int):
         env = self.env
         for _ in range(n):
-            ch = yield self.loaded.get()
+            if self.loaded:
+                ch = self.loaded.popleft()
+                if hop := self._hop():
+                    yield hop
+            else:
+                self._loaded_wait = _Wake(env)
+                ch = yield self._loaded_wait
             t0 = env.now
             if ch.compute:
-                yield env.timeout(ch.compute)
+                yield _Delay(env, ch.compute, self._next())
                 if self.timeline is not None:
                     self.timeline.add(ch.layer, "compute", t0, env.now)
-            yield self.in_space.put(1)
-            yield self.out_space.get(1)
-            yield self.computed.put(ch)
+            self.in_free += 1  # free the input half
+            if hop := self._hop():
+                yield hop
+            if self._in_wait is not None:
+                self.in_free -= 1
+                self._in_wait.fire(self._next())
+                self._in_wait = None
+            if self.out_free:  # take an output-buffer half (waiting is a stall)
+                self.out_free -= 1
+                if hop := self._hop():
+                    yield hop
+            else:
+                self._out_wait = _Wake(env)
+                yield self._out_wait
+            self.computed.append(ch)  # hand the results to the write-back
+            if hop := self._hop():
+                yield hop
+            if self._computed_wait is not None:
+                self._computed_wait.fire(self._next(), self.computed.popleft())
+                self._computed_wait = None
+        self._next()
 
     def _writeback(self, n: int):
         env = self.env
         for _ in range(n):
-            ch = yield self.computed.get()
+            if self.computed:
+                ch = self.computed.popleft()
+                if hop := self._hop():
+                    yield hop
+            else:
+                self._computed_wait = _Wake(env)
+                ch = yield self._computed_wait
             if ch.write > 0:
                 yield from self._dram_transfer(ch.layer, ch.write, "writeback")
-            yield self.out_space.put(1)
+            self.out_free += 1  # free the output half
+            if hop := self._hop():
+                yield hop
+            if self._out_wait is not None:
+                self.out_free -= 1
+                self._out_wait.fire(self._next())
+                self._out_wait = None
             if ch.last:
                 self.layer_end[ch.layer] = env.now
-                self._done_event(ch.layer).succeed()
+                self._done_event(ch.layer).fire(self._next())
+        self._next()
 
     def run(self, plans: list[LayerPlan]) -> list[int]:
         """Simulate all layers; return each layer's end cycle (last write-back done)."""
@@ -279,11 +417,16 @@ class AcceleratorModel:
             chunks.extend(_layer_chunks(li, plan, self.hw))
             chunks[start].first = True
             chunks[-1].last = True
+        return self.run_chunks(chunks)
+
+    def run_chunks(self, chunks: list[_Chunk]) -> list[int]:
+        """Simulate a stream of DMA chunks (layers numbered from 0, each layer's first and last
+        chunk marked); return each layer's end cycle."""
         self.env.process(self._dma(chunks))
         self.env.process(self._array(len(chunks)))
         self.env.process(self._writeback(len(chunks)))
         self.env.run()
-        return [self.layer_end[i] for i in range(len(plans))]
+        return [self.layer_end[i] for i in range(len(self.layer_end))]
 
 
 @lazy_njit
