@@ -161,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     # No linear algebra here: one BLAS thread spares numpy's import the start of an OpenBLAS pool of one
     # thread per core (set before numpy's first import; a value the user set wins)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Nor pydantic plugins (validation observers found among the installed packages' entry points):
+    # looking for them reads every installed distribution's metadata at the first config model
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from accelsim.config.run import load_config
     from accelsim.pipeline.stages import output_dir, run_stages
 

@@ -15,8 +15,6 @@ Preprocessing order (see :mod:`accelsim.datasets.readers`): raw pixels -> channe
 An ``.npz`` holding ``x`` (already preprocessed float32) skips all of it.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 import pydantic

@@ -6,8 +6,6 @@ pricing live in :mod:`accelsim.energy`; this section only chooses the table, and
 time that a named technology has a shipped table.
 """
 
-from __future__ import annotations
-
 from importlib.resources import files
 from pathlib import Path
 

@@ -6,8 +6,6 @@ the same keys and the tests hold the two equal. The README section "Hardware tim
 exact machine these keys describe.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 import pydantic

@@ -7,8 +7,6 @@ for how ``scale_bits`` and ``acc_bits`` bound the integers, :mod:`accelsim.quant
 the methods and docs/quantization.md for what each option buys at low bit widths.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

@@ -7,8 +7,6 @@ is this module's output; ``tests/config/test_reference.py`` fails when it is sta
     python -m accelsim.config.reference > docs/reference/config.md
 """
 
-from __future__ import annotations
-
 import re
 import types
 import typing

@@ -17,8 +17,6 @@ the file's folder; :func:`load_config` resolves them. Command-line paths (``-o D
 to the working directory.
 """
 
-from __future__ import annotations
-
 from importlib.resources import files
 from pathlib import Path
 from typing import Any

@@ -1,7 +1,5 @@
 """``simulation:`` — how the hardware model counts (cycle convention, stall model)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

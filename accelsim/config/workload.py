@@ -11,8 +11,6 @@ The older ``topology: resnet18`` / ``topology: path.csv`` still reads (with a ``
 :func:`topology_from_text` is the one rule that tells a CSV path from a zoo name.
 """
 
-from __future__ import annotations
-
 import warnings
 from pathlib import Path
 from typing import Any
