@@ -213,6 +213,15 @@ class _Delay(simpy.Event):
         env.schedule(self, order, delay)
 
 
+class _Environment(simpy.Environment):
+    """:class:`simpy.Environment` that tells whether an event due now comes before a given one."""
+
+    def due_before(self, order: int) -> bool:
+        """Whether an event scheduled for this cycle has a priority below *order*."""
+        queue = self._queue
+        return bool(queue) and queue[0][0] == self._now and queue[0][1] < order
+
+
 class AcceleratorModel:
     """Array + double-buffered SRAM + one DRAM channel on one SimPy environment.
 
@@ -240,7 +249,7 @@ class AcceleratorModel:
 
     def __init__(self, hw: HardwareConfig, keep_timeline: bool = True):
         self.hw = hw
-        self.env = simpy.Environment()
+        self.env = _Environment()
         halves = 2 if hw.buffers.double_buffered else 1
         self.in_free = halves
         """Free input-buffer halves."""
@@ -256,6 +265,7 @@ class AcceleratorModel:
         """Transfers waiting for the DRAM channel, first come first."""
         self.order = 3
         """Id the plain model would give its next event (its three process starts took 0-2)."""
+        self._release_due = False
         self._in_wait: _Wake | None = None
         self._out_wait: _Wake | None = None
         self._loaded_wait: _Wake | None = None
@@ -279,7 +289,10 @@ class AcceleratorModel:
         nothing else is due this cycle (the event would be processed next: go on), else the
         event to wait for."""
         order = self._next()
-        if self.env.peek() > self.env.now:
+        if self._release_due:  # the channel's release, one event earlier: hand the channel on
+            self._release_due = False
+            self._grant_dram()
+        if not self.env.due_before(order):
             return None
         ev = _Wake(self.env)
         ev.fire(order)
@@ -307,7 +320,7 @@ class AcceleratorModel:
             if early > 0:
                 # cross-layer prefetch: the weights need no earlier layer; they load into the free
                 # half while the previous layer still computes or writes back
-                yield from self._dram_transfer(ch.layer, early, "dma")
+                yield from self._dram_transfer(ch.layer, early, "dma", hop_next=False)
             if waits and prefetch:
                 yield self._done_event(ch.layer - 1)  # the activations are the previous output
             if ch.read - early > 0:
@@ -320,8 +333,12 @@ class AcceleratorModel:
                 self._loaded_wait = None
         self._next()  # the process's end
 
-    def _dram_transfer(self, layer: int, nbytes: float, phase: str):
-        """Hold the shared DRAM channel while *nbytes* move; record the span as *phase*."""
+    def _dram_transfer(self, layer: int, nbytes: float, phase: str, hop_next: bool = True):
+        """Hold the shared DRAM channel while *nbytes* move; record the span as *phase*.
+
+        The release hands the channel to the first waiter when the plain model processes it. With
+        *hop_next* (the caller's next step is a :meth:`_hop`, with no event in between) and
+        nothing else due this cycle, that is just before the hop: :meth:`_hop` does it."""
         if self.dram_busy or self.dram_queue:
             if not self.dram_busy:  # released this cycle, not yet handed on: the first waiter gets it
                 self._grant_dram()
@@ -338,7 +355,9 @@ class AcceleratorModel:
             self.timeline.add(layer, phase, t0, self.env.now)
         self.dram_busy = False
         order = self._next()  # the release, handing the channel on when processed
-        if self.dram_queue:
+        if self.dram_queue and hop_next and not self.env.due_before(order):
+            self._release_due = True
+        elif self.dram_queue:
             release = _Wake(self.env)
             release.callbacks.append(lambda _: self._grant_dram())
             release.fire(order)
