@@ -10,8 +10,6 @@ Command-line values override the config. Prints a per-layer table and totals; wr
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import re
 import sys
@@ -117,6 +115,8 @@ def csv_rows(result: dict) -> list[dict]:
 
 
 def write_csv(result: dict, path: Path) -> None:
+    import csv
+
     with atomic_open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         writer.writeheader()
@@ -180,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
     result = timing.to_dict()
     result["meta"]["config"] = str(path)
     print(format_table(result, quiet=args.quiet))
+    import json
+
     written = []
     if args.out != "-":
         out = output_dir(cfg, args.out)

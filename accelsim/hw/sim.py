@@ -541,7 +541,8 @@ def _layer_chunks(li: int, plan: LayerPlan, hw: HardwareConfig) -> list[_Chunk]:
     halves /= 2 if hw.buffers.double_buffered else 1
     comp, rd, wr, rw = _merge_tiles(plan.spans.astype(np.int64), np.ascontiguousarray(plan.tile_read, dtype=np.float64),
                                     np.ascontiguousarray(plan.tile_write, dtype=np.float64), halves)
-    return [_Chunk(li, int(c), float(r), float(w), False, False, float(v)) for c, r, w, v in zip(comp, rd, wr, rw)]
+    return [_Chunk(li, c, r, w, False, False, v)
+            for c, r, w, v in zip(comp.tolist(), rd.tolist(), wr.tolist(), rw.tolist())]
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 Three producers write them (the quantizer, the ONNX importer without calibration, the topology
 readers) and two consumers read them (the integer datapath and the hardware model). This package
-depends on nothing else in accelsim but :mod:`accelsim.errors`.
+depends on nothing else in accelsim but :mod:`accelsim.errors` (and the small helpers
+:mod:`accelsim.atomic`, :mod:`accelsim.lazy`). The file format
+(:mod:`accelsim.layers.io`: ``SCHEMA_VERSION``, ``read_network``, ``write_network``) is imported on
+first use, so a shape-only run never loads it.
 """
 
 from accelsim.layers.descriptor import (
@@ -13,7 +16,7 @@ from accelsim.layers.descriptor import (
     Network,
     QuantParams,
 )
-from accelsim.layers.io import SCHEMA_VERSION, read_network, write_network
+from accelsim.lazy import lazy_getattr
 
 __all__ = [
     "ARRAY_OPS",
@@ -26,3 +29,6 @@ __all__ = [
     "read_network",
     "write_network",
 ]
+
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(("SCHEMA_VERSION", "read_network", "write_network"),
+                                                   "accelsim.layers.io"))

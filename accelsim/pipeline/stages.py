@@ -33,9 +33,7 @@ Heavy modules (ONNX import, Numba kernels, SimPy) are imported inside the stage 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
-import json
 import sys
 import threading
 import warnings
@@ -437,6 +435,8 @@ def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     st = path.stat()
     memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if memo not in _DIGESTS:
+        import hashlib
+
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(chunk_bytes), b""):
@@ -484,6 +484,9 @@ def stage_keys(cfg: RunConfig, want: Iterable[str] = ("accuracy", "energy")) -> 
     Two configs agreeing on everything a stage reads (directly or through its needs) get the same
     key for that stage's value; a config key no stage declares never enters any key.
     """
+    import hashlib
+    import json
+
     if cfg.workload.model is None and cfg.workload.topology is None:
         cfg = cfg.model_copy(update={"workload": cfg.workload.model_copy(update={"model": BUNDLED})})
     keys: dict[str, str] = {}
