@@ -60,7 +60,7 @@ def test_simulate_on_a_topology_imports_neither_numba_nor_scipy(tmp_path):
     # heavy libraries, and accelsim modules of stages a simulate does not run (energy tables, the
     # sweep's executors, reports, the ONNX importer, the integer datapath)
     unwanted = ("numba", "scipy", "matplotlib", "onnx", "accelsim.energy.table", "accelsim.sweep.executor",
-                "accelsim.report", "accelsim.graph", "accelsim.datapath", "accelsim.quant")
+                "accelsim.report", "accelsim.graph", "accelsim.datapath", "accelsim.quant", "accelsim.layers.io")
     code = ("import sys; from accelsim.cli import main; "
             "rc = main(['simulate', '--topology', 'resnet18', '--array', '32x32', '-o', '-', '-q']); "
             f"print(rc, sorted(m for m in {unwanted!r} if m in sys.modules), 'accelsim.hw.sim' in sys.modules)")
