@@ -23,13 +23,8 @@ class ConfigModel(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
-class _UniqueKeySafeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A safe loader that refuses duplicate keys instead of keeping the last one silently.
-
-    Parsed by libyaml where PyYAML was built with it (about 10x faster than the pure-Python
-    parser: a few ms of every command's start), else by PyYAML's Python parser; both build the
-    nodes that PyYAML's safe constructor turns into plain data, so the result is the same.
-    """
+class _UniqueKeySafeLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys instead of keeping the last one silently."""
 
 
 def _construct_mapping(loader: _UniqueKeySafeLoader, node: yaml.MappingNode, deep: bool = False):
