@@ -14,8 +14,8 @@ a tile is one (group, row fold) of a layer, see :mod:`accelsim.hw.traffic`), nev
 
 The DRAM channel is shared by reads and write-back, first come, first served (same-cycle
 requests in the order of the plain one-event-per-step SimPy model, see
-:class:`AcceleratorModel`). Layers run one after another: a layer's first load waits until the previous layer's last write-back is done
-(its input is that output). With ``hardware.buffers.cross_layer_prefetch`` the first chunk's
+:class:`AcceleratorModel`). Layers run one after another: a layer's first load waits until the
+previous layer's last write-back is done (its input is that output). With ``hardware.buffers.cross_layer_prefetch`` the first chunk's
 weights (which need no earlier layer) load as soon as a buffer half is free, while the previous
 layer still computes or writes back; its activations and its compute still wait for the previous
 layer's end. Layers off the array (pooling, add, ...) do no array cycles: their
@@ -236,9 +236,9 @@ class AcceleratorModel:
     model would schedule (:attr:`order`, the plain model's next event id) and gives each event
     it does schedule that number as its SimPy priority, so SimPy processes them in the plain
     model's order. An event the plain model would trigger and process in the same cycle only to
-    resume the process that triggered it is skipped (the process goes on at once) when nothing
-    else is due in that cycle: it would have been processed next anyway. Events whose
-    processing changes nothing are counted, never scheduled. ``tests/hw/test_sim.py`` holds the
+    resume the process that triggered it is skipped (the process goes on at once) when no event
+    ranked before it is due in that cycle: it would have been processed next anyway. Events
+    whose processing changes nothing are counted, never scheduled. ``tests/hw/test_sim.py`` holds the
     two models equal, cycle for cycle and phase for phase, on random chunk streams.
 
     Parameters
@@ -286,8 +286,8 @@ class AcceleratorModel:
 
     def _hop(self) -> _Wake | None:
         """The plain model's process would wait here for an event triggered now. Returns None if
-        nothing else is due this cycle (the event would be processed next: go on), else the
-        event to wait for."""
+        no event ranked before it is due this cycle (it would be processed next: go on), else
+        the event to wait for."""
         order = self._next()
         if self._release_due:  # the channel's release, one event earlier: hand the channel on
             self._release_due = False
