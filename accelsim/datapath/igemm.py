@@ -22,9 +22,9 @@ Layout
 Packed activations ``A`` are words of four bytes (``int8``: four k of one pixel) or two 16-bit
 halves (``int16``), one word per (k-group ``q``, virtual pixel ``r``) at word ``q*qstride + r``.
 Packed weights ``B`` hold one word per (tap ``t``, k-group ``q``, output channel ``j``) at word
-``(t*nq + q)*jp + j``. The micro-kernel computes
+``((j // NR)*nt*nq + t*nq + q)*NR + j % NR`` (one contiguous panel per block of ``NR`` channels). The micro-kernel computes
 
-    raw[j, r] = sum_t sum_q dot(A[q*qstride + r + toff[t]], B[(t*nq + q)*jp + j])
+    raw[j, r] = sum_t sum_q dot(A[q*qstride + r + toff[t]], B[((j // NR)*nt*nq + t*nq + q)*NR + j % NR])
 
 in register tiles of :data:`NR` channels x :data:`MR` virtual pixels (24 vector accumulators).
 A stride-1 convolution uses the zero-padded input plane as ``A`` with one tap per kernel
@@ -299,7 +299,7 @@ def _tile(a, b, toff, nq, qstride, jp, abase, j0, dst, o0, ostride):
         ta = abase + toff[t]
         for q in range(nq):
             ao = ta + q * qstride
-            bo = (t * nq + q) * jp + j0
+            bo = j0 * nt * nq + (t * nq + q) * NR
             c00 = vdot(c00, a, ao, b, bo); c01 = vdot(c01, a, ao + 16, b, bo); c02 = vdot(c02, a, ao + 32, b, bo)
             c10 = vdot(c10, a, ao, b, bo + 1); c11 = vdot(c11, a, ao + 16, b, bo + 1); c12 = vdot(c12, a, ao + 32, b, bo + 1)
             c20 = vdot(c20, a, ao, b, bo + 2); c21 = vdot(c21, a, ao + 16, b, bo + 2); c22 = vdot(c22, a, ao + 32, b, bo + 2)
@@ -338,7 +338,7 @@ def gemm_raw(a, b, toff, nq, qstride, jp, rp, n_img, a_img, raw, j_outer):
     Parameters
     ----------
     a : uint8 or int16 packed activations, flat; image ``i`` starts at word ``i * a_img``.
-    b : int8 or int16 packed weights, flat, ``len(toff) * nq * jp`` words.
+    b : int8 or int16 packed weights, flat, ``len(toff) * nq * jp`` words (panels, :func:`pack_weights`).
     toff : int64 word offset of each tap.  nq : k-groups per tap.  qstride : words between
         k-groups of ``a``.  jp : output channels, a multiple of :data:`NR`.
     rp : virtual pixels per image, a multiple of :data:`MR`; ``a`` must hold words up to
@@ -574,16 +574,17 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
 
 @njit(cache=True)
 def pack_weights(w, c0, ng, per, absolute, b):
-    """Weights of output channels ``c0 .. c0+ng-1`` into *b* [nt, nq, jp, per].
+    """Weights of output channels ``c0 .. c0+ng-1`` into *b* [jp/NR, nt, nq, NR, per].
 
-    Each kernel position ``t = ky*kw + kx`` is a tap and k runs over input channels (both
-    activation layouts). Channels past ``ng`` and k past the end are 0. With *absolute*,
+    One panel per block of :data:`NR` output channels, holding that block's whole reduction
+    contiguously (the micro-kernel walks it sequentially: no page-strided weight reads on deep
+    layers). Each kernel position ``t = ky*kw + kx`` is a tap and k runs over input channels
+    (both activation layouts). Channels past ``ng`` and k past the end are 0. With *absolute*,
     ``|w|`` is packed.
     """
     cg = w.shape[1]
     kh = w.shape[2]
     kw = w.shape[3]
-    nt, nq, jp, _ = b.shape
     b[:] = 0
     for j in range(ng):
         o = c0 + j
@@ -593,7 +594,7 @@ def pack_weights(w, c0, ng, per, absolute, b):
                     v = w[o, ci, ky, kx]
                     if absolute and v < 0:
                         v = -v
-                    b[ky * kw + kx, ci // per, j, ci % per] = v
+                    b[j // NR, ky * kw + kx, ci // per, j % NR, ci % per] = v
 
 
 # --------------------------------------------------------------------------- epilogues
@@ -1000,8 +1001,10 @@ def phase_planes(x, n0, nb, c0, cg, sh, sw, pt, pl, pb, pr, dh, dw, kh, kw):
 
 _CHUNK_BYTES = 1 << 23
 """Bound on one chunk's packed activations plus raw sums, bytes (whole images, at least one)."""
-_PLANE_MIN = 64
-"""Padded planes (Hp x Wp) from which a stride-1 kernel runs on the plane instead of im2col."""
+_PLANE_MIN = 128
+"""Padded planes (Hp x Wp) from which a stride-1 kernel runs on the plane instead of im2col
+(below it the plane's padding columns cost more than the im2col copy: ResNet-50's 512->512 3x3
+layer on 7x7, padded 9x9, 2.5 against 3.1 ms/img on one thread)."""
 
 
 _SCRATCH = threading.local()
@@ -1074,7 +1077,7 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
     for g in range(groups):
         c0 = g * ng
         xc0 = g * cg
-        b = np.empty((kh * kw, nq, jp, per), dtype=bdt)
+        b = np.empty((jp // NR, kh * kw, nq, NR, per), dtype=bdt)
         if plane:
             toff = np.array([ky * dh * wp + kx * dw for ky in range(kh) for kx in range(kw)], dtype=np.int64)
             rp = _ceil(oh * wp, MR)
@@ -1090,7 +1093,7 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             if sixteen:
                 corr = np.zeros(jp, dtype=np.int64)
             else:
-                corr = 128 * b.reshape(-1, jp, per).sum(axis=(0, 2), dtype=np.int64)
+                corr = 128 * b.sum(axis=(1, 2, 4), dtype=np.int64).reshape(jp)
             babs = None
             if screen:
                 babs = np.empty_like(b)
