@@ -44,14 +44,14 @@ _UniqueKeySafeLoader.add_constructor(
 )
 
 
-class _UniqueKeyFastLoader(getattr(yaml, "CSafeLoader", _UniqueKeySafeLoader)):
+class _UniqueKeyCSafeLoader(getattr(yaml, "CSafeLoader", _UniqueKeySafeLoader)):
     """:class:`_UniqueKeySafeLoader` with libyaml's scanner and parser (``yaml.CSafeLoader``) when
     PyYAML has them: the same safe constructors and resolver, so the same values, ~7x faster on
     the 68 KB energy tables. Its error texts are libyaml's, terser than PyYAML's (no tab hint), so
     :func:`load_yaml_text` reports errors from the pure-Python loader."""
 
 
-_UniqueKeyFastLoader.add_constructor(
+_UniqueKeyCSafeLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
 
@@ -88,7 +88,7 @@ def read_text_file(path: str | Path) -> str:
 def load_yaml_text(text: str, source: str = "<string>") -> Any:
     """Parse YAML text with the duplicate-rejecting safe loader; errors name *source*."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyFastLoader)  # noqa: S506 - safe loader subclass
+        return yaml.load(text, Loader=_UniqueKeyCSafeLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError:
         pass  # parse again below for PyYAML's own message and mark
     try:
