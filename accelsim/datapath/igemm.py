@@ -400,32 +400,46 @@ def gemm_requant(a, b, toff, nq, qstride, jp, rp, n_img, a_img, ipr, img_stride,
         strip = strips[get_thread_id()]
         for r0 in range(rb, re, MR):
             _tile(a, b, toff, nq, qstride, jp, i * a_img + r0, j0, strip, r0 - rb, srow)
-        k = 0
-        cnt = re - rb
-        while k < cnt:
-            r = rb + k
-            sub = 0
-            if ipr > 1:
-                sub = r // img_stride
-                r -= sub * img_stride
-            if sub >= ipr:
-                break
-            oy = r // row
-            ox = r - oy * row
-            if oy >= oh:
-                break
-            if ox >= ow:
-                k += row - ox
-                continue
-            run = min(cnt - k, (plane_sz - r) if row == ow else (ow - ox))
-            dbase = (n0 + i * ipr + sub) * c_out * plane_sz + oy * ow + ox
-            for jj in range(min(NR, ng - j0)):
-                c = c0 + j0 + jj
-                s0 = jj * srow + k
-                d0 = dbase + c * plane_sz
-                _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
-                             np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
-            k += run
+        _requant_strip(strip, srow, rb, re - rb, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat, j0,
+                       min(NR, ng - j0), c0, corr, bias, pre, scale, post, lo, hi)
+
+
+@njit(inline="always")
+def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat, j0, nch, c0,
+                   corr, bias, pre, scale, post, lo, hi):
+    """Requantize one strip of sums into NCHW codes (the epilogue of :func:`gemm_requant`).
+
+    ``strip[jj*srow + k]`` holds the sum of channel ``j0 + jj`` (``jj < nch``) at virtual pixel
+    ``rb + k`` (``k < cnt``) of raw image ``i``; it goes to ``flat`` (the output, flat) at image
+    ``n0 + i*ipr + r // img_stride``, channel ``c0 + j0 + jj``, ``(oy, ox)`` from
+    ``r % img_stride = oy*row + ox`` (:func:`finish`'s mapping), in long contiguous runs;
+    positions ``ox >= ow`` are dropped.
+    """
+    k = 0
+    while k < cnt:
+        r = rb + k
+        sub = 0
+        if ipr > 1:
+            sub = r // img_stride
+            r -= sub * img_stride
+        if sub >= ipr:
+            break
+        oy = r // row
+        ox = r - oy * row
+        if oy >= oh:
+            break
+        if ox >= ow:
+            k += row - ox
+            continue
+        run = min(cnt - k, (plane_sz - r) if row == ow else (ow - ox))
+        dbase = (n0 + i * ipr + sub) * c_out * plane_sz + oy * ow + ox
+        for jj in range(nch):
+            c = c0 + j0 + jj
+            s0 = jj * srow + k
+            d0 = dbase + c * plane_sz
+            _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
+                         np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
+        k += run
 
 
 # --------------------------------------------------------------------------- packing

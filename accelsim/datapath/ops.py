@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsim.datapath import igemm
+from accelsim.datapath import amx, igemm
 from accelsim.datapath import kernels as K
 
 PATHS = ("auto", "faithful", "stepped", "int8", "int16", "int64", "float32", "float64")
@@ -232,6 +232,10 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         if safe == "faithful" or (path == "float32" and safe != "float32"):
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r})")
     args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
+    if path == "int8" and amx.available():
+        out = amx.conv_codes(x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation),
+                             groups, oh, ow, packed=packed, out_dtype=out_dt)
+        return MacResult(out, 0, path)
     if path in ("int8", "int16") or (path == "faithful" and kern is not None):
         out, events = igemm.conv_codes(
             x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,

@@ -1,5 +1,8 @@
 """The integer micro-kernel paths (int8, int16, screened faithful) against numpy int64 references.
 
+The exact 8-bit path runs on the register micro-kernel here even where AMX is available
+(``ACCELSIM_AMX=0``); tests/datapath/test_amx.py tests the AMX kernels.
+
 Geometry here is larger than in test_kernels.py so that the padded-plane layout (taps over the
 plane) and multi-tile jobs run; the references are vectorised numpy int64 so they stay fast.
 """
@@ -12,6 +15,15 @@ from numba import njit
 
 from accelsim.datapath import igemm, kernels, ops
 from tests.datapath.test_kernels import ref_conv_acc, ref_requant
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _register_kernels():
+    """This module tests the register micro-kernel: keep the exact 8-bit path off AMX
+    (tests/datapath/test_amx.py covers that path)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ACCELSIM_AMX", "0")
+        yield
 
 
 def ref_faithful_vec(x, w, bias, stride, pad, dil, groups, acc_bits, wrap):

@@ -1,0 +1,114 @@
+"""The AMX tile kernels (exact 8-bit path) against numpy int64 and against the other kernels.
+
+Skipped, with the reason, on a machine whose processor or operating system does not offer AMX.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from accelsim.datapath import amx, igemm, ops
+from tests.datapath.test_kernels import ref_conv_acc, ref_requant
+
+pytestmark = pytest.mark.skipif(not amx.supported(),
+                                reason="no AMX here (needs Linux, amx-tile and amx-int8, tile permission)")
+
+
+@st.composite
+def amx_case(draw):
+    """Convolutions with channel counts off the 4/16/32/64 grid, 8-bit codes at their extremes."""
+    groups = draw(st.sampled_from([1, 1, 1, 2]))
+    cg = draw(st.sampled_from([1, 3, 4, 5, 16, 17, 33, 64, 70]))
+    ng = draw(st.sampled_from([1, 7, 16, 31, 32, 33, 40]))
+    k = draw(st.sampled_from([1, 1, 3, 3, 2, 7]))
+    kh, kw = k, draw(st.sampled_from([k, k, 1]))
+    stride = draw(st.sampled_from([(1, 1), (1, 1), (2, 2), (1, 2)]))
+    dil = draw(st.sampled_from([(1, 1), (1, 1), (2, 1)]))
+    pad = tuple(draw(st.integers(0, 3)) for _ in range(4))
+    h, wd = draw(st.integers(1, 14)), draw(st.integers(1, 14))
+    assume(h + pad[0] + pad[2] >= dil[0] * (kh - 1) + 1 and wd + pad[1] + pad[3] >= dil[1] * (kw - 1) + 1)
+    n = draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    xlo = draw(st.sampled_from([-128, 0]))  # signed, or a non-negative (post-ReLU) input
+    x = rng.integers(xlo, 128, (n, groups * cg, h, wd))
+    w = rng.integers(-128, 128, (groups * ng, cg, kh, kw))
+    if draw(st.booleans()):  # corners: largest codes of both signs
+        x.flat[:: max(1, x.size // 7)] = 127
+        x.flat[1:: max(1, x.size // 5)] = xlo
+        w.flat[:: max(1, w.size // 5)] = -128
+        w.flat[1:: max(1, w.size // 3)] = 127
+    co = groups * ng
+    return dict(x=x.astype(np.int8), w=w.astype(np.int32), bias=rng.integers(-2 ** 20, 2 ** 20, co),
+                pre=rng.integers(0, 4, co), scale=rng.integers(1, 256, co), post=rng.integers(4, 20, co),
+                stride=stride, pad=pad, dil=dil, groups=groups)
+
+
+def _ref(case, lo, hi):
+    acc = ref_conv_acc(case["x"].astype(np.int64), case["w"], case["bias"], case["stride"], case["pad"],
+                       case["dil"], case["groups"])
+    return ref_requant(acc, case["pre"], case["scale"], case["post"], lo, hi)
+
+
+LAYOUTS = pytest.mark.parametrize("plane", [True, False], ids=["plane", "im2col"])
+"""Every stride-1 multi-tap layer on the padded plane, then every layer on im2col."""
+
+
+@LAYOUTS
+@settings(max_examples=30, deadline=None)
+@given(case=amx_case())
+def test_amx_conv_matches_int64(plane, case):
+    x, w = case["x"], case["w"]
+    n, c, h, wd = x.shape
+    oh, ow = ops.conv_out_hw(h, wd, w.shape[2:], case["stride"], case["pad"], case["dil"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(igemm, "_PLANE_MIN", 0 if plane else 1 << 30)
+        mp.setattr(amx, "PLANE_K_WASTE", float("inf"))
+        out = amx.conv_codes(x, w, case["bias"], case["pre"], case["scale"], case["post"], -128, 127,
+                             case["stride"], case["pad"], case["dil"], case["groups"], oh, ow, {}, np.int8)
+    np.testing.assert_array_equal(out, _ref(case, -128, 127))
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 5), k=st.sampled_from([1, 3, 63, 64, 65, 200]), m=st.sampled_from([1, 10, 32, 33, 100]),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_fully_connected_on_amx_matches_int64(n, k, m, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-127, 128, (n, k))
+    w = rng.integers(-127, 128, (m, k))
+    bias = rng.integers(-1000, 1000, m)
+    res = ops.gemm(x, w, bias, 0, 1, 0, lo=-2 ** 31, hi=2 ** 31 - 1)
+    assert res.path == "int8"
+    np.testing.assert_array_equal(res.out.reshape(n, m), x @ w.T + bias)
+
+
+def test_layers_equal_with_and_without_amx(monkeypatch):
+    """ResNet-style layers (plane 3x3, 1x1, strided, stem-like, multi-image 7x7) give the same
+    codes on AMX as on the register micro-kernel (ACCELSIM_AMX=0), both equal to int64."""
+    rng = np.random.default_rng(7)
+    for c, co, h, k, s in [(64, 64, 20, 3, 1), (96, 40, 9, 1, 1), (32, 48, 15, 3, 2), (3, 16, 30, 7, 2),
+                           (128, 64, 7, 3, 1)]:
+        x = rng.integers(-127, 128, (3, c, h, h)).astype(np.int8)
+        w = rng.integers(-127, 128, (co, c, k, k))
+        bias, pre, scale, post = rng.integers(-5000, 5000, co), 2, rng.integers(100, 256, co), 14
+        kw = dict(lo=-127, hi=127, stride=(s, s), padding=(k // 2,) * 4)
+        got = {}
+        for env in ("1", "0"):
+            monkeypatch.setenv("ACCELSIM_AMX", env)
+            assert amx.available() == (env == "1")
+            got[env] = ops.conv(x, w, bias, pre, scale, post, packed={}, **kw)
+            assert got[env].path == "int8"
+        ref = ops.conv(x, w, bias, pre, scale, post, path="int64", **kw).out
+        np.testing.assert_array_equal(got["1"].out, ref)
+        np.testing.assert_array_equal(got["0"].out, ref)
+
+
+def test_weight_panels_layout():
+    """Hand-checked positions of :func:`amx.pack_weights`: channel 33, tap 1, input channel 5."""
+    w = np.zeros((40, 6, 1, 2), np.int32)
+    w[33, 5, 0, 1] = 9
+    per_tap = amx.pack_weights(w, 0, 40, 2, 1, False)  # [jb, tap, k-step, half, row, byte]
+    assert per_tap.shape == (2, 2, 1, 2, 16, 64)
+    assert per_tap[1, 1, 0, 0, 1, 4 * 1 + 1] == 9 and np.count_nonzero(per_tap) == 1
+    flat = amx.pack_weights(w, 0, 40, 1, 1, True)  # k-group q = t*2 + 5//4 = 3
+    assert flat[1, 0, 0, 0, 1, 4 * 3 + 1] == 9 and np.count_nonzero(flat) == 1
