@@ -72,7 +72,7 @@ def main() -> None:
             layer = plan.layer
             xs = [live[t] for t in layer.inputs]
             t, c = time.perf_counter(), time.process_time()
-            out, _, _ = E._run_layer(plan, xs, "auto", prep.code_bounds.get(layer.inputs[0]))
+            out, _, _ = E._run_layer(plan, xs, "auto", [prep.code_bounds.get(t) for t in layer.inputs])
             per[kind(layer)] += time.perf_counter() - t
             per_cpu[kind(layer)] += time.process_time() - c
             live[layer.output] = out

@@ -237,6 +237,7 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
                                  f"which do not add up to the output's {c_out}")
         for i in range(n_in):
             plan.params[f"in{i}"] = _requant_arrays(net, layer, f"in{i}.", chans[i])
+        plan.params["memo"] = {}  # ops.add's lane choice, kept across batches
     elif layer.op == "lut":
         table = _array(net, layer, "lut")
         size = (1 << layer.act_bits) - 1
@@ -291,8 +292,11 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
 
 
 def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
-               x_bound: int | None = None) -> tuple[np.ndarray, int, str]:
+               bounds: list[int | None] | None = None) -> tuple[np.ndarray, int, str]:
+    """Output codes, overflow events and path of one layer; *bounds* bound ``|code|`` of each
+    input (:attr:`PreparedNetwork.code_bounds`), or None."""
     layer = plan.layer
+    bounds = bounds or [None] * len(xs)
     q = layer.quant
     lo, hi = q.out_min, q.out_max
     op = layer.op
@@ -305,7 +309,7 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
                      stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                      groups=1 if op == "gemm" else layer.groups, acc_bits=layer.acc_bits,
                      overflow=q.overflow, path=path, l1=plan.arrays["l1"], packed=plan.params["packed"],
-                     x_bound=x_bound)
+                     x_bound=bounds[0])
         return r.out, r.overflow_events, r.path
     if op == "maxpool":
         return ops.maxpool(x, layer.kernel, layer.stride, layer.padding, layer.dilation, lo, hi), 0, ""
@@ -314,7 +318,8 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
         return ops.avgpool(x, layer.kernel, pre, scale, post, lo=lo, hi=hi, stride=layer.stride,
                            padding=layer.padding), 0, ""
     if op == "add":
-        return ops.add(xs[0], xs[1], plan.params["in0"], plan.params["in1"], lo=lo, hi=hi), 0, ""
+        return ops.add(xs[0], xs[1], plan.params["in0"], plan.params["in1"], lo=lo, hi=hi,
+                       bounds=(bounds[0], bounds[1]), memo=plan.params["memo"]), 0, ""
     if op == "mul":
         pre, scale, post = plan.params["req"]
         return ops.mul(xs[0], xs[1], pre, scale, post, lo=lo, hi=hi), 0, ""
@@ -388,7 +393,7 @@ def run_prepared(prep: PreparedNetwork, x, *, keep: Iterable[str] | str | None =
     for idx, plan in enumerate(prep.plans):
         layer = plan.layer
         xs = [live[t] for t in layer.inputs]
-        out, events, p = _run_layer(plan, xs, path, prep.code_bounds.get(layer.inputs[0]))
+        out, events, p = _run_layer(plan, xs, path, [prep.code_bounds.get(t) for t in layer.inputs])
         if layer.on_array:
             overflow[layer.name] = events
             paths[layer.name] = p

@@ -36,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from accelsim.datapath.lanes import add32, mul32, sra32
+
 FLOAT32_EXACT_LIMIT = 1 << 24
 """Integers of magnitude below this are exact in float32 (24-bit significand)."""
 FLOAT64_EXACT_LIMIT = 1 << 53
@@ -455,68 +457,110 @@ def requant_nchw(acc, pre, scale, post, lo, hi):
 # --------------------------------------------------------------------------- vector-unit ops
 
 
+@njit(inline="always")
+def _max_into(m, src, count, step):
+    """``m[i] = max(m[i], src[i * step])`` for ``i < count`` (both views start at the run; stride
+    1 and 2 written with constant steps, so LLVM vectorises them without gathers)."""
+    if step == 1:
+        for i in range(count):
+            m[i] = max(m[i], src[i])
+    elif step == 2:
+        for i in range(count):
+            m[i] = max(m[i], src[2 * i])
+    else:
+        for i in range(count):
+            m[i] = max(m[i], src[i * step])
+
+
 @njit(cache=True, parallel=True)
 def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w, lo, hi, out):
     """Max of codes over each window (padded positions never win), clipped to ``[lo, hi]``, into *out*.
 
-    ``[lo, hi]`` must lie inside *x*'s dtype range. One output row at a time: the row's running
-    maxima start at *lo* (the lower clip) and each in-bounds kernel tap updates them over the
-    output columns it reaches (a vectorised pass, in the input's dtype); then the upper clip. A
-    window made only of padding (impossible with ONNX-legal pads) yields *lo*.
+    ``[lo, hi]`` must lie inside *x*'s dtype range. Separable, in the input's dtype: for each
+    output row the window's in-bounds input rows are reduced to one row of column maxima
+    (contiguous, vectorised), then each kernel column tap updates the row's running maxima, which
+    start at *lo* (the lower clip), over the output columns it reaches; then the upper clip. A
+    window made only of padding (impossible with ONNX-legal pads) yields *lo*. (Image, channel)
+    planes in parallel.
     """
     n_img, c, h, wd = x.shape
-    hi64 = np.int64(hi)
     for job in prange(n_img * c):
         n = job // c
         ch = job % c
+        cm = np.empty(wd, dtype=x.dtype)
         m = np.empty(out_w, dtype=x.dtype)
+        lim = np.empty(1, dtype=x.dtype)
+        lim[0] = hi
+        top = lim[0]
         for oy in range(out_h):
             m[:] = lo
+            first = True
             for ky in range(kh):
                 iy = oy * stride_h - pad_t + ky * dil_h
                 if iy < 0 or iy >= h:
                     continue
                 src = x[n, ch, iy]
+                if first:
+                    cm[:] = src
+                    first = False
+                else:
+                    for i in range(wd):
+                        cm[i] = max(cm[i], src[i])
+            if not first:
                 for kx in range(kw):
                     t = kx * dil_w - pad_l
                     ox_lo = min(max(0, -(t // stride_w)), out_w)
                     ox_hi = max(min(out_w, (wd - 1 - t) // stride_w + 1), ox_lo)
-                    for ox in range(ox_lo, ox_hi):
-                        m[ox] = max(m[ox], src[ox * stride_w + t])
+                    if ox_hi > ox_lo:
+                        _max_into(m[ox_lo:], cm[ox_lo * stride_w + t:], ox_hi - ox_lo, stride_w)
             dst = out[n, ch, oy]
             for ox in range(out_w):
-                dst[ox] = min(np.int64(m[ox]), hi64)
+                dst[ox] = min(m[ox], top)
 
 
 @njit(cache=True, parallel=True)
-def avgpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, out_h, out_w, pre, scale, post, lo, hi):
-    """``clip(requant(sum of the window's codes, pre[c], scale[c], post[c]), lo, hi)``.
+def avgpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, out_h, out_w, pre, scale, post, lo, hi, out):
+    """``clip(requant(sum of the window's codes, pre[c], scale[c], post[c]), lo, hi)`` into *out*.
 
-    The sum runs in int64 over the in-bounds positions (padding adds 0); the divisor is folded
-    into the per-channel multiplier by the quantizer.
+    The sum runs in int64 over the in-bounds positions (padding adds 0; the divisor is folded
+    into the per-channel multiplier by the quantizer), separably: the window's input rows summed
+    column by column (contiguous, vectorised), then the kernel column taps. A window covering
+    the whole plane (global average pooling) is one contiguous sum. Codes of any integer dtype
+    in, *out* any integer dtype holding ``[lo, hi]``; (image, channel) planes in parallel.
     """
     n_img, c, h, wd = x.shape
-    out = np.empty((n_img, c, out_h, out_w), dtype=np.int32)
+    whole = out_h == 1 and out_w == 1 and kh >= h and kw >= wd and pad_t <= 0 and pad_l <= 0
     for job in prange(n_img * c):
         n = job // c
         ch = job % c
         p0 = np.int64(pre[ch])
         s = np.int64(scale[ch])
         p1 = np.int64(post[ch])
+        if whole:
+            plane = x[n, ch].reshape(h * wd)
+            acc = np.int64(0)
+            for i in range(h * wd):
+                acc += plane[i]
+            out[n, ch, 0, 0] = _requant(acc, p0, s, p1, lo, hi)
+            continue
+        cs = np.empty(wd, dtype=np.int64)
         for oy in range(out_h):
+            cs[:] = 0
+            for ky in range(kh):
+                iy = oy * stride_h - pad_t + ky
+                if iy < 0 or iy >= h:
+                    continue
+                src = x[n, ch, iy]
+                for i in range(wd):
+                    cs[i] += src[i]
+            dst = out[n, ch, oy]
             for ox in range(out_w):
                 acc = np.int64(0)
-                for ky in range(kh):
-                    iy = oy * stride_h - pad_t + ky
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(kw):
-                        ix = ox * stride_w - pad_l + kx
-                        if ix < 0 or ix >= wd:
-                            continue
-                        acc += x[n, ch, iy, ix]
-                out[n, ch, oy, ox] = _requant(acc, p0, s, p1, lo, hi)
-    return out
+                for kx in range(kw):
+                    ix = ox * stride_w - pad_l + kx
+                    if 0 <= ix < wd:
+                        acc += cs[ix]
+                dst[ox] = _requant(acc, p0, s, p1, lo, hi)
 
 
 @njit(cache=True, parallel=True)
@@ -563,11 +607,44 @@ def _add_run(xa, xb, dst, count, pa, sa, qa, pb, sb, qb, lo, hi):
         dst[i] = min(max(v, lo64), hi64)
 
 
+@njit(inline="always")
+def _add_run32(xa, xb, dst, count, pa, sa, pb, sb, qb, d, lo, hi):
+    """:func:`_add_run` in int32 lanes: ``dst[i] = clip((ra*(sa << d) + rb*sb + half) >> qb)`` with
+    ``ra = (xa[i] + ha) >> pa`` (and ``rb`` alike), ``d = qb - qa >= 0``.
+
+    The same integers as :func:`_add_run` when every intermediate fits int32: the caller's
+    proof (:func:`accelsim.datapath.ops.add_lanes`). ``round_half_up(a / 2**qa + b / 2**qb)`` is
+    ``floor((a * 2**d + b + 2**(qb-1)) / 2**qb)``, one arithmetic shift of the exact numerator.
+    """
+    one = np.int64(1)
+    ha = np.int32((one << pa) >> 1)
+    hb = np.int32((one << pb) >> 1)
+    s_a = np.int32(sa << d)
+    s_b = np.int32(sb)
+    half = np.int32((one << qb) >> 1)
+    lo32 = np.int32(lo)
+    hi32 = np.int32(hi)
+    pre = pa != 0 or pb != 0  # loop-invariant: LLVM unswitches, the common no-pre-shift loop is shorter
+    for i in range(count):
+        if pre:
+            ra = sra32(add32(xa[i], ha), pa)
+            rb = sra32(add32(xb[i], hb), pb)
+        else:
+            ra = np.int32(xa[i])
+            rb = np.int32(xb[i])
+        v = sra32(add32(add32(mul32(ra, s_a), mul32(rb, s_b)), half), qb)
+        dst[i] = min(max(v, lo32), hi32)
+
+
 @njit(cache=True, parallel=True)
-def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out):
+def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out, narrow):
     """``clip(round(p_0 / 2**post0 + p_1 / 2**post1), lo, hi)`` per channel, ``p_i = rshift_round(x_i,
     pre_i) * scale_i``: the sum rounded once (:func:`accelsim.layers.arith.requantize_sum`), written
-    to *out* (any integer dtype holding ``[lo, hi]``; inputs of any integer dtype)."""
+    to *out* (any integer dtype holding ``[lo, hi]``; inputs of any integer dtype).
+
+    Channels with ``narrow[c]`` run in int32 lanes (:func:`_add_run32`; the caller has proved
+    them exact), the others in int64 (:func:`_add_run`). One pass, (image, channel) runs in
+    parallel, no temporaries."""
     n_img, c, h, wd = x0.shape
     hw = h * wd
     f0 = x0.reshape(n_img * c, hw)
@@ -581,7 +658,12 @@ def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out):
         a1 = np.int64(pre1[ch])
         s1 = np.int64(scale1[ch])
         b1 = np.int64(post1[ch])
-        if b0 <= b1:
+        if narrow[ch]:
+            if b0 <= b1:
+                _add_run32(f0[job], f1[job], fo[job], hw, a0, s0, a1, s1, b1, b1 - b0, lo, hi)
+            else:
+                _add_run32(f1[job], f0[job], fo[job], hw, a1, s1, a0, s0, b0, b0 - b1, lo, hi)
+        elif b0 <= b1:
             _add_run(f0[job], f1[job], fo[job], hw, a0, s0, b0, a1, s1, b1, lo, hi)
         else:
             _add_run(f1[job], f0[job], fo[job], hw, a1, s1, b1, a0, s0, b0, lo, hi)

@@ -344,29 +344,115 @@ def maxpool(x, kernel, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
 
 def avgpool(x, kernel, pre, scale, post, *, lo: int, hi: int, stride=(1, 1),
             padding=(0, 0, 0, 0)) -> np.ndarray:
-    """``clip(requant(window sum, pre, scale, post), lo, hi)`` per channel."""
-    x = np.ascontiguousarray(x, dtype=np.int32)
+    """``clip(requant(window sum, pre, scale, post), lo, hi)`` per channel; codes of any integer
+    dtype in, the output in ``code_dtype(lo, hi)``."""
+    x = codes(x)
     c = x.shape[1]
     oh, ow = conv_out_hw(x.shape[2], x.shape[3], kernel, stride, padding, (1, 1))
-    return K.avgpool(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], oh, ow,
-                     per_channel(pre, c, "pre_shift"), per_channel(scale, c, "scale"),
-                     per_channel(post, c, "post_shift"), lo, hi)
+    if not -(1 << 31) <= lo <= hi < (1 << 31):
+        raise ValueError(f"avgpool: output range [{lo}, {hi}] does not fit int32 codes")
+    out = np.empty((x.shape[0], c, oh, ow), dtype=code_dtype(lo, hi))
+    K.avgpool(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], oh, ow,
+              per_channel(pre, c, "pre_shift"), per_channel(scale, c, "scale"),
+              per_channel(post, c, "post_shift"), lo, hi, out)
+    return out
 
 
-def add(x0, x1, params0, params1, *, lo: int, hi: int) -> np.ndarray:
+LANE_SHIFT_MAX = 30
+"""Largest pre/post shift the int32-lane element-wise kernels take (a shift by 31 or more, and
+its rounding half ``2**(shift-1)``, leave int32)."""
+
+
+def code_bound(x: np.ndarray, bound: int | None = None) -> int:
+    """Bound on ``|code|`` of *x*: its dtype's (``-min``), tightened by a caller's *bound*."""
+    b = -int(np.iinfo(x.dtype).min)
+    return b if bound is None else min(b, int(bound))
+
+
+def _rounded_bound(bound: int, pre: np.ndarray) -> np.ndarray:
+    """``max |rshift_round(x, pre)|`` over ``|x| <= bound`` per channel (at the ends: the rounding
+    shift is monotonic); *pre* <= :data:`LANE_SHIFT_MAX`, *bound* <= 2**30."""
+    half = np.left_shift(np.int64(1), pre) >> 1
+    return np.maximum(np.abs((bound + half) >> pre), np.abs((half - bound) >> pre))
+
+
+def add_lanes(bounds: tuple[int, int], params0, params1) -> np.ndarray:
+    """Per channel, whether :func:`add`'s int32-lane kernel is exact (bool [C]).
+
+    With the inputs ordered so that ``qa <= qb`` (their post shifts), ``d = qb - qa`` and
+    ``R_i = max |rshift_round(x_i, pre_i)|`` over ``|x_i| <= bounds[i]``, the kernel computes
+    ``(ra * (sa << d) + rb * sb + 2**(qb-1)) >> qb`` in int32. Every intermediate is bounded in
+    magnitude by ``R_a*sa*2**d + R_b*sb + 2**(qb-1)`` (the rounded inputs by
+    ``bounds[i] + 2**(pre_i-1)``), so the lanes are exact when that is below 2**31, every shift is
+    at most :data:`LANE_SHIFT_MAX`, the scales are below 2**31 and the bounds at most 2**30.
+    Other channels take the int64 path (exact for shifts up to 62). Computed in int64 without
+    overflow: each product is formed only once its factors are known small enough.
+    """
+    pre0, s0, q0 = (np.asarray(v, dtype=np.int64).reshape(-1) for v in params0)
+    pre1, s1, q1 = (np.asarray(v, dtype=np.int64).reshape(-1) for v in params1)
+    if max(bounds) > (1 << 30):
+        return np.zeros(pre0.shape, dtype=np.bool_)
+    ok = (np.maximum(np.maximum(pre0, pre1), np.maximum(q0, q1)) <= LANE_SHIFT_MAX) & \
+        (np.maximum(s0, s1) < INT32_EXACT_LIMIT)
+    t0 = _rounded_bound(bounds[0], np.where(ok, pre0, 0)) * np.where(ok, s0, 0)  # each < 2**61
+    t1 = _rounded_bound(bounds[1], np.where(ok, pre1, 0)) * np.where(ok, s1, 0)
+    swap = q0 > q1  # ``a`` is the input with the smaller post shift
+    ta, tb = np.where(swap, t1, t0), np.where(swap, t0, t1)
+    qb = np.where(ok, np.maximum(q0, q1), 0)
+    d = qb - np.where(ok, np.minimum(q0, q1), 0)
+    ok &= ta < np.left_shift(np.int64(1), 31 - d)  # ta * 2**d < 2**31
+    total = np.left_shift(np.where(ok, ta, 0), d) + tb + (np.left_shift(np.int64(1), qb) >> 1)
+    return ok & (total < INT32_EXACT_LIMIT)
+
+
+def add(x0, x1, params0, params1, *, lo: int, hi: int, bounds: tuple[int | None, int | None] = (None, None),
+        memo: dict | None = None) -> np.ndarray:
     """``clip(round(p0 / 2**post0 + p1 / 2**post1), lo, hi)``, ``p<i> = rshift_round(x<i>, pre<i>) *
     scale<i>``: the two scaled inputs summed exactly and rounded once (half up); params are (pre,
-    scale, post) each. Inputs of any integer dtype; the output in ``code_dtype(lo, hi)``."""
+    scale, post) each. Inputs of any integer dtype; the output in ``code_dtype(lo, hi)``.
+
+    Channels run in int32 lanes where :func:`add_lanes` proves them exact from the inputs' code
+    bounds (their dtypes', tightened by *bounds*: bounds on ``|code|`` the caller knows), else in
+    int64. The clip fuses a following ReLU (``lo = 0``). *memo*: a dict kept by the caller for
+    this layer across batches (the params must not change), where the lane choice is kept."""
     x0 = codes(x0)
     x1 = codes(x1)
     if x0.shape != x1.shape:
         raise ValueError(f"add: input shapes differ: {x0.shape} vs {x1.shape}")
+    if not -(1 << 31) <= lo <= hi < (1 << 31):
+        raise ValueError(f"add: output range [{lo}, {hi}] does not fit int32 codes")
     c = x0.shape[1]
     p0 = [per_channel(v, c, "in0") for v in params0]
     p1 = [per_channel(v, c, "in1") for v in params1]
+    n, _, h, w = x0.shape
+    key = ("add", code_bound(x0, bounds[0]), code_bound(x1, bounds[1]))
+    plan = memo.get(key) if memo is not None else None
+    if plan is None:
+        narrow = add_lanes(key[1:], p0, p1)
+        k = c
+        if c > 1 and all((v == v[0]).all() for v in p0 + p1):  # one rule for the tensor: longer runs
+            k = _run_blocks(c, h * w)
+        plan = (k, [v[:k] for v in p0 + p1], narrow[:k])
+        if memo is not None:
+            memo[key] = plan
+    k, params, narrow = plan
     out = np.empty(x0.shape, dtype=code_dtype(lo, hi))
-    K.add_requant(x0, x1, *p0, *p1, lo, hi, out)
+    K.add_requant(x0.reshape(n, k, 1, -1), x1.reshape(n, k, 1, -1), *params, lo, hi, out.reshape(n, k, 1, -1), narrow)
     return out
+
+
+_RUN_ELEMENTS = 4096
+"""Run length (elements) from which an element-wise run's fixed cost (parameter loads, vector
+loop prologue and remainder) stops mattering."""
+
+
+def _run_blocks(c: int, hw: int) -> int:
+    """Number of equal blocks of whole channels to split an image's ``c`` planes of ``hw``
+    elements into: the most whose runs still hold :data:`_RUN_ELEMENTS` (at least 1)."""
+    for k in range(c, 0, -1):
+        if c % k == 0 and (c // k) * hw >= _RUN_ELEMENTS:
+            return k
+    return 1
 
 
 def mul(x0, x1, pre, scale, post, *, lo: int, hi: int) -> np.ndarray:
