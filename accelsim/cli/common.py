@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from accelsim.config.run import BUNDLED, RunConfig
+from accelsim.config.files import BUNDLED
 from accelsim.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from accelsim.config.run import RunConfig
 
 
 def cli_path(text: str) -> str:

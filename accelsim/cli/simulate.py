@@ -78,7 +78,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         out["hardware.dram.bandwidth_bytes_per_cycle"] = args.bandwidth
     if args.topology:
         from accelsim.cli.common import cli_path
-        from accelsim.config.workload import topology_from_text
+        from accelsim.config.files import topology_from_text
 
         topo = topology_from_text(args.topology)
         if "csv" in topo:
@@ -89,7 +89,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _config_path(arg: str | None) -> Path:
-    from accelsim.config.run import configs_dir
+    from accelsim.config.files import configs_dir
 
     if arg is not None:
         from accelsim.workloads.zoo import ZOO
@@ -161,10 +161,10 @@ def run(args: argparse.Namespace) -> int:
     # No linear algebra here: one BLAS thread spares numpy's import the start of an OpenBLAS pool of one
     # thread per core (set before numpy's first import; a value the user set wins)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    # Nor pydantic plugins (validation observers found among the installed packages' entry points):
-    # looking for them reads every installed distribution's metadata at the first config model
+    # Nor pydantic plugins, when a config needs pydantic to judge it (validation observers found among the
+    # installed packages' entry points): looking for them reads every installed distribution's metadata
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from accelsim.config.run import load_config
+    from accelsim.config.plain import load_config  # pydantic only for a config it must judge
     from accelsim.pipeline.stages import output_dir, run_stages
 
     path = _config_path(args.config)

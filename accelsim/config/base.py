@@ -1,104 +1,42 @@
-"""The base of every config section, the safe YAML loader and one-line error formatting.
+"""The base of every config section and one-line error formatting (the safe YAML loader, re-exported
+here, lives in :mod:`accelsim.config.files`).
 
 Configs are pydantic models, frozen and closed (``extra="forbid"``): an unknown key is an error,
 not a silently ignored typo. :func:`parse_model` collects every problem pydantic finds and raises
 one :class:`~accelsim.errors.ConfigError` whose single line names the file and each key path.
 """
 
-from pathlib import Path
 import typing
 from typing import Any, TypeVar
 
 import pydantic
-import yaml
 
+from accelsim.config.files import load_yaml, load_yaml_text, read_text_file  # noqa: F401 - re-exported
+from accelsim.config.sections import SectionRules
 from accelsim.errors import ConfigError
 
 M = TypeVar("M", bound="ConfigModel")
 
 
-class ConfigModel(pydantic.BaseModel):
-    """Frozen, closed pydantic model; every field carries its default, unit and description."""
+class ConfigModel(SectionRules, pydantic.BaseModel):
+    """Frozen, closed pydantic model; every field carries its default, unit and description.
+
+    A section's rewriting of its raw mapping and its cross-key rules are the ``before_keys`` and
+    ``check_keys`` of its :mod:`accelsim.config.sections` class (the only model validators), so the
+    pydantic-free reader :mod:`accelsim.config.plain` applies the same ones.
+    """
 
     model_config = pydantic.ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _before_keys(cls, data: Any) -> Any:
+        return cls.before_keys(data)
 
-class _UniqueKeySafeLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys instead of keeping the last one silently."""
-
-
-def _construct_mapping(loader: _UniqueKeySafeLoader, node: yaml.MappingNode, deep: bool = False):
-    mapping = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=deep)
-    return mapping
-
-
-_UniqueKeySafeLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
-
-
-class _UniqueKeyCSafeLoader(getattr(yaml, "CSafeLoader", _UniqueKeySafeLoader)):
-    """:class:`_UniqueKeySafeLoader` with libyaml's scanner and parser (``yaml.CSafeLoader``) when
-    PyYAML has them: the same safe constructors and resolver, so the same values, ~7x faster on
-    the 68 KB energy tables. Its error texts are libyaml's, terser than PyYAML's (no tab hint), so
-    :func:`load_yaml_text` reports errors from the pure-Python loader."""
-
-
-_UniqueKeyCSafeLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
-
-
-def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file through a safe loader that rejects duplicate keys.
-
-    Raises
-    ------
-    ConfigError
-        The file is missing, unreadable or not valid YAML (the message gives file and line).
-    """
-    path = Path(path)
-    return load_yaml_text(read_text_file(path), source=str(path))
-
-
-def read_text_file(path: str | Path) -> str:
-    """The UTF-8 text of config file *path*.
-
-    Raises
-    ------
-    ConfigError
-        The file is missing or unreadable (names the file and the cause).
-    """
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-
-
-def load_yaml_text(text: str, source: str = "<string>") -> Any:
-    """Parse YAML text with the duplicate-rejecting safe loader; errors name *source*."""
-    try:
-        return yaml.load(text, Loader=_UniqueKeyCSafeLoader)  # noqa: S506 - safe loader subclass
-    except yaml.YAMLError:
-        pass  # parse again below for PyYAML's own message and mark
-    try:
-        return yaml.load(text, Loader=_UniqueKeySafeLoader)  # noqa: S506 - safe loader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    @pydantic.model_validator(mode="after")
+    def _check_keys(self) -> "ConfigModel":
+        self.check_keys()
+        return self
 
 
 def format_validation_error(exc: pydantic.ValidationError, source: str, prefix: str = "") -> str:

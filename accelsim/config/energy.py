@@ -6,26 +6,13 @@ pricing live in :mod:`accelsim.energy`; this section only chooses the table, and
 time that a named technology has a shipped table.
 """
 
-from importlib.resources import files
-from pathlib import Path
-
-import pydantic
 from pydantic import Field
 
 from accelsim.config.base import ConfigModel
+from accelsim.config.sections import EnergyRules, available_technologies, tables_dir  # noqa: F401 - re-exported
 
 
-def tables_dir() -> Path:
-    """Folder of the shipped energy tables (``configs/energy``; inside the package when installed)."""
-    return Path(str(files("accelsim") / "configs" / "energy"))
-
-
-def available_technologies() -> list[str]:
-    """Names of the shipped energy tables, e.g. ``['16nm', '28nm', '45nm', '7nm']``."""
-    return sorted(p.stem for p in tables_dir().glob("*.yaml"))
-
-
-class EnergyConfig(ConfigModel):
+class EnergyConfig(EnergyRules, ConfigModel):
     technology: str = Field(
         "45nm",
         description="Name of a shipped table under configs/energy/ (45nm, 28nm, 16nm, 7nm); ignored when `table` is set.",
@@ -41,13 +28,3 @@ class EnergyConfig(ConfigModel):
         "shipped tables: Horowitz's 45 nm figures). SRAM (CACTI, at its cell type's own supply), DRAM and "
         "leakage are not scaled; nor is the clock: set hardware.clock_hz to what the voltage allows.",
     )
-
-    @pydantic.model_validator(mode="after")
-    def _technology_has_table(self) -> "EnergyConfig":
-        if self.table is None:
-            available = available_technologies()
-            if self.technology not in available:
-                raise ValueError(
-                    f"technology {self.technology!r} has no shipped energy table (available: {', '.join(available)})"
-                )
-        return self

@@ -8,10 +8,10 @@ exact machine these keys describe.
 
 from typing import Literal
 
-import pydantic
 from pydantic import Field
 
 from accelsim.config.base import ConfigModel
+from accelsim.config.sections import HardwareRules, LocalStoreRules
 
 Dataflow = Literal["os", "ws", "is"]
 DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
@@ -83,7 +83,7 @@ ClockGating = Literal["off", "idle_array", "idle_pes"]
 CLOCK_GATINGS: tuple[str, ...] = ("off", "idle_array", "idle_pes")
 
 
-class LocalStoreConfig(ConfigModel):
+class LocalStoreConfig(LocalStoreRules, ConfigModel):
     """A store inside every PE (a scratchpad or register file), read and written per MAC.
 
     The dataflow decides how often: Eyeriss's row-stationary PE, for instance, reads one ifmap
@@ -106,11 +106,6 @@ class LocalStoreConfig(ConfigModel):
     writes_per_mac: float = Field(0.0, ge=0, le=64, allow_inf_nan=False,
                                   description="Word writes per MAC the dataflow makes of this store, writes/MAC "
                                   "(fills from outside the PE are already counted as PE register writes).")
-
-    @property
-    def bits(self) -> int:
-        """Storage bits, words x width_bits."""
-        return self.words * self.width_bits
 
 
 class PeConfig(ConfigModel):
@@ -243,7 +238,7 @@ class DramConfig(ConfigModel):
     kind: Literal["lpddr4", "ddr3", "ddr4", "gddr5", "hbm2"] = Field("lpddr4", description="DRAM technology.")
 
 
-class HardwareConfig(ConfigModel):
+class HardwareConfig(HardwareRules, ConfigModel):
     """The whole accelerator: array, PEs, buffers, DRAM, dataflow and clock."""
 
     array: ArrayConfig = Field(default_factory=ArrayConfig)
@@ -274,51 +269,3 @@ class HardwareConfig(ConfigModel):
         "taken only when the DRAM transfer cycles it saves (bytes / dram.bandwidth_bytes_per_cycle) "
         "exceed the compute cycles it adds.",
     )
-
-    @pydantic.model_validator(mode="after")
-    def _check(self) -> "HardwareConfig":
-        if self.pe.precision_scalable and self.pe.native_bits % 4:
-            raise ValueError(
-                f"pe.native_bits must be a multiple of 4 when pe.precision_scalable is true (got {self.pe.native_bits})"
-            )
-        return self
-
-    @property
-    def pes(self) -> int:
-        """Number of PEs, rows x cols."""
-        return self.array.rows * self.array.cols
-
-    def sram_width_bits(self, buffer: str) -> int:
-        """Port width of *buffer* (``ifmap``, ``weight``, ``ofmap``), bits: its ``width_bits`` or the
-        array edge it feeds (ifmap: rows, weight and ofmap: cols) x ``pe.native_bits``."""
-        macro: SramMacroConfig = getattr(self.buffers, buffer)
-        if macro.width_bits is not None:
-            return macro.width_bits
-        edge = self.array.rows if buffer == "ifmap" else self.array.cols
-        return edge * self.pe.native_bits
-
-    def sram_banks(self, buffer: str) -> int:
-        """Banks of *buffer*: its ``banks`` or 2 when double-buffered, else 1."""
-        macro: SramMacroConfig = getattr(self.buffers, buffer)
-        if macro.banks is not None:
-            return macro.banks
-        return 2 if self.buffers.double_buffered else 1
-
-    def macs_per_pe(self, weight_bits: int, act_bits: int) -> int:
-        """MACs one PE does per cycle at these operand widths (1, 2 or 4).
-
-        ``4`` when both widths are <= native_bits/4, ``2`` when <= native_bits/2, else ``1``;
-        always ``1`` without ``pe.precision_scalable``.
-        """
-        if not self.pe.precision_scalable:
-            return 1
-        widest = max(weight_bits, act_bits)
-        if widest <= self.pe.native_bits // 4:
-            return 4
-        if widest <= self.pe.native_bits // 2:
-            return 2
-        return 1
-
-    def peak_macs_per_cycle(self, weight_bits: int = 8, act_bits: int = 8) -> int:
-        """Array MACs per cycle at these widths, MACs/cycle."""
-        return self.pes * self.macs_per_pe(weight_bits, act_bits)

@@ -11,35 +11,14 @@ The older ``topology: resnet18`` / ``topology: path.csv`` still reads (with a ``
 :func:`topology_from_text` is the one rule that tells a CSV path from a zoo name.
 """
 
-import warnings
-from pathlib import Path
-from typing import Any
-
-import pydantic
 from pydantic import Field
 
 from accelsim.config.base import ConfigModel
+from accelsim.config.files import deprecated_topology, topology_from_text  # noqa: F401 - re-exported
+from accelsim.config.sections import TopologyRules, WorkloadRules
 
 
-def topology_from_text(text: str) -> dict[str, str]:
-    """``{"csv": text}`` when *text* names a file (ends in ``.csv``, has a path separator, or
-    exists), else ``{"zoo": text}``: the rule for ``--topology`` and the deprecated string form."""
-    if text.lower().endswith(".csv") or "/" in text or "\\" in text or Path(text).is_file():
-        return {"csv": text}
-    return {"zoo": text}
-
-
-def deprecated_topology(value: Any, where: str = "workload.topology") -> Any:
-    """The mapping form of a string topology, with a ``FutureWarning`` saying what to write."""
-    if not isinstance(value, str):
-        return value
-    new = topology_from_text(value)
-    (kind, ref), = new.items()
-    warnings.warn(f"{where}: a plain string is deprecated; write {{{kind}: {ref}}}", FutureWarning, stacklevel=2)
-    return new
-
-
-class TopologyConfig(ConfigModel):
+class TopologyConfig(TopologyRules, ConfigModel):
     """Shapes only, no weights: a network of the zoo or a SCALE-Sim topology CSV (give one)."""
 
     zoo: str | None = Field(
@@ -48,19 +27,8 @@ class TopologyConfig(ConfigModel):
     csv: str | None = Field(
         None, description="Path of a SCALE-Sim topology CSV (relative to the config file).")
 
-    @pydantic.model_validator(mode="after")
-    def _exactly_one(self) -> "TopologyConfig":
-        if (self.zoo is None) == (self.csv is None):
-            raise ValueError("give exactly one of 'zoo' (a network name) or 'csv' (a topology file)")
-        return self
 
-    @property
-    def label(self) -> str:
-        """``resnet18`` or the CSV's file name."""
-        return self.zoo if self.zoo is not None else Path(self.csv).name
-
-
-class WorkloadConfig(ConfigModel):
+class WorkloadConfig(WorkloadRules, ConfigModel):
     """The network to run. Give ``model`` or ``topology``, not both; neither means the bundled model."""
 
     model: str | None = Field(
@@ -79,23 +47,3 @@ class WorkloadConfig(ConfigModel):
         None, description="Model input shape N,C,H,W (elements) when the ONNX file leaves it dynamic."
     )
     batch: int = Field(1, ge=1, description="Inferences per pass through the array (GEMM M grows with it).")
-
-    @pydantic.field_validator("topology", mode="before")
-    @classmethod
-    def _string_topology(cls, value: Any) -> Any:
-        return deprecated_topology(value)
-
-    @pydantic.model_validator(mode="after")
-    def _one_source(self) -> "WorkloadConfig":
-        if self.model is not None and self.topology is not None:
-            raise ValueError("give 'model' or 'topology', not both")
-        if self.topology_form not in ("auto", "conv", "gemm"):
-            raise ValueError(f"topology_form must be auto, conv or gemm (got {self.topology_form!r})")
-        return self
-
-    @property
-    def model_or_bundled(self) -> str | None:
-        """The model to load: the bundled one when neither model nor topology was given."""
-        if self.model is None and self.topology is None:
-            return "bundled"
-        return self.model

@@ -34,10 +34,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
+from typing import TYPE_CHECKING
 
-from accelsim.config.hardware import HardwareConfig
 from accelsim.errors import MappingError
 from accelsim.layers import ARRAY_OPS, GemmView, LayerDescriptor
+
+if TYPE_CHECKING:  # annotations only: the config may be a pydantic model or a plain record (accelsim.config.plain)
+    from accelsim.config.hardware import HardwareConfig
 
 KIB = 1024.0
 """Bytes per KiB (buffer sizes in the config are KiB)."""

@@ -29,7 +29,10 @@ and the skew bank in the array's compute cycles.
 
 from __future__ import annotations
 
-from accelsim.config.hardware import HardwareConfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the config may be a pydantic model or a plain record (accelsim.config.plain)
+    from accelsim.config.hardware import HardwareConfig
 
 
 def pe_register_bits(hw: HardwareConfig, acc_bits: int) -> int:

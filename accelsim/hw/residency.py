@@ -27,12 +27,15 @@ a layer streams through (partial sums of ws/is, tiles of spilled tensors) are no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.mapping import KIB
 from accelsim.layers import Network
+
+if TYPE_CHECKING:  # annotations only: the config may be a pydantic model or a plain record (accelsim.config.plain)
+    from accelsim.config.hardware import HardwareConfig
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, fields
 from math import ceil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
-from accelsim.config.hardware import HardwareConfig
-from accelsim.config.simulation import SimulationConfig
 from accelsim.errors import MappingError
 from accelsim.hw.counts import BUFFERS, LayerCounts
 from accelsim.hw.jit import lazy_njit
@@ -50,6 +48,10 @@ from accelsim.hw.registers import clock_bit_cycles, local_store_bits
 from accelsim.hw.timing import MicroArch, layer_schedule, reduction_chunks, scalesim_schedule, single_fold_cycles
 from accelsim.hw.traffic import canonical_order, layer_traffic, nest_tile_cycles, off_array_traffic
 from accelsim.layers import LayerDescriptor, Network
+
+if TYPE_CHECKING:  # annotations only: the config may be a pydantic model or a plain record (accelsim.config.plain)
+    from accelsim.config.hardware import HardwareConfig
+    from accelsim.config.simulation import SimulationConfig
 
 PHASES = ("dma", "compute", "writeback")
 

@@ -62,12 +62,15 @@ layers, as its ``DP`` expansion makes it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.jit import lazy_njit
 from accelsim.hw.mapping import LayerMapping
+
+if TYPE_CHECKING:  # annotations only: the config may be a pydantic model or a plain record (accelsim.config.plain)
+    from accelsim.config.hardware import HardwareConfig
 
 _DF_CODE = {"os": 0, "ws": 1, "is": 2}
 

@@ -75,13 +75,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import permutations
 from math import ceil
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelsim.config.hardware import HardwareConfig
 from accelsim.hw.mapping import KIB, LayerMapping
 from accelsim.hw.timing import MicroArch, layer_schedule, reduction_chunks, single_fold_cycles
 from accelsim.layers import LayerDescriptor
+
+if TYPE_CHECKING:  # annotations only: the config may be a pydantic model or a plain record (accelsim.config.plain)
+    from accelsim.config.hardware import HardwareConfig
 
 
 @dataclass

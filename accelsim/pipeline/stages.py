@@ -41,12 +41,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from accelsim.config.data import DatasetConfig
-from accelsim.config.run import BUNDLED, RunConfig
-from accelsim.config.workload import TopologyConfig
+from accelsim.config.files import BUNDLED
 from accelsim.errors import ConfigError, InputFileError, UnsupportedOpError
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover  (a config is a pydantic model or a plain record: accelsim.config.plain)
+    from accelsim.config.data import DatasetConfig
+    from accelsim.config.run import RunConfig
+    from accelsim.config.workload import TopologyConfig
     from accelsim.config.energy import EnergyConfig
     from accelsim.config.hardware import HardwareConfig
     from accelsim.config.quant import QuantConfig
@@ -447,6 +448,9 @@ def file_digest(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
 
 def _files_read(param: str, value: Any) -> list[str]:
     """Digests of the files a slice value names (model, CSV, data set), so edited files miss."""
+    from accelsim.config.data import DatasetConfig
+    from accelsim.config.workload import TopologyConfig
+
     out: list[str] = []
     if isinstance(value, DatasetConfig):
         if value.path == BUNDLED:

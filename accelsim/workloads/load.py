@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from accelsim.config.workload import TopologyConfig, topology_from_text
+from accelsim.config.files import topology_from_text
 from accelsim.errors import ConfigError
 from accelsim.workloads.topology import FORMS, read_topology
 from accelsim.workloads.zoo import ZOO
 from accelsim.layers import Network
+
+if TYPE_CHECKING:  # pragma: no cover
+    from accelsim.config.workload import TopologyConfig
 
 ZOO_NAMES: tuple[str, ...] = tuple(ZOO)
 """Zoo names :func:`load_topology` accepts (besides CSV paths)."""
@@ -55,6 +59,8 @@ def load_topology(spec: "str | TopologyConfig", form: str = "auto", batch: int =
     if not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(spec, str):
+        from accelsim.config.workload import TopologyConfig
+
         spec = TopologyConfig(**topology_from_text(spec))
     if spec.zoo is not None:
         key = _zoo_key(spec.zoo)

@@ -53,14 +53,16 @@ def test_unknown_flag_is_named_by_the_command_it_was_given_to(command, args, cap
     assert err[-1] == f"accelsim {command}: error: unrecognized arguments: --bogus-flag"
 
 
-def test_simulate_on_a_topology_imports_neither_numba_nor_scipy(tmp_path):
+def test_simulate_on_a_topology_imports_neither_numba_nor_scipy_nor_pydantic(tmp_path):
     import subprocess
     import sys
 
-    # heavy libraries, and accelsim modules of stages a simulate does not run (energy tables, the
-    # sweep's executors, reports, the ONNX importer, the integer datapath)
-    unwanted = ("numba", "scipy", "matplotlib", "onnx", "accelsim.energy.table", "accelsim.sweep.executor",
-                "accelsim.report", "accelsim.graph", "accelsim.datapath", "accelsim.quant", "accelsim.layers.io")
+    # heavy libraries, pydantic (a plainly valid config is read by accelsim.config.plain), and accelsim
+    # modules of stages a simulate does not run (energy tables, the sweep's executors, reports, the ONNX
+    # importer, the integer datapath). numpy stays: the hardware model's traffic and tiling are array code.
+    unwanted = ("numba", "scipy", "matplotlib", "onnx", "pydantic", "accelsim.config.run", "accelsim.energy.table",
+                "accelsim.sweep.executor", "accelsim.report", "accelsim.graph", "accelsim.datapath", "accelsim.quant",
+                "accelsim.layers.io")
     code = ("import sys; from accelsim.cli import main; "
             "rc = main(['simulate', '--topology', 'resnet18', '--array', '32x32', '-o', '-', '-q']); "
             f"print(rc, sorted(m for m in {unwanted!r} if m in sys.modules), 'accelsim.hw.sim' in sys.modules)")
