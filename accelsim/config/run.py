@@ -71,11 +71,8 @@ def config_from_dict(data: Any, source: str = "<config>", base: Path | None = No
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Load a run config from YAML, apply dotted-key *overrides*, validate.
 
-    Parameters
-    ----------
-    path : the YAML file, or a shipped config by name (:func:`locate_config`); ``None`` means the
-        shipped ``configs/default.yaml``.
-    overrides : ``{"hardware.array.rows": 16, ...}`` applied before validation (CLI flags, sweeps).
+    *path* and *overrides* as in :func:`~accelsim.config.files.config_data` (a shipped config by
+    name, ``None`` for ``configs/default.yaml``; ``{"hardware.array.rows": 16, ...}``).
 
     Raises
     ------
