@@ -238,7 +238,7 @@ def tile_block(typingctx, w, wbase, act, abase, lda, toff, ns, u0, u1, acc, cbas
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride, row, corr, bias, pre, scale,
-                 post, lo, hi, out, n0, c0, ng, spx, strips):
+                 post, lo, hi, out, n0, c0, ng, spx, strips, lanes32):
     """Requantized output codes from the AMX tiles; :func:`accelsim.datapath.igemm.gemm_requant`
     with tile products instead of register tiles.
 
@@ -278,7 +278,7 @@ def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride
             tile_block(wp, jb * panel, a, i * a_img + r0 * 4, lda, toff, ns, 0, nu, strip, (r0 - rb) * 4, ldc, False)
         release_tiles()
         igemm._requant_strip(strip, srow, rb, re - rb, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat,
-                             j0, min(TILE_CH, ng - j0), c0, corr, bias, pre, scale, post, lo, hi)
+                             j0, min(TILE_CH, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, lanes32)
 
 
 def pack_weights(w, c0: int, ng: int, nt: int, ns: int, flatten: bool) -> np.ndarray:
@@ -341,6 +341,16 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             corr[:ng] = 128 * w[c0:c0 + ng].reshape(ng, -1).sum(axis=1, dtype=np.int64)
             if packed is not None:
                 packed[key] = (wpk, corr)
+        l1key = ("amx_l1", g)
+        if packed is not None and l1key in packed:
+            l1 = packed[l1key]
+        else:
+            l1 = np.abs(w[c0:c0 + ng].reshape(ng, -1).astype(np.int64)).sum(axis=1)
+            if packed is not None:
+                packed[l1key] = l1
+        sl = slice(c0, c0 + ng)
+        # |x| <= 128 on the 8-bit path bounds every channel's |sum x w| by 128 * l1
+        lanes32 = igemm.requant_fits_int32(128 * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi)
         if plane:
             ns = ns_tap
             toff_px = np.array([ky * dh * wp + kx * dw for ky in range(kh) for kx in range(kw)], dtype=np.int64)
@@ -372,7 +382,7 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             strips = igemm._scratch("amx_strips", (numba.config.NUMBA_NUM_THREADS, TILE_CH * srow), np.int32)
             gemm_requant(a.reshape(-1).view(np.uint8), wpk.reshape(-1), toff, ns, len(toff) * ns if plane else ns,
                          qstride * 4, jp, rp, n_raw, a_img, ipr, img_stride, row, corr, bias, pre, scale, post,
-                         lo, hi, out, n0, c0, ng, spx, strips)
+                         lo, hi, out, n0, c0, ng, spx, strips, lanes32)
     return out
 
 

@@ -212,6 +212,43 @@ def vsplat(typingctx, v):
 
 
 @intrinsic
+def vrequant32(typingctx, v, cwb, h0, p0, s, h1, p1, lo, hi):
+    """``clip(((((v + cwb) + h0) >> p0) * s + h1) >> p1, lo, hi)`` per lane, all in 32-bit two's
+    complement (exact when the caller's bound keeps every intermediate inside int32:
+    :func:`requant_fits_int32`)."""
+    def codegen(context, builder, sig, args):
+        vv, cwb_, h0_, p0_, s_, h1_, p1_, lo_, hi_ = args
+        x = builder.add(vv, _splat(builder, cwb_))
+        x = builder.ashr(builder.add(x, _splat(builder, h0_)), _splat(builder, p0_))
+        x = builder.mul(x, _splat(builder, s_))
+        x = builder.ashr(builder.add(x, _splat(builder, h1_)), _splat(builder, p1_))
+        vlo, vhi = _splat(builder, lo_), _splat(builder, hi_)
+        x = builder.select(builder.icmp_signed("<", x, vlo), vlo, x)
+        return builder.select(builder.icmp_signed(">", x, vhi), vhi, x)
+
+    return i32x16(i32x16, cwb, h0, p0, s, h1, p1, lo, hi), codegen
+
+
+@intrinsic
+def vstore_narrow(typingctx, v, out, index):
+    """Store sixteen lanes, each truncated to *out*'s integer dtype, at element *index*."""
+    if not (isinstance(out, types.Array) and isinstance(out.dtype, types.Integer)):
+        return None
+    width = out.dtype.bitwidth
+
+    def codegen(context, builder, sig, args):
+        vv, arr, ix = args
+        et = ir.IntType(width)
+        data = context.make_array(sig.args[1])(context, builder, arr).data
+        p = builder.gep(builder.bitcast(data, et.as_pointer()), [ix])
+        val = vv if width == 32 else builder.trunc(vv, ir.VectorType(et, LANES))
+        builder.store(val, builder.bitcast(p, ir.VectorType(et, LANES).as_pointer()), align=1)
+        return context.get_dummy_value()
+
+    return types.none(i32x16, out, types.intp), codegen
+
+
+@intrinsic
 def vmadd(typingctx, acc, xv, w):
     """``acc + xv * w`` per lane in 32-bit two's complement (exact while no lane leaves int32)."""
     if not isinstance(w, types.Integer):
@@ -401,19 +438,20 @@ def gemm_requant(a, b, toff, nq, qstride, jp, rp, n_img, a_img, ipr, img_stride,
         for r0 in range(rb, re, MR):
             _tile(a, b, toff, nq, qstride, jp, i * a_img + r0, j0, strip, r0 - rb, srow)
         _requant_strip(strip, srow, rb, re - rb, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat, j0,
-                       min(NR, ng - j0), c0, corr, bias, pre, scale, post, lo, hi)
+                       min(NR, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, False)
 
 
 @njit(inline="always")
 def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat, j0, nch, c0,
-                   corr, bias, pre, scale, post, lo, hi):
+                   corr, bias, pre, scale, post, lo, hi, lanes32):
     """Requantize one strip of sums into NCHW codes (the epilogue of :func:`gemm_requant`).
 
     ``strip[jj*srow + k]`` holds the sum of channel ``j0 + jj`` (``jj < nch``) at virtual pixel
     ``rb + k`` (``k < cnt``) of raw image ``i``; it goes to ``flat`` (the output, flat) at image
     ``n0 + i*ipr + r // img_stride``, channel ``c0 + j0 + jj``, ``(oy, ox)`` from
     ``r % img_stride = oy*row + ox`` (:func:`finish`'s mapping), in long contiguous runs;
-    positions ``ox >= ow`` are dropped.
+    positions ``ox >= ow`` are dropped. With *lanes32* (:func:`requant_fits_int32` holds) the
+    arithmetic runs in 32-bit lanes (:func:`_requant_run32`), else in int64.
     """
     k = 0
     while k < cnt:
@@ -437,8 +475,12 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
             c = c0 + j0 + jj
             s0 = jj * srow + k
             d0 = dbase + c * plane_sz
-            _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
-                         np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
+            if lanes32:
+                _requant_run32(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
+                               np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
+            else:
+                _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
+                             np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
         k += run
 
 
@@ -637,6 +679,46 @@ def _requant_run(src, dst, count, cw, b, p0, s, p1, lo, hi):
         v = ((v + h0) >> p0) * s
         v = (v + h1) >> p1
         dst[i] = min(max(v, lo64), hi64)
+
+
+@njit(inline="always")
+def _requant_run32(src, dst, count, cw, b, p0, s, p1, lo, hi):
+    """:func:`_requant_run` in 32-bit lanes, sixteen outputs per step (the tail in int64); the
+    caller guarantees :func:`requant_fits_int32` for this channel, which makes every step the
+    int64 one's value."""
+    cwb = _wrap32(cw + b)
+    h0 = (np.int64(1) << p0) >> 1
+    h1 = (np.int64(1) << p1) >> 1
+    k = 0
+    while k + LANES <= count:
+        vstore_narrow(vrequant32(vload(src, k), cwb, h0, p0, s, h1, p1, lo, hi), dst, k)
+        k += LANES
+    if k < count:
+        _requant_run(src[k:count], dst[k:count], count - k, cw, b, p0, s, p1, lo, hi)
+
+
+def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> bool:
+    """Whether :func:`_requant_run32` equals :func:`_requant_run` for every channel.
+
+    *acc_bound* bounds ``|sum x w|`` per channel (int64 array or scalar). Then ``|sum + bias|
+    <= A = acc_bound + |bias|``; every intermediate of ``((sum + bias + h0) >> pre) * scale + h1``
+    stays in int32 when ``A + h0 < 2**31`` and ``(((A + h0) >> pre) + 1) * |scale| + h1 < 2**31``
+    (``h = 2**(shift-1)``, the rounding constants; shifts at most 31; ``[lo, hi]`` inside int32).
+    """
+    top = np.int64(1) << 31
+    if not (-top <= lo <= hi < top):
+        return False
+    pre = np.asarray(pre, dtype=np.int64)
+    post = np.asarray(post, dtype=np.int64)
+    if pre.size and (pre.min() < 0 or pre.max() > 31 or post.min() < 0 or post.max() > 31):
+        return False
+    a = np.asarray(acc_bound, dtype=np.int64) + np.abs(np.asarray(bias, dtype=np.int64))
+    h0 = (np.int64(1) << pre) >> 1
+    h1 = (np.int64(1) << post) >> 1
+    if (a + h0 >= top).any():
+        return False
+    v = ((a + h0) >> pre) + 1
+    return bool((v * np.abs(np.asarray(scale, dtype=np.int64)) + h1 < top).all())
 
 
 @njit(cache=True, parallel=True)

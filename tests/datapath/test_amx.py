@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from accelsim.datapath import amx, igemm, ops
 from tests.datapath.test_kernels import ref_conv_acc, ref_requant
@@ -112,3 +113,38 @@ def test_weight_panels_layout():
     assert per_tap[1, 1, 0, 0, 1, 4 * 1 + 1] == 9 and np.count_nonzero(per_tap) == 1
     flat = amx.pack_weights(w, 0, 40, 1, 1, True)  # k-group q = t*2 + 5//4 = 3
     assert flat[1, 0, 0, 0, 1, 4 * 3 + 1] == 9 and np.count_nonzero(flat) == 1
+
+
+@njit
+def _run32(src, dst, cw, b, p0, s, p1, lo, hi):
+    igemm._requant_run32(src, dst, src.size, cw, b, p0, s, p1, lo, hi)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bound=st.integers(0, 2 ** 31 - 1), bias=st.integers(-2 ** 31, 2 ** 31), pre=st.integers(0, 31),
+       scale=st.integers(0, 2 ** 31), post=st.integers(0, 31), n=st.integers(1, 40), seed=st.integers(0, 2 ** 32 - 1))
+def test_int32_lane_requant_equals_int64_when_bound_holds(bound, bias, pre, scale, post, n, seed):
+    """The epilogue's 32-bit lanes (:func:`igemm._requant_run32`) give the int64 requantization's
+    codes whenever :func:`igemm.requant_fits_int32` accepts the bound, extremes included."""
+    lo, hi = -128, 127
+    fits = igemm.requant_fits_int32(np.array([bound]), np.array([bias]), np.array([pre]), np.array([scale]),
+                                    np.array([post]), lo, hi)
+    assume(fits)
+    rng = np.random.default_rng(seed)
+    sums = rng.integers(-bound, bound + 1, n)
+    sums[:: 3] = bound
+    sums[1:: 3] = -bound
+    corr = int(rng.integers(-2 ** 40, 2 ** 40))
+    raw = ((sums + corr + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)  # the tiles' sums carry +corr mod 2**32
+    dst = np.empty(n, np.int8)
+    _run32(raw, dst, np.int64(-corr), np.int64(bias), np.int64(pre), np.int64(scale), np.int64(post), lo, hi)
+    np.testing.assert_array_equal(dst, ref_requant(sums + bias, np.array([pre]), np.array([scale]), np.array([post]),
+                                                   lo, hi).reshape(-1))
+
+
+def test_int32_lane_bound_refuses_overflowing_parameters():
+    one = np.array([1])
+    assert igemm.requant_fits_int32(np.array([2 ** 30]), np.array([2 ** 30 - 2]), 0 * one, one, 0 * one, -128, 127)
+    assert not igemm.requant_fits_int32(np.array([2 ** 30]), np.array([2 ** 30 - 1]), 0 * one, one, 0 * one, -128, 127)
+    assert not igemm.requant_fits_int32(np.array([2 ** 20]), 0 * one, 0 * one, 2 ** 11 * one, 0 * one, -128, 127)
+    assert not igemm.requant_fits_int32(one, 0 * one, 0 * one, one, 32 * one, -128, 127)
