@@ -281,6 +281,40 @@ def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride
                              j0, min(TILE_CH, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, lanes32)
 
 
+@njit(cache=True, parallel=True, boundscheck=False)
+def gather_cols(planes, nq, plane, wp, kh, kw, sh, sw, dh, dw, nb, oh, ow, a):
+    """Per-tap im2col rows from padded word planes: ``a[t*nq + q, i*oh*ow + oy*ow + ox] =
+    planes[(i*nq + q)*plane + (oy*sh + ky*dh)*wp + ox*sw + kx*dw]`` for tap ``t = ky*kw + kx``.
+
+    *planes* are :func:`accelsim.datapath.igemm.pack_plane`'s words (flat, ``plane`` words per
+    image and k-group, padding included), so every read is inside them: no bounds, one source
+    word per word (the four channels are already packed). Columns past ``nb*oh*ow`` are zeroed.
+    """
+    rp = a.shape[1]
+    per_img = oh * ow
+    af = a.reshape(-1)
+    u = np.uint64
+    for job in prange(kh * kw * nq):
+        t = job // nq
+        q = job % nq
+        ky = t // kw
+        kx = t % kw
+        drow = u(job * rp)
+        for i in range(nb):
+            base = (i * nq + q) * plane + ky * dh * wp + kx * dw
+            for oy in range(oh):
+                src = u(base + oy * sh * wp)
+                dst = drow + u(i * per_img + oy * ow)
+                if sw == 1:
+                    for ox in range(u(ow)):
+                        af[dst + ox] = planes[src + ox]
+                else:
+                    for ox in range(u(ow)):
+                        af[dst + ox] = planes[src + ox * u(sw)]
+        for r in range(u(nb * per_img), u(rp)):
+            af[drow + r] = 0
+
+
 def pack_weights(w, c0: int, ng: int, nt: int, ns: int, flatten: bool) -> np.ndarray:
     """Weights of output channels ``c0 .. c0+ng-1`` as :func:`gemm_requant` reads them.
 
@@ -371,10 +405,16 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             else:
                 rp = -(-nb * oh * ow // TILE_PX) * TILE_PX
                 qstride = rp
+                # k-groups past nt*nq (up to whole k-steps) meet zero weights: whatever bytes the
+                # scratch holds there add exactly 0, so they are not cleared
                 a = igemm._scratch("a", (ns * KSTEP, rp), np.int32)
-                igemm.pack_cols(x, n0, nb, g * cg, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, 4, False,
-                                a[:nt * nq].reshape(nt, nq, rp))
-                a[nt * nq:] = 0  # k-groups past the reduction meet zero weights; any finite value works
+                if nt == 1:  # one tap: each word read once, straight from the codes
+                    igemm.pack_cols(x, n0, nb, g * cg, cg, 1, 1, sh, sw, pt, pl, dh, dw, oh, ow, 4, False,
+                                    a[:nq].reshape(1, nq, rp))
+                else:  # padded word planes once, then each tap's rows gathered from them
+                    planes = igemm._scratch("planes", (nb, nq, hp * wp), np.int32)
+                    igemm.pack_plane(x, n0, g * cg, cg, pt, pl, hp, wp, hp * wp, 4, False, planes)
+                    gather_cols(planes.reshape(-1), nq, hp * wp, wp, kh, kw, sh, sw, dh, dw, nb, oh, ow, a)
                 toff = np.zeros(1, dtype=np.int64)
                 n_raw, ipr, img_stride, row, a_img = 1, nb, oh * ow, ow, 0
             spx = strip_pixels(ns * KSTEP, rp)
