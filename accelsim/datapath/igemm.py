@@ -249,6 +249,32 @@ def vstore_narrow(typingctx, v, out, index):
 
 
 @intrinsic
+def vstore_narrow_first(typingctx, v, out, index, count):
+    """Store the first *count* (< 16) lanes, truncated to *out*'s integer dtype, at element *index*
+    (a masked store: elements past them are not touched)."""
+    if not (isinstance(out, types.Array) and isinstance(out.dtype, types.Integer)):
+        return None
+    width = out.dtype.bitwidth
+
+    def codegen(context, builder, sig, args):
+        vv, arr, ix, cnt = args
+        et = ir.IntType(width)
+        vt = ir.VectorType(et, LANES)
+        data = context.make_array(sig.args[1])(context, builder, arr).data
+        p = builder.gep(builder.bitcast(data, et.as_pointer()), [ix])
+        val = vv if width == 32 else builder.trunc(vv, vt)
+        lanes = ir.Constant(ir.VectorType(_I32, LANES), list(range(LANES)))
+        mask = builder.icmp_signed("<", lanes, _splat(builder, cnt))
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, mask.type]),
+            f"llvm.masked.store.v{LANES}i{width}.p0")
+        builder.call(fn, [val, builder.bitcast(p, vt.as_pointer()), ir.Constant(_I32, 1), mask])
+        return context.get_dummy_value()
+
+    return types.none(i32x16, out, types.intp, types.intp), codegen
+
+
+@intrinsic
 def vmadd(typingctx, acc, xv, w):
     """``acc + xv * w`` per lane in 32-bit two's complement (exact while no lane leaves int32)."""
     if not isinstance(w, types.Integer):
@@ -683,9 +709,10 @@ def _requant_run(src, dst, count, cw, b, p0, s, p1, lo, hi):
 
 @njit(inline="always")
 def _requant_run32(src, dst, count, cw, b, p0, s, p1, lo, hi):
-    """:func:`_requant_run` in 32-bit lanes, sixteen outputs per step (the tail in int64); the
-    caller guarantees :func:`requant_fits_int32` for this channel, which makes every step the
-    int64 one's value."""
+    """:func:`_requant_run` in 32-bit lanes, sixteen outputs per step (the tail as one masked
+    store); the caller guarantees :func:`requant_fits_int32` for this channel, which makes every
+    step the int64 one's value, and that *src* is readable 15 elements past ``count`` (the tail
+    step loads a whole vector; the lanes past ``count`` are not stored)."""
     cwb = _wrap32(cw + b)
     h0 = (np.int64(1) << p0) >> 1
     h1 = (np.int64(1) << p1) >> 1
@@ -694,7 +721,7 @@ def _requant_run32(src, dst, count, cw, b, p0, s, p1, lo, hi):
         vstore_narrow(vrequant32(vload(src, k), cwb, h0, p0, s, h1, p1, lo, hi), dst, k)
         k += LANES
     if k < count:
-        _requant_run(src[k:count], dst[k:count], count - k, cw, b, p0, s, p1, lo, hi)
+        vstore_narrow_first(vrequant32(vload(src, k), cwb, h0, p0, s, h1, p1, lo, hi), dst, k, count - k)
 
 
 def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> bool:

@@ -42,7 +42,8 @@ def amx_case(draw):
     co = groups * ng
     return dict(x=x.astype(np.int8), w=w.astype(np.int32), bias=rng.integers(-2 ** 20, 2 ** 20, co),
                 pre=rng.integers(0, 4, co), scale=rng.integers(1, 256, co), post=rng.integers(4, 20, co),
-                stride=stride, pad=pad, dil=dil, groups=groups)
+                stride=stride, pad=pad, dil=dil, groups=groups,
+                out_range=draw(st.sampled_from([(-128, 127), (0, 127), (-2 ** 15, 2 ** 15 - 1), (-2 ** 31, 2 ** 31 - 1)])))
 
 
 def _ref(case, lo, hi):
@@ -65,9 +66,10 @@ def test_amx_conv_matches_int64(plane, case):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(igemm, "_PLANE_MIN", 0 if plane else 1 << 30)
         mp.setattr(amx, "PLANE_K_WASTE", float("inf"))
-        out = amx.conv_codes(x, w, case["bias"], case["pre"], case["scale"], case["post"], -128, 127,
-                             case["stride"], case["pad"], case["dil"], case["groups"], oh, ow, {}, np.int8)
-    np.testing.assert_array_equal(out, _ref(case, -128, 127))
+        lo, hi = case["out_range"]
+        out = amx.conv_codes(x, w, case["bias"], case["pre"], case["scale"], case["post"], lo, hi,
+                             case["stride"], case["pad"], case["dil"], case["groups"], oh, ow, {}, ops.code_dtype(lo, hi))
+    np.testing.assert_array_equal(out, _ref(case, lo, hi))
 
 
 @settings(max_examples=15, deadline=None)
@@ -117,7 +119,7 @@ def test_weight_panels_layout():
 
 @njit
 def _run32(src, dst, cw, b, p0, s, p1, lo, hi):
-    igemm._requant_run32(src, dst, src.size, cw, b, p0, s, p1, lo, hi)
+    igemm._requant_run32(src, dst, dst.size, cw, b, p0, s, p1, lo, hi)
 
 
 @settings(max_examples=40, deadline=None)
@@ -136,8 +138,9 @@ def test_int32_lane_requant_equals_int64_when_bound_holds(bound, bias, pre, scal
     sums[1:: 3] = -bound
     corr = int(rng.integers(-2 ** 40, 2 ** 40))
     raw = ((sums + corr + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)  # the tiles' sums carry +corr mod 2**32
-    dst = np.empty(n, np.int8)
-    _run32(raw, dst, np.int64(-corr), np.int64(bias), np.int64(pre), np.int64(scale), np.int64(post), lo, hi)
+    dst = np.full(n + 20, 99, np.int8)[:n]  # the tail's masked store must leave dst's neighbours alone
+    _run32(np.concatenate([raw, np.zeros(15, np.int32)]), dst, np.int64(-corr), np.int64(bias), np.int64(pre), np.int64(scale), np.int64(post), lo, hi)
+    assert (dst.base[n:] == 99).all()
     np.testing.assert_array_equal(dst, ref_requant(sums + bias, np.array([pre]), np.array([scale]), np.array([post]),
                                                    lo, hi).reshape(-1))
 
