@@ -479,6 +479,33 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
     positions ``ox >= ow`` are dropped. With *lanes32* (:func:`requant_fits_int32` holds) the
     arithmetic runs in 32-bit lanes (:func:`_requant_run32`), else in int64.
     """
+    runs = np.empty((cnt // ow + 3, 3), dtype=np.int64)
+    nr = _strip_runs(rb, cnt, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, runs)
+    for jj in range(nch):
+        c = c0 + j0 + jj
+        cw = _wrap32(-np.int64(corr[j0 + jj]))
+        b = np.int64(bias[c])
+        p0 = np.int64(pre[c])
+        s = np.int64(scale[c])
+        p1 = np.int64(post[c])
+        cwb = _wrap32(cw + b)
+        h0 = (np.int64(1) << p0) >> 1
+        h1 = (np.int64(1) << p1) >> 1
+        for t in range(nr):
+            s0 = jj * srow + runs[t, 0]
+            run = runs[t, 1]
+            d0 = runs[t, 2] + c * plane_sz
+            if lanes32:
+                _requant_lanes(strip, s0, flat, d0, run, cwb, h0, p0, s, h1, p1, lo, hi)
+            else:
+                _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, cw, b, p0, s, p1, lo, hi)
+
+
+@njit(inline="always")
+def _strip_runs(rb, cnt, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, runs):
+    """The contiguous output runs of a strip (see :func:`_requant_strip`): row ``t`` of *runs*
+    gets (strip offset, length, output offset of channel 0); returns their number."""
+    nr = 0
     k = 0
     while k < cnt:
         r = rb + k
@@ -496,18 +523,12 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
             k += row - ox
             continue
         run = min(cnt - k, (plane_sz - r) if row == ow else (ow - ox))
-        dbase = (n0 + i * ipr + sub) * c_out * plane_sz + oy * ow + ox
-        for jj in range(nch):
-            c = c0 + j0 + jj
-            s0 = jj * srow + k
-            d0 = dbase + c * plane_sz
-            if lanes32:
-                _requant_run32(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
-                               np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
-            else:
-                _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, _wrap32(-np.int64(corr[j0 + jj])),
-                             np.int64(bias[c]), np.int64(pre[c]), np.int64(scale[c]), np.int64(post[c]), lo, hi)
+        runs[nr, 0] = k
+        runs[nr, 1] = run
+        runs[nr, 2] = (n0 + i * ipr + sub) * c_out * plane_sz + oy * ow + ox
+        nr += 1
         k += run
+    return nr
 
 
 # --------------------------------------------------------------------------- packing
@@ -709,19 +730,26 @@ def _requant_run(src, dst, count, cw, b, p0, s, p1, lo, hi):
 
 @njit(inline="always")
 def _requant_run32(src, dst, count, cw, b, p0, s, p1, lo, hi):
-    """:func:`_requant_run` in 32-bit lanes, sixteen outputs per step (the tail as one masked
-    store); the caller guarantees :func:`requant_fits_int32` for this channel, which makes every
-    step the int64 one's value, and that *src* is readable 15 elements past ``count`` (the tail
-    step loads a whole vector; the lanes past ``count`` are not stored)."""
-    cwb = _wrap32(cw + b)
-    h0 = (np.int64(1) << p0) >> 1
-    h1 = (np.int64(1) << p1) >> 1
+    """:func:`_requant_run` in 32-bit lanes (:func:`_requant_lanes` with its constants)."""
+    _requant_lanes(src, 0, dst, 0, count, _wrap32(cw + b), (np.int64(1) << p0) >> 1, p0, s,
+                   (np.int64(1) << p1) >> 1, p1, lo, hi)
+
+
+@njit(inline="always")
+def _requant_lanes(src, soff, dst, doff, count, cwb, h0, p0, s, h1, p1, lo, hi):
+    """:func:`_requant_run` from ``src[soff:]`` to ``dst[doff:]`` in 32-bit lanes, sixteen outputs
+    per step (the tail as one masked store; offsets, not views: a view costs reference counting
+    per short run), with ``cwb = wrap32(cw + b)`` and the rounding constants ``h = 2**(shift-1)``. The
+    caller guarantees :func:`requant_fits_int32` for this channel, which makes every step the
+    int64 one's value, and that *src* is readable 15 elements past ``count`` (the tail step
+    loads a whole vector; the lanes past ``count`` are not stored)."""
     k = 0
     while k + LANES <= count:
-        vstore_narrow(vrequant32(vload(src, k), cwb, h0, p0, s, h1, p1, lo, hi), dst, k)
+        vstore_narrow(vrequant32(vload(src, soff + k), cwb, h0, p0, s, h1, p1, lo, hi), dst, doff + k)
         k += LANES
     if k < count:
-        vstore_narrow_first(vrequant32(vload(src, k), cwb, h0, p0, s, h1, p1, lo, hi), dst, k, count - k)
+        vstore_narrow_first(vrequant32(vload(src, soff + k), cwb, h0, p0, s, h1, p1, lo, hi), dst, doff + k,
+                            count - k)
 
 
 def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> bool:
