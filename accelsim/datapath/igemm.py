@@ -755,25 +755,35 @@ def _requant_lanes(src, soff, dst, doff, count, cwb, h0, p0, s, h1, p1, lo, hi):
 def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> bool:
     """Whether :func:`_requant_run32` equals :func:`_requant_run` for every channel.
 
-    *acc_bound* bounds ``|sum x w|`` per channel (int64 array or scalar). Then ``|sum + bias|
-    <= A = acc_bound + |bias|``; every intermediate of ``((sum + bias + h0) >> pre) * scale + h1``
-    stays in int32 when ``A + h0 < 2**31`` and ``(((A + h0) >> pre) + 1) * |scale| + h1 < 2**31``
+    *acc_bound* bounds ``|sum x w|`` per channel (int64 array). Then ``|sum + bias| <= A =
+    acc_bound + |bias|``; every intermediate of ``((sum + bias + h0) >> pre) * scale + h1`` stays
+    in int32 when ``A + h0 < 2**31`` and ``(((A + h0) >> pre) + 1) * |scale| + h1 < 2**31``
     (``h = 2**(shift-1)``, the rounding constants; shifts at most 31; ``[lo, hi]`` inside int32).
     """
+    if not (-(1 << 31) <= lo <= hi < (1 << 31)):
+        return False
+    as64 = lambda v: np.ascontiguousarray(v, dtype=np.int64).reshape(-1)  # noqa: E731
+    return bool(_fits_int32(as64(acc_bound), as64(bias), as64(pre), as64(scale), as64(post)))
+
+
+@njit(cache=True)
+def _fits_int32(acc_bound, bias, pre, scale, post):
+    """:func:`requant_fits_int32`'s per-channel test (int64 arrays; no step can overflow int64:
+    every operand is checked below 2**31 before it is multiplied)."""
     top = np.int64(1) << 31
-    if not (-top <= lo <= hi < top):
-        return False
-    pre = np.asarray(pre, dtype=np.int64)
-    post = np.asarray(post, dtype=np.int64)
-    if pre.size and (pre.min() < 0 or pre.max() > 31 or post.min() < 0 or post.max() > 31):
-        return False
-    a = np.asarray(acc_bound, dtype=np.int64) + np.abs(np.asarray(bias, dtype=np.int64))
-    h0 = (np.int64(1) << pre) >> 1
-    h1 = (np.int64(1) << post) >> 1
-    if (a + h0 >= top).any():
-        return False
-    v = ((a + h0) >> pre) + 1
-    return bool((v * np.abs(np.asarray(scale, dtype=np.int64)) + h1 < top).all())
+    for c in range(bias.size):
+        p0 = pre[c]
+        p1 = post[c]
+        b = bias[c]
+        sc = abs(scale[c])
+        if p0 < 0 or p0 > 31 or p1 < 0 or p1 > 31 or b >= top or b <= -top or sc >= top or acc_bound[c] >= top:
+            return False
+        a = acc_bound[c] + abs(b) + ((np.int64(1) << p0) >> 1)
+        if a >= top:
+            return False
+        if ((a >> p0) + 1) * sc + ((np.int64(1) << p1) >> 1) >= top:
+            return False
+    return True
 
 
 @njit(cache=True, parallel=True)
