@@ -265,6 +265,129 @@ def depthwise_codes(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, 
     return out
 
 
+@njit(inline="always")
+def _copy_step(dst, src, count, step):
+    """``dst[i] = src[i * step]`` for ``i < count`` (views start at the run; steps 1 and 2 with
+    constant strides, so they vectorise without gathers)."""
+    if step == 1:
+        for i in range(count):
+            dst[i] = src[i]
+    elif step == 2:
+        for i in range(count):
+            dst[i] = src[2 * i]
+    else:
+        for i in range(count):
+            dst[i] = src[i * step]
+
+
+def depthwise_taps(h, wd, kh, kw, stride_h, stride_w, pad_t, pad_l, pad_b, pad_r, dil_h, dil_w, out_h):
+    """Geometry of :func:`depthwise_phase`'s flat plane: ``(hq, wq, size, taps)``.
+
+    The zero-padded input plane ``xpad`` is split into its ``stride_h * stride_w`` stride phases,
+    each ``hq x wq`` (``hq = ceil(Hp / sh)``, ``wq = ceil(Wp / sw)``), laid end to end:
+    ``flat[(py*sw + px)*hq*wq + u*wq + v] = xpad[u*sh + py, v*sw + px]``. Output ``(oy, ox)``,
+    numbered ``r = oy*wq + ox``, then reads its tap ``(ky, kx)`` at ``flat[r + taps[ky*kw + kx]]``
+    for every stride and dilation: consecutive outputs read consecutive elements. *size* holds
+    the phases and the zero slack the last virtual row's taps read past them.
+    """
+    hp, wp = h + pad_t + pad_b, wd + pad_l + pad_r
+    hq, wq = -(-hp // stride_h), -(-wp // stride_w)
+    taps = np.empty(kh * kw, dtype=np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            py, px = (ky * dil_h) % stride_h, (kx * dil_w) % stride_w
+            taps[ky * kw + kx] = (py * stride_w + px) * hq * wq + ((ky * dil_h) // stride_h) * wq + (kx * dil_w) // stride_w
+    size = max(stride_h * stride_w * hq * wq, out_h * wq + int(taps.max()))
+    return hq, wq, size, taps
+
+
+@njit(inline="always")
+def _fill_phase_plane(src, flat, sh, sw, pt, pl, hq, wq):
+    """Zero *flat*, then copy input plane *src* [H, W] into its stride phases (see
+    :func:`depthwise_taps`)."""
+    h, wd = src.shape
+    flat[:] = 0
+    for py in range(sh):
+        for px in range(sw):
+            base = (py * sw + px) * hq * wq
+            # phase columns v whose input column v*sw + px - pl lies inside [0, wd)
+            t = px - pl
+            v_lo = min(max(0, -(t // sw)), wq)
+            v_hi = max(min(wq, (wd - 1 - t) // sw + 1), v_lo)
+            if v_hi == v_lo:
+                continue
+            for u in range(hq):
+                iy = u * sh + py - pt
+                if iy < 0 or iy >= h:
+                    continue
+                d0 = base + u * wq + v_lo
+                _copy_step(flat[d0:], src[iy, v_lo * sw + t:], v_hi - v_lo, sw)
+
+
+_PHASE_BLOCK = 1 << 16
+"""Elements of phase planes one :func:`depthwise_phase` job fills (images of one channel side
+by side, so small planes still make long vector loops; L2-sized)."""
+
+
+@njit(cache=True, parallel=True)
+def depthwise_phase(x, w, mult, taps, hq, wq, size, stride_h, stride_w, pad_t, pad_l, bias, pre, scale, post,
+                    lo, hi, out):
+    """Requantized codes of a depthwise convolution in int32 lanes, into *out* (narrow codes).
+
+    Memory-bound, so no GEMM lowering. A job is one output channel over a block of images: their
+    input planes are copied into zero-padded stride phases (:func:`depthwise_taps`; *x*'s dtype,
+    one plane of *size* elements per image, side by side), then one flat pass over the virtual
+    outputs ``r = i*size + oy*wq + ox`` — a long loop however small the planes — sums the taps
+    ``w_t * flat[r + taps[t]]`` in int32 lanes (3x3 kernels: all nine in one pass, fused with
+    the requantization; others tap by tap into an int32 buffer), and the valid columns
+    ``ox < ow`` of each virtual row are copied out. The caller guarantees
+    ``max|x| * max_c sum_k |w_{c,k}| < 2**31`` (every partial sum, in any order, fits int32).
+    Output channel ``o`` reads input channel ``o // mult``.
+    """
+    n_img, c_out, oh, ow = out.shape
+    nk = taps.shape[0]
+    per = max(1, min(n_img, _PHASE_BLOCK // size))
+    nblk = (n_img + per - 1) // per
+    for job in prange(c_out * nblk):
+        o = job // nblk
+        n0 = (job % nblk) * per
+        ni = min(per, n_img - n0)
+        flat = np.empty(ni * size, dtype=x.dtype)  # image i's taps read inside its own plane (size: slack)
+        for i in range(ni):
+            _fill_phase_plane(x[n0 + i, o // mult], flat[i * size:(i + 1) * size], stride_h, stride_w, pad_t, pad_l,
+                              hq, wq)
+        nr = (ni - 1) * size + oh * wq
+        vout = np.empty(nr, dtype=out.dtype)
+        b = np.int64(bias[o])
+        p0 = np.int64(pre[o])
+        s = np.int64(scale[o])
+        p1 = np.int64(post[o])
+        wr = w[o]
+        if nk == 9:
+            s0, s1, s2 = flat[taps[0]:], flat[taps[1]:], flat[taps[2]:]
+            s3, s4, s5 = flat[taps[3]:], flat[taps[4]:], flat[taps[5]:]
+            s6, s7, s8 = flat[taps[6]:], flat[taps[7]:], flat[taps[8]:]
+            w0, w1, w2, w3, w4, w5, w6, w7, w8 = wr[0], wr[1], wr[2], wr[3], wr[4], wr[5], wr[6], wr[7], wr[8]
+            for r in range(nr):
+                a = add32(add32(add32(mul32(s0[r], w0), mul32(s1[r], w1)), add32(mul32(s2[r], w2), mul32(s3[r], w3))),
+                          add32(add32(mul32(s4[r], w4), mul32(s5[r], w5)),
+                                add32(add32(mul32(s6[r], w6), mul32(s7[r], w7)), mul32(s8[r], w8))))
+                vout[r] = _requant(np.int64(a) + b, p0, s, p1, lo, hi)
+        else:
+            acc = np.zeros(nr, dtype=np.int32)
+            for t in range(nk):
+                wt = wr[t]
+                src = flat[taps[t]:]
+                for r in range(nr):
+                    acc[r] = add32(acc[r], mul32(src[r], wt))
+            for r in range(nr):
+                vout[r] = _requant(np.int64(acc[r]) + b, p0, s, p1, lo, hi)
+        for i in range(ni):
+            for oy in range(oh):
+                r0 = i * size + oy * wq
+                out[n0 + i, o, oy, :] = vout[r0:r0 + ow]
+
+
 @njit(cache=True, parallel=True)
 def im2col_t(x, out, n0, group, cg, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w,
              out_h, out_w):

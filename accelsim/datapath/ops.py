@@ -246,11 +246,11 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         return MacResult(out, events, path)
     if path == "int64" and depthwise and kern is not None:
         # int32 lanes are exact under the micro-kernel's bound (max|x| * max_c sum|w_c| < 2**31)
-        xq, img_words, cstride, wq_row, taps = igemm.phase_planes(x, 0, n, 0, c, stride[0], stride[1], *padding,
-                                                                  dilation[0], dilation[1], kh, kw)
+        hq, wq, size, taps = K.depthwise_taps(h, wd, kh, kw, stride[0], stride[1], *padding, dilation[0],
+                                              dilation[1], oh)
         out = np.empty((n, c_out, oh, ow), dtype=out_dt)
-        igemm.depthwise_lanes(xq, img_words, cstride, wq_row, taps, w.reshape(c_out, -1), c_out // c,
-                              max(max_x, max_w) <= INT16_MAX, bias, pre, scale, post, lo, hi, out)
+        K.depthwise_phase(x, w.reshape(c_out, -1), c_out // c, taps, hq, wq, size, stride[0], stride[1], padding[0],
+                          padding[1], bias, pre, scale, post, lo, hi, out)
         return MacResult(out, 0, path)
     x = x.astype(np.int32, copy=False)  # the int64 and float paths below read int32 codes
     if path == "stepped":

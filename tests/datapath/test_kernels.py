@@ -317,3 +317,35 @@ def test_quantize_codes_matches_numpy_quantizer(bits, dtype, seed):
     out = np.empty(x.size, ops.code_dtype(-q, q))
     K.quantize_codes(x, step, q, out)
     np.testing.assert_array_equal(out, quantize_tensor(x, step, bits))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2),
+       st.integers(1, 2), st.sampled_from([np.int8, np.int16]), st.booleans(), st.integers(0, 2 ** 32 - 1))
+def test_depthwise_int32_lanes_match_int64(kh, kw, sh, sw, dh, dw, mult, dt, edge, seed):
+    """Depthwise layers (the phase-plane kernel: 3x3 fused, other kernels tap by tap), any
+    stride, dilation, padding and channel multiplier, planes from 1 pixel to 40 columns, codes of
+    int8 / int16 at their extremes; with *edge*, weights and codes as large as the int32-lane
+    bound ``max|x| * max_c sum|w_c| < 2**31`` allows. Bit for bit the numpy int64 reference."""
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dt)
+    c = int(rng.integers(2, 5))  # groups = c > 1: a depthwise layer
+    h = int(rng.integers(max(1, dh * (kh - 1) + 1 - 2), 12))
+    wd = int(rng.integers(max(1, dw * (kw - 1) + 1 - 2), 41))
+    pad = tuple(int(rng.integers(0, 3)) for _ in range(4))
+    assume(h + pad[0] + pad[2] >= dh * (kh - 1) + 1 and wd + pad[1] + pad[3] >= dw * (kw - 1) + 1)
+    x = rng.integers(int(info.min), int(info.max) + 1, (2, c, h, wd))
+    x.reshape(-1)[:2] = [info.min, info.max]
+    max_x = -int(info.min)
+    wmax = min(32767, (2 ** 31 - 1) // (max_x * kh * kw)) if edge else 127
+    w = rng.integers(-wmax, wmax + 1, (c * mult, 1, kh, kw))
+    if edge:
+        w[0] = -wmax  # one channel at the bound: max|x| * sum|w| just below 2**31
+        assert max_x * int(np.abs(w.reshape(c * mult, -1)).sum(axis=1).max()) < 2 ** 31
+    b = rng.integers(-2 ** 20, 2 ** 20, c * mult)
+    pre, scale, post = rng.integers(0, 6, c * mult), rng.integers(0, 256, c * mult), rng.integers(0, 30, c * mult)
+    got = ops.conv(x.astype(dt), w, b, pre, scale, post, lo=-127, hi=127, stride=(sh, sw), padding=pad,
+                   dilation=(dh, dw), groups=c, acc_bits=48)
+    assert got.path == "int64" and got.out.dtype == np.int8
+    want = ref_requant(ref_conv_acc(x, w, b, (sh, sw), pad, (dh, dw), c), pre, scale, post, -127, 127)
+    np.testing.assert_array_equal(got.out, want)
