@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from accelsim.datapath.lanes import add32, mul32, sra32
+from accelsim.datapath.lanes import add32, chunk_lanes, copy_chunk1, copy_chunk2, max_chunk1, max_chunk2, mul32, sra32
 
 FLOAT32_EXACT_LIMIT = 1 << 24
 """Integers of magnitude below this are exact in float32 (24-bit significand)."""
@@ -112,6 +112,41 @@ def _fits(b, s, sa, lo, hi):
     order (positive products first reach ``b + pos``, negative ones first ``b + neg``).
     """
     return b + ((sa + s) >> 1) <= hi and b + ((s - sa) >> 1) >= lo
+
+
+@njit(inline="always")
+def _chunked(dst, src, count, step, is_max):
+    """``dst[i] = src[i*step]`` (or ``max(dst[i], src[i*step])`` with *is_max*) for ``i < count``.
+
+    Both views start at the run. Steps 1 and 2 go in 32-byte chunks
+    (:mod:`accelsim.datapath.lanes`: vector code however short the run), the last chunk
+    overlapping the one before (both operations are idempotent); a stride-2 chunk loads a pair
+    per lane, so a chunk is used only where *src* holds its last pair whole, the rest element by
+    element. Other steps, and runs shorter than a chunk, go element by element.
+    """
+    lanes = chunk_lanes(dst)
+    i = 0
+    if step <= 2 and count >= lanes:
+        last = count - lanes if step == 1 else min(count - lanes, (src.shape[0] - 2 * lanes) // 2)
+        while last >= 0:
+            b = min(i, last)
+            if step == 1:
+                if is_max:
+                    max_chunk1(dst, b, src, b)
+                else:
+                    copy_chunk1(dst, b, src, b)
+            elif is_max:
+                max_chunk2(dst, b, src, 2 * b)
+            else:
+                copy_chunk2(dst, b, src, 2 * b)
+            i = b + lanes
+            if b == last:
+                break
+    for k in range(i, count):
+        if is_max:
+            dst[k] = max(dst[k], src[k * step])
+        else:
+            dst[k] = src[k * step]
 
 
 # --------------------------------------------------------------------------- MAC layers
@@ -265,21 +300,6 @@ def depthwise_codes(x, w, bias, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, 
     return out
 
 
-@njit(inline="always")
-def _copy_step(dst, src, count, step):
-    """``dst[i] = src[i * step]`` for ``i < count`` (views start at the run; steps 1 and 2 with
-    constant strides, so they vectorise without gathers)."""
-    if step == 1:
-        for i in range(count):
-            dst[i] = src[i]
-    elif step == 2:
-        for i in range(count):
-            dst[i] = src[2 * i]
-    else:
-        for i in range(count):
-            dst[i] = src[i * step]
-
-
 def depthwise_taps(h, wd, kh, kw, stride_h, stride_w, pad_t, pad_l, pad_b, pad_r, dil_h, dil_w, out_h):
     """Geometry of :func:`depthwise_phase`'s flat plane: ``(hq, wq, size, taps)``.
 
@@ -321,7 +341,7 @@ def _fill_phase_plane(src, flat, sh, sw, pt, pl, hq, wq):
                 if iy < 0 or iy >= h:
                     continue
                 d0 = base + u * wq + v_lo
-                _copy_step(flat[d0:], src[iy, v_lo * sw + t:], v_hi - v_lo, sw)
+                _chunked(flat[d0:], src[iy, v_lo * sw + t:], v_hi - v_lo, sw, False)
 
 
 _PHASE_BLOCK = 1 << 16
@@ -580,37 +600,23 @@ def requant_nchw(acc, pre, scale, post, lo, hi):
 # --------------------------------------------------------------------------- vector-unit ops
 
 
-@njit(inline="always")
-def _max_into(m, src, count, step):
-    """``m[i] = max(m[i], src[i * step])`` for ``i < count`` (both views start at the run; stride
-    1 and 2 written with constant steps, so LLVM vectorises them without gathers)."""
-    if step == 1:
-        for i in range(count):
-            m[i] = max(m[i], src[i])
-    elif step == 2:
-        for i in range(count):
-            m[i] = max(m[i], src[2 * i])
-    else:
-        for i in range(count):
-            m[i] = max(m[i], src[i * step])
-
-
 @njit(cache=True, parallel=True)
 def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, out_w, lo, hi, out):
     """Max of codes over each window (padded positions never win), clipped to ``[lo, hi]``, into *out*.
 
-    ``[lo, hi]`` must lie inside *x*'s dtype range. Separable, in the input's dtype: for each
-    output row the window's in-bounds input rows are reduced to one row of column maxima
-    (contiguous, vectorised), then each kernel column tap updates the row's running maxima, which
-    start at *lo* (the lower clip), over the output columns it reaches; then the upper clip. A
-    window made only of padding (impossible with ONNX-legal pads) yields *lo*. (Image, channel)
-    planes in parallel.
+    ``[lo, hi]`` must lie inside *x*'s dtype range. Separable, in the input's dtype, in 32-byte
+    chunks (:func:`_chunked`): for each output row the window's in-bounds input rows are reduced
+    to one row of column maxima, then each kernel column tap updates the row's running maxima,
+    which start at *lo* (the lower clip), over the output columns it reaches; then the upper
+    clip. A window made only of padding (impossible with ONNX-legal pads) yields *lo*.
+    (Image, channel) planes in parallel.
     """
     n_img, c, h, wd = x.shape
     for job in prange(n_img * c):
         n = job // c
         ch = job % c
-        cm = np.empty(wd, dtype=x.dtype)
+        cm = np.empty(wd + 1, dtype=x.dtype)  # one spare element: a stride-2 chunk's last pair
+        cm[wd] = lo
         m = np.empty(out_w, dtype=x.dtype)
         lim = np.empty(1, dtype=x.dtype)
         lim[0] = hi
@@ -622,20 +628,15 @@ def maxpool(x, kh, kw, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, out_h, ou
                 iy = oy * stride_h - pad_t + ky * dil_h
                 if iy < 0 or iy >= h:
                     continue
-                src = x[n, ch, iy]
-                if first:
-                    cm[:] = src
-                    first = False
-                else:
-                    for i in range(wd):
-                        cm[i] = max(cm[i], src[i])
+                _chunked(cm, x[n, ch, iy], wd, 1, not first)
+                first = False
             if not first:
                 for kx in range(kw):
                     t = kx * dil_w - pad_l
                     ox_lo = min(max(0, -(t // stride_w)), out_w)
                     ox_hi = max(min(out_w, (wd - 1 - t) // stride_w + 1), ox_lo)
                     if ox_hi > ox_lo:
-                        _max_into(m[ox_lo:], cm[ox_lo * stride_w + t:], ox_hi - ox_lo, stride_w)
+                        _chunked(m[ox_lo:], cm[ox_lo * stride_w + t:], ox_hi - ox_lo, stride_w, True)
             dst = out[n, ch, oy]
             for ox in range(out_w):
                 dst[ox] = min(m[ox], top)
