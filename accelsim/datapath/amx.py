@@ -341,12 +341,13 @@ def pack_weights(w, c0: int, ng: int, nt: int, ns: int, flatten: bool) -> np.nda
 
 
 def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
-               packed: dict | None = None, out_dtype=np.int32):
+               packed: dict | None = None, out_dtype=np.int32, max_x: int = 128):
     """Requantized output codes of an exact 8-bit convolution on AMX tiles.
 
     Arguments and guarantee as :func:`accelsim.datapath.igemm.conv_codes` on its exact 8-bit
     path (codes in [-128, 127], ``max|x| * max_c sum_k |w_{c,k}| < 2**31``), which it replaces
-    when :func:`available`. Returns *out_dtype* [N, Cout, oh, ow] codes.
+    when :func:`available`. *max_x* bounds ``|x|`` (the caller's proof; it decides whether the
+    requantization may run in 32-bit lanes). Returns *out_dtype* [N, Cout, oh, ow] codes.
     """
     if not supported():
         raise RuntimeError("AMX kernels need Linux, a processor with amx-tile and amx-int8, and the tile permission")
@@ -384,8 +385,7 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             if packed is not None:
                 packed[l1key] = l1
         sl = slice(c0, c0 + ng)
-        # |x| <= 128 on the 8-bit path bounds every channel's |sum x w| by 128 * l1
-        lanes32 = igemm.requant_fits_int32(128 * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi)
+        lanes32 = igemm.requant_fits_int32(max_x * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi)
         if plane:
             ns = ns_tap
             toff_px = np.array([ky * dh * wp + kx * dw for ky in range(kh) for kx in range(kw)], dtype=np.int64)

@@ -211,22 +211,33 @@ def vsplat(typingctx, v):
     return i32x16(v), codegen
 
 
+def _rshift_round_lanes(builder, x, p):
+    """``floor((x + 2**(p-1)) / 2**p)`` per lane for a shift ``0 <= p <= 32`` (scalar), as
+    ``((x >> (p-1)) + 1) >> 1`` (the rounding constant never overflows: the first shift drops
+    the bits below it); ``x`` itself when ``p == 0``."""
+    pos = builder.icmp_signed(">", p, ir.Constant(p.type, 0))
+    pm1 = builder.select(pos, builder.sub(p, ir.Constant(p.type, 1)), ir.Constant(p.type, 0))
+    one = _splat(builder, ir.Constant(_I32, 1))
+    r = builder.ashr(builder.add(builder.ashr(x, _splat(builder, pm1)), one), one)
+    return builder.select(pos, r, x)
+
+
 @intrinsic
-def vrequant32(typingctx, v, cwb, h0, p0, s, h1, p1, lo, hi):
-    """``clip(((((v + cwb) + h0) >> p0) * s + h1) >> p1, lo, hi)`` per lane, all in 32-bit two's
-    complement (exact when the caller's bound keeps every intermediate inside int32:
-    :func:`requant_fits_int32`)."""
+def vrequant32(typingctx, v, cwb, p0, s, p1, lo, hi):
+    """``clip(rshift_round(rshift_round(v + cwb, p0) * s, p1), lo, hi)`` per lane, all in 32-bit
+    two's complement (exact when the caller's bound keeps ``v + cwb`` and the product inside
+    int32: :func:`requant_fits_int32`; the rounding steps cannot overflow)."""
     def codegen(context, builder, sig, args):
-        vv, cwb_, h0_, p0_, s_, h1_, p1_, lo_, hi_ = args
+        vv, cwb_, p0_, s_, p1_, lo_, hi_ = args
         x = builder.add(vv, _splat(builder, cwb_))
-        x = builder.ashr(builder.add(x, _splat(builder, h0_)), _splat(builder, p0_))
+        x = _rshift_round_lanes(builder, x, p0_)
         x = builder.mul(x, _splat(builder, s_))
-        x = builder.ashr(builder.add(x, _splat(builder, h1_)), _splat(builder, p1_))
+        x = _rshift_round_lanes(builder, x, p1_)
         vlo, vhi = _splat(builder, lo_), _splat(builder, hi_)
         x = builder.select(builder.icmp_signed("<", x, vlo), vlo, x)
         return builder.select(builder.icmp_signed(">", x, vhi), vhi, x)
 
-    return i32x16(i32x16, cwb, h0, p0, s, h1, p1, lo, hi), codegen
+    return i32x16(i32x16, cwb, p0, s, p1, lo, hi), codegen
 
 
 @intrinsic
@@ -489,14 +500,12 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
         s = np.int64(scale[c])
         p1 = np.int64(post[c])
         cwb = _wrap32(cw + b)
-        h0 = (np.int64(1) << p0) >> 1
-        h1 = (np.int64(1) << p1) >> 1
         for t in range(nr):
             s0 = jj * srow + runs[t, 0]
             run = runs[t, 1]
             d0 = runs[t, 2] + c * plane_sz
             if lanes32:
-                _requant_lanes(strip, s0, flat, d0, run, cwb, h0, p0, s, h1, p1, lo, hi)
+                _requant_lanes(strip, s0, flat, d0, run, cwb, p0, s, p1, lo, hi)
             else:
                 _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, cw, b, p0, s, p1, lo, hi)
 
@@ -731,24 +740,23 @@ def _requant_run(src, dst, count, cw, b, p0, s, p1, lo, hi):
 @njit(inline="always")
 def _requant_run32(src, dst, count, cw, b, p0, s, p1, lo, hi):
     """:func:`_requant_run` in 32-bit lanes (:func:`_requant_lanes` with its constants)."""
-    _requant_lanes(src, 0, dst, 0, count, _wrap32(cw + b), (np.int64(1) << p0) >> 1, p0, s,
-                   (np.int64(1) << p1) >> 1, p1, lo, hi)
+    _requant_lanes(src, 0, dst, 0, count, _wrap32(cw + b), p0, s, p1, lo, hi)
 
 
 @njit(inline="always")
-def _requant_lanes(src, soff, dst, doff, count, cwb, h0, p0, s, h1, p1, lo, hi):
+def _requant_lanes(src, soff, dst, doff, count, cwb, p0, s, p1, lo, hi):
     """:func:`_requant_run` from ``src[soff:]`` to ``dst[doff:]`` in 32-bit lanes, sixteen outputs
     per step (the tail as one masked store; offsets, not views: a view costs reference counting
-    per short run), with ``cwb = wrap32(cw + b)`` and the rounding constants ``h = 2**(shift-1)``. The
+    per short run), with ``cwb = wrap32(cw + b)``. The
     caller guarantees :func:`requant_fits_int32` for this channel, which makes every step the
     int64 one's value, and that *src* is readable 15 elements past ``count`` (the tail step
     loads a whole vector; the lanes past ``count`` are not stored)."""
     k = 0
     while k + LANES <= count:
-        vstore_narrow(vrequant32(vload(src, soff + k), cwb, h0, p0, s, h1, p1, lo, hi), dst, doff + k)
+        vstore_narrow(vrequant32(vload(src, soff + k), cwb, p0, s, p1, lo, hi), dst, doff + k)
         k += LANES
     if k < count:
-        vstore_narrow_first(vrequant32(vload(src, soff + k), cwb, h0, p0, s, h1, p1, lo, hi), dst, doff + k,
+        vstore_narrow_first(vrequant32(vload(src, soff + k), cwb, p0, s, p1, lo, hi), dst, doff + k,
                             count - k)
 
 
@@ -756,9 +764,11 @@ def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> b
     """Whether :func:`_requant_run32` equals :func:`_requant_run` for every channel.
 
     *acc_bound* bounds ``|sum x w|`` per channel (int64 array). Then ``|sum + bias| <= A =
-    acc_bound + |bias|``; every intermediate of ``((sum + bias + h0) >> pre) * scale + h1`` stays
-    in int32 when ``A + h0 < 2**31`` and ``(((A + h0) >> pre) + 1) * |scale| + h1 < 2**31``
-    (``h = 2**(shift-1)``, the rounding constants; shifts at most 31; ``[lo, hi]`` inside int32).
+    acc_bound + |bias|`` and ``|rshift_round(sum + bias, pre)| <= T = ceil(A / 2**pre)``; the
+    32-bit lanes are exact when ``A < 2**31`` and ``T * |scale| < 2**31 - 1`` (the rounding shifts
+    cannot overflow, see :func:`_rshift_round_lanes`; shifts at most 31; ``[lo, hi]`` inside
+    int32). With ``A`` the quantizer's own bound this is the condition its pre-shift was chosen
+    for (:mod:`accelsim.quant.requant`), so calibrated layers pass.
     """
     if not (-(1 << 31) <= lo <= hi < (1 << 31)):
         return False
@@ -774,14 +784,14 @@ def _fits_int32(acc_bound, bias, pre, scale, post):
     for c in range(bias.size):
         p0 = pre[c]
         p1 = post[c]
-        b = bias[c]
         sc = abs(scale[c])
-        if p0 < 0 or p0 > 31 or p1 < 0 or p1 > 31 or b >= top or b <= -top or sc >= top or acc_bound[c] >= top:
+        if p0 < 0 or p0 > 31 or p1 < 0 or p1 > 31 or sc >= top or acc_bound[c] >= top or abs(bias[c]) >= top:
             return False
-        a = acc_bound[c] + abs(b) + ((np.int64(1) << p0) >> 1)
+        a = acc_bound[c] + abs(bias[c])
         if a >= top:
             return False
-        if ((a >> p0) + 1) * sc + ((np.int64(1) << p1) >> 1) >= top:
+        t = (a + (np.int64(1) << p0) - 1) >> p0
+        if t * sc >= top - 1:
             return False
     return True
 

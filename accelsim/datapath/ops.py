@@ -234,7 +234,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
     if path == "int8" and amx.available():
         out = amx.conv_codes(x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation),
-                             groups, oh, ow, packed=packed, out_dtype=out_dt)
+                             groups, oh, ow, packed=packed, out_dtype=out_dt, max_x=max_x)
         return MacResult(out, 0, path)
     if path in ("int8", "int16") or (path == "faithful" and kern is not None):
         out, events = igemm.conv_codes(

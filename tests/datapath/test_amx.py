@@ -147,7 +147,10 @@ def test_int32_lane_requant_equals_int64_when_bound_holds(bound, bias, pre, scal
 
 def test_int32_lane_bound_refuses_overflowing_parameters():
     one = np.array([1])
-    assert igemm.requant_fits_int32(np.array([2 ** 30]), np.array([2 ** 30 - 2]), 0 * one, one, 0 * one, -128, 127)
-    assert not igemm.requant_fits_int32(np.array([2 ** 30]), np.array([2 ** 30 - 1]), 0 * one, one, 0 * one, -128, 127)
-    assert not igemm.requant_fits_int32(np.array([2 ** 20]), 0 * one, 0 * one, 2 ** 11 * one, 0 * one, -128, 127)
-    assert not igemm.requant_fits_int32(one, 0 * one, 0 * one, one, 32 * one, -128, 127)
+    fits = igemm.requant_fits_int32
+    assert fits(np.array([2 ** 30]), np.array([2 ** 30 - 2]), 0 * one, one, 0 * one, -128, 127)
+    assert not fits(np.array([2 ** 30]), np.array([2 ** 30 - 1]), 0 * one, one, 0 * one, -128, 127)  # T*s = 2**31-1
+    assert not fits(np.array([2 ** 20]), 0 * one, 0 * one, 2 ** 11 * one, 0 * one, -128, 127)
+    assert fits(np.array([2 ** 20 + 1]), 0 * one, 10 * one, 2 ** 20 * one, 31 * one, -128, 127)  # T = 1025
+    assert not fits(one, 0 * one, 0 * one, one, 32 * one, -128, 127)
+    assert not fits(one, 0 * one, 0 * one, one, 0 * one, -2 ** 31 - 1, 127)
