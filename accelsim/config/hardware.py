@@ -90,6 +90,7 @@ class LocalStoreConfig(LocalStoreRules, ConfigModel):
     value, one weight and one partial sum and writes one partial sum per MAC. Timing does not read
     these keys (the store is assumed to keep up); the energy model prices each access
     (``pe_stores``), the clock of a register store's bits (``clock``) and an SRAM store's leakage.
+    ``bits`` (words x width_bits): :class:`~accelsim.config.sections.LocalStoreRules`.
     """
 
     words: int = Field(ge=1, le=1 << 20, description="Entries of the store, words.")
@@ -239,7 +240,12 @@ class DramConfig(ConfigModel):
 
 
 class HardwareConfig(HardwareRules, ConfigModel):
-    """The whole accelerator: array, PEs, buffers, DRAM, dataflow and clock."""
+    """The whole accelerator: array, PEs, buffers, DRAM, dataflow and clock.
+
+    Its derived values (``pes``, ``sram_width_bits``, ``sram_banks``, ``macs_per_pe``,
+    ``peak_macs_per_cycle``) and its rule on ``pe.native_bits`` are
+    :class:`~accelsim.config.sections.HardwareRules`.
+    """
 
     array: ArrayConfig = Field(default_factory=ArrayConfig)
     pe: PeConfig = Field(default_factory=PeConfig)

@@ -16,7 +16,7 @@ pydantic models (never written by hand; ``tests/config/test_plain.py`` fails whe
     python -m accelsim.config.plain > accelsim/config/plain_spec.py
 
 What the records support: every key of the section as an attribute, the derived values of its
-section class (``hardware.pes``, ``workload.topology.label``, ...), ``==`` and ``repr``. What they
+section class (``hardware.pes``, ``workload.topology.label``, ...), ``==``, ``hash`` and ``repr``. What they
 do not: pydantic's methods (``model_dump``, ``model_copy``); code that needs those loads the config
 with :func:`accelsim.config.run.load_config`.
 """

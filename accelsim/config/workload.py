@@ -19,7 +19,10 @@ from accelsim.config.sections import TopologyRules, WorkloadRules
 
 
 class TopologyConfig(TopologyRules, ConfigModel):
-    """Shapes only, no weights: a network of the zoo or a SCALE-Sim topology CSV (give one)."""
+    """Shapes only, no weights: a network of the zoo or a SCALE-Sim topology CSV (give one).
+
+    ``label`` and the one-of rule: :class:`~accelsim.config.sections.TopologyRules`.
+    """
 
     zoo: str | None = Field(
         None, description="Zoo network name: alexnet, vgg16, googlenet, resnet18, resnet50, mobilenet_v1 or "
@@ -29,7 +32,11 @@ class TopologyConfig(TopologyRules, ConfigModel):
 
 
 class WorkloadConfig(WorkloadRules, ConfigModel):
-    """The network to run. Give ``model`` or ``topology``, not both; neither means the bundled model."""
+    """The network to run. Give ``model`` or ``topology``, not both; neither means the bundled model.
+
+    ``model_or_bundled``, the rules and the deprecated string topology:
+    :class:`~accelsim.config.sections.WorkloadRules`.
+    """
 
     model: str | None = Field(
         None,
