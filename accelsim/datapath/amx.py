@@ -77,20 +77,6 @@ _XFEATURE_XTILEDATA = 18
 _SYS_ARCH_PRCTL = 158  # x86-64
 
 
-def _target_has_amx() -> bool:
-    """Whether the processor Numba compiles for has ``amx-tile`` and ``amx-int8``."""
-    from llvmlite import binding as ll
-
-    if numba.config.CPU_NAME not in (None, "host"):
-        feats = numba.config.CPU_FEATURES or ""
-        return "+amx-tile" in feats and "+amx-int8" in feats
-    try:
-        host = ll.get_host_cpu_features()
-    except RuntimeError:  # pragma: no cover - LLVM cannot read this host's features
-        return False
-    return bool(host.get("amx-tile")) and bool(host.get("amx-int8"))
-
-
 def _request_tile_permission() -> bool:
     """Ask Linux for the AMX tile data state for this process (needed before any tile op)."""
     import ctypes
@@ -113,7 +99,8 @@ def supported() -> bool:
     ``amx-int8``, and the tile data permission granted (requested once per process, here)."""
     global _SUPPORTED
     if _SUPPORTED is None:
-        _SUPPORTED = sys.platform.startswith("linux") and _target_has_amx() and _request_tile_permission()
+        _SUPPORTED = (sys.platform.startswith("linux") and igemm.target_has("amx-tile", "amx-int8")
+                      and _request_tile_permission())
     return _SUPPORTED
 
 

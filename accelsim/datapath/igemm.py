@@ -65,18 +65,23 @@ _I32 = ir.IntType(32)
 _VT = ir.VectorType(_I32, LANES)
 
 
-def _host_has_vnni() -> bool:
-    import numba
+def target_has(*features: str) -> bool:
+    """Whether the processor Numba compiles for has every one of *features* (LLVM names such as
+    ``avx512vnni``): the host's, or ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` when set."""
     from llvmlite import binding as ll
 
     if numba.config.CPU_NAME not in (None, "host"):
-        feats = numba.config.CPU_FEATURES or ""
-        return "+avx512vnni" in feats and "+avx512bw" in feats
+        feats = (numba.config.CPU_FEATURES or "").split(",")
+        return all(f"+{f}" in feats for f in features)
     try:
         host = ll.get_host_cpu_features()
     except RuntimeError:  # pragma: no cover - LLVM cannot read this host's features
         return False
-    return bool(host.get("avx512vnni")) and bool(host.get("avx512bw")) and bool(host.get("avx512f"))
+    return all(bool(host.get(f)) for f in features)
+
+
+def _host_has_vnni() -> bool:
+    return target_has("avx512vnni", "avx512bw", "avx512f")
 
 
 HAVE_VNNI = _host_has_vnni()

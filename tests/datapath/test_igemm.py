@@ -358,3 +358,16 @@ def test_faithful_screen_at_the_accumulator_edge(k, products, overflow, acc, eve
     s, sa = int((x * w).sum()), int(np.abs(x * w).sum())
     assert sa > hi  # the old screen |bias| + sum|x w| <= hi would step every one of these
     assert kernels._fits(0, s, sa, lo, hi) == (events == 0)
+
+
+def test_target_features_follow_numba_cpu_override(monkeypatch):
+    """With NUMBA_CPU_NAME / NUMBA_CPU_FEATURES set, kernels are compiled for that target, so the
+    instruction choice (VNNI intrinsics, AMX tiles) must follow it rather than the host."""
+    import numba
+
+    monkeypatch.setattr(numba.config, "CPU_NAME", "skylake-avx512")
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx512f,+avx512bw,+avx512vnni")
+    assert igemm.target_has("avx512vnni", "avx512bw", "avx512f")
+    assert not igemm.target_has("amx-tile", "amx-int8")
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx512f,+avx512bw")
+    assert not igemm.target_has("avx512vnni")
