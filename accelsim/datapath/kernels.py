@@ -115,6 +115,15 @@ def _fits(b, s, sa, lo, hi):
 
 
 @njit(inline="always")
+def _rshift_round32(v, shift, shift_m1):
+    """:func:`_rshift_round` in int32 lanes as ``((v >> (shift-1)) + 1) >> 1`` (the rounding
+    constant cannot overflow: the first shift drops the bits below it), *v* itself for shift 0;
+    *shift_m1* is ``max(shift - 1, 0)``, shifts at most 31."""
+    r = sra32(add32(sra32(v, shift_m1), 1), 1)
+    return r if shift > 0 else np.int32(v)
+
+
+@njit(inline="always")
 def _chunked(dst, src, count, step, is_max):
     """``dst[i] = src[i*step]`` (or ``max(dst[i], src[i*step])`` with *is_max*) for ``i < count``.
 
@@ -351,7 +360,7 @@ by side, so small planes still make long vector loops; L2-sized)."""
 
 @njit(cache=True, parallel=True)
 def depthwise_phase(x, w, mult, taps, hq, wq, size, stride_h, stride_w, pad_t, pad_l, bias, pre, scale, post,
-                    lo, hi, out):
+                    lo, hi, out, req32):
     """Requantized codes of a depthwise convolution in int32 lanes, into *out* (narrow codes).
 
     Memory-bound, so no GEMM lowering. A job is one output channel over a block of images: their
@@ -361,7 +370,9 @@ def depthwise_phase(x, w, mult, taps, hq, wq, size, stride_h, stride_w, pad_t, p
     ``w_t * flat[r + taps[t]]`` in int32 lanes (3x3 kernels: all nine in one pass, fused with
     the requantization; others tap by tap into an int32 buffer), and the valid columns
     ``ox < ow`` of each virtual row are copied out. The caller guarantees
-    ``max|x| * max_c sum_k |w_{c,k}| < 2**31`` (every partial sum, in any order, fits int32).
+    ``max|x| * max_c sum_k |w_{c,k}| < 2**31`` (every partial sum, in any order, fits int32);
+    with *req32* also that the requantization fits int32 lanes
+    (:func:`accelsim.datapath.igemm.requant_fits_int32`), which then runs in them (3x3 kernels).
     Output channel ``o`` reads input channel ``o // mult``.
     """
     n_img, c_out, oh, ow = out.shape
@@ -388,11 +399,21 @@ def depthwise_phase(x, w, mult, taps, hq, wq, size, stride_h, stride_w, pad_t, p
             s3, s4, s5 = flat[taps[3]:], flat[taps[4]:], flat[taps[5]:]
             s6, s7, s8 = flat[taps[6]:], flat[taps[7]:], flat[taps[8]:]
             w0, w1, w2, w3, w4, w5, w6, w7, w8 = wr[0], wr[1], wr[2], wr[3], wr[4], wr[5], wr[6], wr[7], wr[8]
+            b32 = np.int32(b)
+            q0 = max(p0 - 1, 0)
+            q1 = max(p1 - 1, 0)
+            lo32 = np.int32(lo)
+            hi32 = np.int32(hi)
             for r in range(nr):
                 a = add32(add32(add32(mul32(s0[r], w0), mul32(s1[r], w1)), add32(mul32(s2[r], w2), mul32(s3[r], w3))),
                           add32(add32(mul32(s4[r], w4), mul32(s5[r], w5)),
                                 add32(add32(mul32(s6[r], w6), mul32(s7[r], w7)), mul32(s8[r], w8))))
-                vout[r] = _requant(np.int64(a) + b, p0, s, p1, lo, hi)
+                if req32:
+                    v = _rshift_round32(add32(a, b32), p0, q0)
+                    v = _rshift_round32(mul32(v, s), p1, q1)
+                    vout[r] = min(max(v, lo32), hi32)
+                else:
+                    vout[r] = _requant(np.int64(a) + b, p0, s, p1, lo, hi)
         else:
             acc = np.zeros(nr, dtype=np.int32)
             for t in range(nk):

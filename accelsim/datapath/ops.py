@@ -249,8 +249,15 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         hq, wq, size, taps = K.depthwise_taps(h, wd, kh, kw, stride[0], stride[1], *padding, dilation[0],
                                               dilation[1], oh)
         out = np.empty((n, c_out, oh, ow), dtype=out_dt)
+        key = ("depthwise_req32", max_x)
+        req32 = packed.get(key) if packed is not None else None
+        if req32 is None:
+            # + 1: the rounding shift by 1 adds 1 to |sum + bias| in int32, which must stay below 2**31
+            req32 = igemm.requant_fits_int32(max_x * l1 + 1, bias, pre, scale, post, lo, hi)
+            if packed is not None:
+                packed[key] = req32
         K.depthwise_phase(x, w.reshape(c_out, -1), c_out // c, taps, hq, wq, size, stride[0], stride[1], padding[0],
-                          padding[1], bias, pre, scale, post, lo, hi, out)
+                          padding[1], bias, pre, scale, post, lo, hi, out, req32)
         return MacResult(out, 0, path)
     x = x.astype(np.int32, copy=False)  # the int64 and float paths below read int32 codes
     if path == "stepped":

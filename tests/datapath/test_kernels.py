@@ -349,3 +349,43 @@ def test_depthwise_int32_lanes_match_int64(kh, kw, sh, sw, dh, dw, mult, dt, edg
     assert got.path == "int64" and got.out.dtype == np.int8
     want = ref_requant(ref_conv_acc(x, w, b, (sh, sw), pad, (dh, dw), c), pre, scale, post, -127, 127)
     np.testing.assert_array_equal(got.out, want)
+
+
+@pytest.mark.parametrize("pre,post", [(0, 0), (0, 31), (1, 0), (7, 20), (31, 0)])
+def test_depthwise_requant_in_int32_lanes_at_its_bound(pre, post):
+    """A depthwise 3x3 layer on 16-bit codes (the int32-lane kernel) whose sums plus bias reach
+    2**31 - 2 in magnitude and whose scale brings ``rshift_round(sum + bias, pre) * scale`` just
+    below 2**31: the requantization bound holds, so it runs in int32 lanes, and gives the numpy
+    int64 rule's codes at both signs' extremes."""
+    from accelsim.datapath import igemm
+
+    x = np.full((1, 2, 5, 6), 32767, np.int64)
+    x[0, 1] = -32767
+    w = np.full((2, 1, 3, 3), 7281)  # 32767 * 9 * 7281 = 2147188743 < 2**31
+    l1 = np.abs(w.reshape(2, -1)).sum(axis=1)
+    a_max = 2 ** 31 - 2  # |sum + bias| at most this (the kernel's margin: + 1 below 2**31)
+    bias = np.array([a_max - 32767 * 9 * 7281, -(a_max - 32767 * 9 * 7281)])
+    scale = np.full(2, (2 ** 31 - 2) // -(-(a_max + 1) // 2 ** pre))
+    lo, hi = -(2 ** 31), 2 ** 31 - 1
+    assert igemm.requant_fits_int32(32767 * l1 + 1, bias, [pre] * 2, scale, [post] * 2, lo, hi)
+    got = ops.conv(x.astype(np.int16), w, bias, pre, scale, post, lo=lo, hi=hi, padding=(1, 1, 1, 1), groups=2,
+                   acc_bits=48)
+    assert got.path == "int64"
+    want = ref_requant(ref_conv_acc(x, w, bias, (1, 1), (1, 1, 1, 1), (1, 1), 2), [pre], scale, [post], lo, hi)
+    assert np.abs(ref_conv_acc(x, w, bias, (1, 1), (1, 1, 1, 1), (1, 1), 2)).max() == a_max
+    np.testing.assert_array_equal(got.out, want)
+
+
+@pytest.mark.parametrize("pre", [0, 1, 2])
+def test_depthwise_requant_where_sum_plus_bias_is_int32_max(pre):
+    """``sum + bias = 2**31 - 1`` exactly (codes -32767 times negative weights, positive bias):
+    the 32-bit rounding shift by 1 would add 1 and wrap, so that layer must not take the int32
+    requantization; the codes equal the numpy int64 rule's."""
+    x = np.full((1, 2, 3, 3), -32767, np.int64)
+    w = np.full((2, 1, 3, 3), -7281)
+    bias = np.array([2 ** 31 - 1 - 32767 * 9 * 7281, 0])
+    lo, hi = -(2 ** 31), 2 ** 31 - 1
+    got = ops.conv(x.astype(np.int16), w, bias, pre, 1, 0, lo=lo, hi=hi, groups=2, acc_bits=48)
+    assert got.path == "int64"
+    want = ref_requant(ref_conv_acc(x, w, bias, (1, 1), (0, 0, 0, 0), (1, 1), 2), [pre], [1], [0], lo, hi)
+    np.testing.assert_array_equal(got.out, want)
