@@ -198,10 +198,18 @@ def tile_block(typingctx, w, wbase, act, abase, lda, toff, ns, u0, u1, acc, cbas
                 for i in range(4):
                     builder.call(zero, [t(i)])
         count = builder.sub(u1_, u0_)
+        # (tap, k-step) stepped along with u: one division before the loop, none per step
+        tap0 = builder.sdiv(u0_, ns_)
+        tap_p = cgutils.alloca_once_value(builder, tap0)
+        s_p = cgutils.alloca_once_value(builder, builder.sub(u0_, builder.mul(tap0, ns_)))
         with cgutils.for_range(builder, count) as loop:
             u = builder.add(u0_, loop.index)
-            tap = builder.sdiv(u, ns_)
-            s = builder.sub(u, builder.mul(tap, ns_))
+            tap = builder.load(tap_p)
+            s = builder.load(s_p)
+            s1 = builder.add(s, k(1))
+            wrap = builder.icmp_signed("==", s1, ns_)
+            builder.store(builder.select(wrap, k(0), s1), s_p)
+            builder.store(builder.select(wrap, builder.add(tap, k(1)), tap), tap_p)
             toff_v = builder.load(builder.gep(tdata, [tap]))
             pa = builder.gep(ap, [builder.add(toff_v, builder.mul(s, builder.mul(lda_, k(16))))])
             pw = builder.gep(wp, [builder.mul(u, k(2048))])
