@@ -250,8 +250,12 @@ def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride
     wp : int8 packed weights (:func:`pack_weights`), ``jp/32`` panels of ``nu * 2048`` bytes.
     toff : int64 byte offset of each tap.  ns : k-steps per tap.  nu : reduction steps (taps x ns).
     lda : bytes between k-groups of ``a`` (4 * qstride).
-    jp : channels, a multiple of 32.  rp : virtual pixels per raw image, a multiple of *spx*... or
-        of 32 (the last strip is shorter).
+    jp : channels, a multiple of 32.  rp : virtual pixels per raw image, a multiple of 32 (the
+        last strip may be shorter than *spx*).
+    ipr, img_stride, row, corr, bias .. hi, out, n0, c0, ng : as
+        :func:`accelsim.datapath.igemm.gemm_requant`.
+    lanes32 : requantize in 32-bit lanes (the caller checked
+        :func:`accelsim.datapath.igemm.requant_fits_int32`).
     """
     n_out, c_out, oh, ow = out.shape
     flat = out.reshape(-1)
