@@ -151,11 +151,16 @@ def _chunked(dst, src, count, step, is_max):
             i = b + lanes
             if b == last:
                 break
-    for k in range(i, count):
-        if is_max:
-            dst[k] = max(dst[k], src[k * step])
-        else:
-            dst[k] = src[k * step]
+    # the rest element by element, constant steps where they are 1 or 2 (no gathers)
+    if step == 1:
+        for k in range(i, count):
+            dst[k] = max(dst[k], src[k]) if is_max else src[k]
+    elif step == 2:
+        for k in range(i, count):
+            dst[k] = max(dst[k], src[2 * k]) if is_max else src[2 * k]
+    else:
+        for k in range(i, count):
+            dst[k] = max(dst[k], src[k * step]) if is_max else src[k * step]
 
 
 # --------------------------------------------------------------------------- MAC layers
@@ -350,7 +355,20 @@ def _fill_phase_plane(src, flat, sh, sw, pt, pl, hq, wq):
                 if iy < 0 or iy >= h:
                     continue
                 d0 = base + u * wq + v_lo
-                _chunked(flat[d0:], src[iy, v_lo * sw + t:], v_hi - v_lo, sw, False)
+                dst = flat[d0:]
+                row = src[iy, v_lo * sw + t:]
+                count = v_hi - v_lo
+                if count >= chunk_lanes(flat):
+                    _chunked(dst, row, count, sw, False)
+                elif sw == 1:
+                    for k in range(count):
+                        dst[k] = row[k]
+                elif sw == 2:
+                    for k in range(count):
+                        dst[k] = row[2 * k]
+                else:
+                    for k in range(count):
+                        dst[k] = row[k * sw]
 
 
 _PHASE_BLOCK = 1 << 16
