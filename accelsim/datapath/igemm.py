@@ -770,9 +770,9 @@ def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> b
 
     *acc_bound* bounds ``|sum x w|`` per channel (int64 array). Then ``|sum + bias| <= A =
     acc_bound + |bias|`` and ``|rshift_round(sum + bias, pre)| <= T = ceil(A / 2**pre)``; the
-    32-bit lanes are exact when ``A < 2**31`` and ``T * |scale| < 2**31 - 1`` (the rounding shifts
-    cannot overflow, see :func:`_rshift_round_lanes`; shifts at most 31; ``[lo, hi]`` inside
-    int32). With ``A`` the quantizer's own bound this is the condition its pre-shift was chosen
+    32-bit lanes are exact when ``A < 2**31 - 1`` and ``T * |scale| < 2**31 - 1``: a rounding shift
+    by 1 adds 1 to its operand itself (:func:`_rshift_round_lanes`), so each operand must stay below
+    ``2**31 - 1``; shifts at most 31; ``[lo, hi]`` inside int32. With ``A`` the quantizer's own bound this is the condition its pre-shift was chosen
     for (:mod:`accelsim.quant.requant`), so calibrated layers pass.
     """
     if not (-(1 << 31) <= lo <= hi < (1 << 31)):
@@ -793,7 +793,7 @@ def _fits_int32(acc_bound, bias, pre, scale, post):
         if p0 < 0 or p0 > 31 or p1 < 0 or p1 > 31 or sc >= top or acc_bound[c] >= top or abs(bias[c]) >= top:
             return False
         a = acc_bound[c] + abs(bias[c])
-        if a >= top:
+        if a >= top - 1:  # a pre-shift of 1 rounds as (x + 1) >> 1: x + 1 must not wrap
             return False
         t = (a + (np.int64(1) << p0) - 1) >> p0
         if t * sc >= top - 1:

@@ -363,11 +363,11 @@ def test_depthwise_requant_in_int32_lanes_at_its_bound(pre, post):
     x[0, 1] = -32767
     w = np.full((2, 1, 3, 3), 7281)  # 32767 * 9 * 7281 = 2147188743 < 2**31
     l1 = np.abs(w.reshape(2, -1)).sum(axis=1)
-    a_max = 2 ** 31 - 2  # |sum + bias| at most this (the kernel's margin: + 1 below 2**31)
+    a_max = 2 ** 31 - 2  # |sum + bias| at most this (the bound's margin: + 1 below 2**31)
     bias = np.array([a_max - 32767 * 9 * 7281, -(a_max - 32767 * 9 * 7281)])
     scale = np.full(2, (2 ** 31 - 2) // -(-(a_max + 1) // 2 ** pre))
     lo, hi = -(2 ** 31), 2 ** 31 - 1
-    assert igemm.requant_fits_int32(32767 * l1 + 1, bias, [pre] * 2, scale, [post] * 2, lo, hi)
+    assert igemm.requant_fits_int32(32767 * l1, bias, [pre] * 2, scale, [post] * 2, lo, hi)
     got = ops.conv(x.astype(np.int16), w, bias, pre, scale, post, lo=lo, hi=hi, padding=(1, 1, 1, 1), groups=2,
                    acc_bits=48)
     assert got.path == "int64"
@@ -389,3 +389,21 @@ def test_depthwise_requant_where_sum_plus_bias_is_int32_max(pre):
     assert got.path == "int64"
     want = ref_requant(ref_conv_acc(x, w, bias, (1, 1), (0, 0, 0, 0), (1, 1), 2), [pre], [1], [0], lo, hi)
     np.testing.assert_array_equal(got.out, want)
+
+
+@pytest.mark.parametrize("amx", ["1", "0"])
+@pytest.mark.parametrize("pre", [0, 1, 2])
+def test_dense_requant_where_sum_plus_bias_is_int32_max(pre, amx, monkeypatch):
+    """The same edge on the dense 8-bit path (AMX tiles and the register kernel, both with the
+    epilogue's int32 lanes): codes -127 times weights -127 (16 channels, 3x3, padded) plus a bias
+    reaching ``sum + bias = 2**31 - 1`` at the interior pixels; the rounding shift by 1 must not
+    wrap, so every code equals the numpy int64 rule's (a bound without the margin gave -2**30)."""
+    monkeypatch.setenv("ACCELSIM_AMX", amx)
+    x = np.full((1, 16, 4, 5), -127, np.int64)
+    w = np.full((16, 16, 3, 3), -127)
+    bias = np.full(16, 2 ** 31 - 1 - 127 * 127 * 16 * 9)
+    lo, hi = -(2 ** 31), 2 ** 31 - 1
+    got = ops.conv(x.astype(np.int8), w, bias, pre, 1, 0, lo=lo, hi=hi, padding=(1, 1, 1, 1), acc_bits=48)
+    acc = ref_conv_acc(x, w, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert acc.max() == 2 ** 31 - 1
+    np.testing.assert_array_equal(got.out, ref_requant(acc, [pre], [1], [0], lo, hi))
