@@ -969,69 +969,6 @@ def _step_block(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, wrap, nv, na
         _step_body(xq, xbase, cstride, taps, wrow, nk, a0, lo, hi, sh, False, nv, False, buf, evbuf)
 
 
-@njit(inline="always")
-def _sum_block(xq, cb, taps, wrow, nk, nv, narrow, buf):
-    """``sum_t wrow[t] * x`` over the taps of one input channel for 16*nv consecutive virtual
-    pixels (int32 lanes, wrapping; exact while every partial sum stays inside int32)."""
-    c0 = vzero()
-    c1 = vzero()
-    c2 = vzero()
-    c3 = vzero()
-    for t in range(nk):
-        wv = wrow[t]
-        o = cb + taps[t]
-        c0 = _mac(c0, vload(xq, o), wv, narrow)
-        if nv > 1:
-            c1 = _mac(c1, vload(xq, o + 16), wv, narrow)
-        if nv > 2:
-            c2 = _mac(c2, vload(xq, o + 32), wv, narrow)
-        if nv > 3:
-            c3 = _mac(c3, vload(xq, o + 48), wv, narrow)
-    vstore(c0, buf, 0)
-    vstore(c1, buf, 16)
-    vstore(c2, buf, 32)
-    vstore(c3, buf, 48)
-
-
-@njit(cache=True, parallel=True, boundscheck=False)
-def depthwise_lanes(xq, img_words, cstride, wq_row, taps, wmat, mult, narrow, bias, pre, scale, post, lo, hi,
-                    out):
-    """Requantized codes of a depthwise convolution in int32 lanes (memory-bound: no GEMM).
-
-    Output channel ``o`` reads input channel ``o // mult`` of the phase planes ``xq`` (see
-    :func:`phase_planes`); 64 consecutive outputs ``r = oy*wq_row + ox`` are summed at once over
-    the kernel taps (:func:`_sum_block`), then ``clip(requant(sum + bias))``. The caller
-    guarantees ``max|x| * max_c sum_k |w_{c,k}| < 2**31``, so every lane is exact.
-    """
-    n_img, c_out, oh, ow = out.shape
-    nk = taps.shape[0]
-    nr = oh * wq_row
-    nblk = (nr + STEP_BLOCK - 1) // STEP_BLOCK
-    for job in prange(n_img * c_out):
-        n = job // c_out
-        o = job % c_out
-        b = np.int64(bias[o])
-        p0 = np.int64(pre[o])
-        s = np.int64(scale[o])
-        p1 = np.int64(post[o])
-        wrow = wmat[o]
-        buf = np.empty(STEP_BLOCK, dtype=np.int32)
-        cb = n * img_words + (o // mult) * cstride
-        for blk in range(nblk):
-            r0 = blk * STEP_BLOCK
-            r1 = min(r0 + STEP_BLOCK, nr)
-            _sum_block(xq, cb + r0, taps, wrow, nk, (r1 - r0 + 15) // 16, narrow, buf)
-            oy = r0 // wq_row
-            ox = r0 - oy * wq_row
-            for r in range(r0, r1):
-                if ox < ow:
-                    out[n, o, oy, ox] = _requant(np.int64(buf[r - r0]) + b, p0, s, p1, lo, hi)
-                ox += 1
-                if ox == wq_row:
-                    ox = 0
-                    oy += 1
-
-
 STEP_BLOCK = 64
 """Virtual pixels stepped together by :func:`finish_faithful_vec` (four 16-lane vectors)."""
 
