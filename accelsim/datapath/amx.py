@@ -55,6 +55,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from accelsim.datapath import igemm
+from accelsim.errors import ConfigError
 
 TILE_CH = 32
 """Output channels per micro-kernel step (two 16-row weight tiles)."""
@@ -104,9 +105,19 @@ def supported() -> bool:
     return _SUPPORTED
 
 
+_ENV_ON = ("1", "on", "true", "yes")
+_ENV_OFF = ("0", "off", "false", "no")
+
+
 def enabled_by_env() -> bool:
-    """False when the environment variable ``ACCELSIM_AMX`` is ``0``, ``off``, ``false`` or ``no``."""
-    return os.environ.get("ACCELSIM_AMX", "1").strip().lower() not in ("0", "off", "false", "no")
+    """False when the environment variable ``ACCELSIM_AMX`` is ``0``, ``off``, ``false`` or ``no``;
+    true when it is unset, ``1``, ``on``, ``true`` or ``yes``; any other value is a
+    :class:`~accelsim.errors.ConfigError` (a misspelt switch must not silently leave AMX on)."""
+    value = os.environ.get("ACCELSIM_AMX", "1").strip().lower()
+    if value not in _ENV_ON + _ENV_OFF:
+        raise ConfigError(f"environment variable ACCELSIM_AMX={os.environ['ACCELSIM_AMX']!r}: expected one of "
+                          f"{', '.join(_ENV_ON)} (AMX tiles where available) or {', '.join(_ENV_OFF)} (register kernel)")
+    return value in _ENV_ON
 
 
 def available() -> bool:

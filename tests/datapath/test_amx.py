@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from accelsim.datapath import amx, igemm, ops
+from accelsim.errors import ConfigError
 from tests.datapath.test_kernels import ref_conv_acc, ref_requant
 
 pytestmark = pytest.mark.skipif(not amx.supported(),
@@ -154,3 +155,18 @@ def test_int32_lane_bound_refuses_overflowing_parameters():
     assert fits(np.array([2 ** 20 + 1]), 0 * one, 10 * one, 2 ** 20 * one, 31 * one, -128, 127)  # T = 1025
     assert not fits(one, 0 * one, 0 * one, one, 32 * one, -128, 127)
     assert not fits(one, 0 * one, 0 * one, one, 0 * one, -2 ** 31 - 1, 127)
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("On", True), (" yes ", True), ("0", False), ("off", False),
+                                       ("FALSE", False), ("no", False)])
+def test_env_switch_values(monkeypatch, value, on):
+    monkeypatch.setenv("ACCELSIM_AMX", value)
+    assert amx.enabled_by_env() is on
+
+
+def test_env_switch_rejects_a_misspelt_value(monkeypatch):
+    """A value that is neither on nor off is one clear error naming the variable and the valid
+    values, not a silent default (``ACCELSIM_AMX=of`` must not leave AMX on)."""
+    monkeypatch.setenv("ACCELSIM_AMX", "of")
+    with pytest.raises(ConfigError, match=r"ACCELSIM_AMX='of': expected one of 1, on, true, yes .* or 0, off, false, no"):
+        amx.available()
