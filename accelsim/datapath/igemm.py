@@ -1122,13 +1122,46 @@ layer on 7x7, padded 9x9, 2.5 against 3.1 ms/img on one thread)."""
 
 _SCRATCH = threading.local()
 
+HUGE_PAGE_BYTES = 2 << 20
+"""Size of an x86-64 transparent huge page (the unit :func:`huge_empty` aligns to)."""
+
+
+def huge_empty(nbytes: int) -> np.ndarray:
+    """An uninitialised uint8 array of *nbytes* in memory that Linux may back with 2 MiB pages.
+
+    The kernels read packed activations and store accumulator strips with row strides of
+    tens of KiB: with 4 KiB pages nearly every row of a tile is another TLB entry, and the page
+    walks (two-level under a hypervisor) cost more than the tile products. The array is an
+    anonymous mapping aligned to :data:`HUGE_PAGE_BYTES` and advised ``MADV_HUGEPAGE``, which
+    takes effect when transparent huge pages are enabled as ``madvise`` or ``always``; elsewhere
+    (or where the advice is refused) it is ordinary memory with the same contents and
+    semantics. The mapping lives as long as the returned array (or a view of it).
+    """
+    import mmap
+
+    nbytes = max(int(nbytes), 1)
+    advise = getattr(mmap, "MADV_HUGEPAGE", None)
+    if advise is None or nbytes < HUGE_PAGE_BYTES // 2 or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.empty(nbytes, dtype=np.uint8)
+    size = -(-nbytes // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES + HUGE_PAGE_BYTES
+    region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    whole = np.frombuffer(region, dtype=np.uint8)
+    start = -whole.ctypes.data % HUGE_PAGE_BYTES
+    try:
+        region.madvise(advise, start, size - HUGE_PAGE_BYTES)
+    except OSError:  # pragma: no cover - kernel without transparent huge pages: plain pages
+        pass
+    return whole[start:start + nbytes]
+
 
 def _scratch(slot: str, shape, dtype) -> np.ndarray:
-    """A reused per-thread work array (fresh large arrays cost a page fault per 4 KiB each call)."""
+    """A reused per-thread work array in huge-page memory (:func:`huge_empty`; fresh large arrays
+    would cost a page fault per page on every call). It grows by at least half when too small, so
+    a network's growing layers reallocate it only a few times."""
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     buf = getattr(_SCRATCH, slot, None)
     if buf is None or buf.size < nbytes:
-        buf = np.empty(max(nbytes, 1), dtype=np.uint8)
+        buf = huge_empty(max(nbytes, 3 * (0 if buf is None else buf.size) // 2))
         setattr(_SCRATCH, slot, buf)
     return buf[:nbytes].view(dtype).reshape(shape)
 

@@ -371,3 +371,47 @@ def test_target_features_follow_numba_cpu_override(monkeypatch):
     assert not igemm.target_has("amx-tile", "amx-int8")
     monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx512f,+avx512bw")
     assert not igemm.target_has("avx512vnni")
+
+
+def _vm_flags(address: int) -> set[str] | None:
+    """VmFlags of the mapping holding *address* in /proc/self/smaps (None without /proc)."""
+    try:
+        text = open("/proc/self/smaps").read()
+    except OSError:
+        return None
+    inside = False
+    for line in text.splitlines():
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):
+            lo, hi = (int(v, 16) for v in head.split("-"))
+            inside = lo <= address < hi
+        elif inside and head == "VmFlags:":
+            return set(line.split()[1:])
+    return None
+
+
+def test_scratch_memory_is_advised_for_huge_pages_and_behaves_as_plain_memory():
+    """Large scratch buffers sit 2 MiB-aligned in a mapping advised MADV_HUGEPAGE (flag ``hg`` in
+    /proc/self/smaps, where Linux has it); contents round-trip like any array; small requests stay
+    ordinary numpy memory."""
+    import mmap
+    n = 3 * igemm.HUGE_PAGE_BYTES + 12345
+    buf = igemm.huge_empty(n)
+    assert buf.dtype == np.uint8 and buf.shape == (n,) and buf.flags.writeable
+    values = np.arange(n, dtype=np.int64) % 251
+    buf[:] = values
+    assert np.array_equal(buf.astype(np.int64), values)
+    assert igemm.huge_empty(100).base is None  # below half a huge page: plain numpy memory
+    if not hasattr(mmap, "MADV_HUGEPAGE"):
+        return
+    assert buf.ctypes.data % igemm.HUGE_PAGE_BYTES == 0
+    flags = _vm_flags(buf.ctypes.data)
+    if flags is not None:
+        assert "hg" in flags
+    # the scratch slot reuses its buffer while big enough and grows by half when not
+    a = igemm._scratch("test_slot", (1000, 1000), np.int32)
+    b = igemm._scratch("test_slot", (10, 10), np.int32)
+    assert a.ctypes.data == b.ctypes.data
+    c = igemm._scratch("test_slot", (1001, 1000), np.int32)
+    assert igemm._SCRATCH.test_slot.size >= 6_000_000
+    assert c.shape == (1001, 1000) and c.dtype == np.int32
