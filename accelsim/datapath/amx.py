@@ -245,7 +245,7 @@ def tile_block(typingctx, w, wbase, act, abase, lda, toff, ns, u0, u1, acc, cbas
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride, row, corr, bias, pre, scale,
-                 post, lo, hi, out, n0, c0, ng, spx, strips, lanes32):
+                 post, lo, hi, out, n0, c0, ng, spx, strips, lanes32, skip, fused, alo, ahi):
     """Requantized output codes from the AMX tiles; :func:`accelsim.datapath.igemm.gemm_requant`
     with tile products instead of register tiles.
 
@@ -267,6 +267,8 @@ def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride
         :func:`accelsim.datapath.igemm.gemm_requant`.
     lanes32 : requantize in 32-bit lanes (the caller checked
         :func:`accelsim.datapath.igemm.requant_fits_int32`).
+    skip, fused, alo, ahi : a residual add fused into the epilogue (with *lanes32*; *fused* empty
+        for none): see :func:`accelsim.datapath.igemm._requant_strip`.
     """
     n_out, c_out, oh, ow = out.shape
     flat = out.reshape(-1)
@@ -289,7 +291,8 @@ def gemm_requant(a, wp, toff, ns, nu, lda, jp, rp, n_img, a_img, ipr, img_stride
             tile_block(wp, jb * panel, a, i * a_img + r0 * 4, lda, toff, ns, 0, nu, strip, (r0 - rb) * 4, ldc, False)
         release_tiles()
         igemm._requant_strip(strip, srow, rb, re - rb, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat,
-                             j0, min(TILE_CH, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, lanes32)
+                             j0, min(TILE_CH, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, lanes32, skip, fused,
+                             alo, ahi)
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
@@ -351,13 +354,21 @@ def pack_weights(w, c0: int, ng: int, nt: int, ns: int, flatten: bool) -> np.nda
 
 
 def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, groups, oh, ow,
-               packed: dict | None = None, out_dtype=np.int32, max_x: int = 128):
+               packed: dict | None = None, out_dtype=np.int32, max_x: int = 128,
+               residual: tuple | None = None) -> tuple[np.ndarray, bool]:
     """Requantized output codes of an exact 8-bit convolution on AMX tiles.
 
     Arguments and guarantee as :func:`accelsim.datapath.igemm.conv_codes` on its exact 8-bit
     path (codes in [-128, 127], ``max|x| * max_c sum_k |w_{c,k}| < 2**31``), which it replaces
     when :func:`available`. *max_x* bounds ``|x|`` (the caller's proof; it decides whether the
-    requantization may run in 32-bit lanes). Returns *out_dtype* [N, Cout, oh, ow] codes.
+    requantization may run in 32-bit lanes). *residual* = ``(skip, table, alo, ahi, add_dtype)``
+    asks for a following residual add in the epilogue: *skip* the add's other input (the output's
+    shape, C-contiguous), *table* :func:`accelsim.datapath.ops.residual_params`, ``[alo, ahi]``
+    the add's code range and *add_dtype* its codes' dtype. It is fused when every channel's
+    requantization runs in 32-bit lanes.
+
+    Returns [N, Cout, oh, ow] codes, *out_dtype* (or *add_dtype*: the add's codes, when fused), and
+    whether the add was fused.
     """
     if not supported():
         raise RuntimeError("AMX kernels need Linux, a processor with amx-tile and amx-int8, and the tile permission")
@@ -375,9 +386,25 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
     ns_flat = -(-nt * nq // KSTEP)
     plane = ((sh, sw) == (1, 1) and nt > 1 and hp * wp >= igemm._PLANE_MIN
              and nt * ns_tap <= PLANE_K_WASTE * ns_flat)
-    out = np.empty((n, c_out, oh, ow), dtype=out_dtype)
+    lanes = []
     for g in range(groups):
         c0 = g * ng
+        l1key = ("amx_l1", g)
+        if packed is not None and l1key in packed:
+            l1 = packed[l1key]
+        else:
+            l1 = np.abs(w[c0:c0 + ng].reshape(ng, -1).astype(np.int64)).sum(axis=1)
+            if packed is not None:
+                packed[l1key] = l1
+        sl = slice(c0, c0 + ng)
+        lanes.append(igemm.requant_fits_int32(max_x * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi))
+    fuse = residual is not None and all(lanes)
+    skip, fused, alo, ahi, add_dtype = residual if fuse else (None, igemm._NO_RESIDUAL, lo, hi, out_dtype)
+    out = np.empty((n, c_out, oh, ow), dtype=add_dtype)
+    skip_flat = skip.reshape(-1) if fuse else out.reshape(-1)
+    for g in range(groups):
+        c0 = g * ng
+        lanes32 = lanes[g]
         key = ("amx", plane, g)
         if packed is not None and key in packed:
             wpk, corr = packed[key]
@@ -387,15 +414,6 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             corr[:ng] = 128 * w[c0:c0 + ng].reshape(ng, -1).sum(axis=1, dtype=np.int64)
             if packed is not None:
                 packed[key] = (wpk, corr)
-        l1key = ("amx_l1", g)
-        if packed is not None and l1key in packed:
-            l1 = packed[l1key]
-        else:
-            l1 = np.abs(w[c0:c0 + ng].reshape(ng, -1).astype(np.int64)).sum(axis=1)
-            if packed is not None:
-                packed[l1key] = l1
-        sl = slice(c0, c0 + ng)
-        lanes32 = igemm.requant_fits_int32(max_x * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi)
         if plane:
             ns = ns_tap
             toff_px = np.array([ky * dh * wp + kx * dw for ky in range(kh) for kx in range(kw)], dtype=np.int64)
@@ -433,8 +451,8 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             strips = igemm._scratch("amx_strips", (numba.config.NUMBA_NUM_THREADS, TILE_CH * srow), np.int32)
             gemm_requant(a.reshape(-1).view(np.uint8), wpk.reshape(-1), toff, ns, len(toff) * ns if plane else ns,
                          qstride * 4, jp, rp, n_raw, a_img, ipr, img_stride, row, corr, bias, pre, scale, post,
-                         lo, hi, out, n0, c0, ng, spx, strips, lanes32)
-    return out
+                         lo, hi, out, n0, c0, ng, spx, strips, lanes32, skip_flat, fused, alo, ahi)
+    return out, fuse
 
 
 STRIP_A_BYTES = 1 << 18

@@ -59,6 +59,21 @@ class PreparedNetwork:
     code_bounds: dict[str, int] = field(default_factory=dict)
     """Bound on ``|code|`` of every tensor: the input quantizer's range, the producing layer's
     clipped output range, or for data movement (reshape, gather) its sources' bound."""
+    residuals: dict[int, "ResidualPlan"] = field(default_factory=dict)
+    """Convolutions (by layer index) whose only reader is a residual add that their epilogue
+    may compute (:func:`_residual_plans`)."""
+
+
+@dataclass(frozen=True)
+class ResidualPlan:
+    """An add layer that a convolution's epilogue computes: ``add(conv output, skip)``."""
+
+    add_index: int
+    """Index of the add layer, which then does not run."""
+    skip: str
+    """The add's other input, produced before the convolution runs (or a network input)."""
+    table: np.ndarray
+    """:func:`accelsim.datapath.ops.residual_params` of the add, conv side first."""
 
 
 @dataclass
@@ -179,7 +194,39 @@ def prepare(net: Network) -> PreparedNetwork:
         if name not in steps:
             raise InputFileError(f"network {net.name!r}: output {name!r} is produced by no layer")
         last_use[name] = len(net.layers)
-    return PreparedNetwork(net=net, plans=plans, last_use=last_use, out_steps=steps, code_bounds=bounds)
+    return PreparedNetwork(net=net, plans=plans, last_use=last_use, out_steps=steps, code_bounds=bounds,
+                           residuals=_residual_plans(net, plans, bounds))
+
+
+def _residual_plans(net: Network, plans: list[LayerPlan], bounds: dict[str, int]) -> dict[int, ResidualPlan]:
+    """The adds a convolution's epilogue can compute, by the convolution's index.
+
+    An add qualifies when one input is a convolution's output that nothing else reads (and is
+    not a network output), its other input exists before that convolution runs, and its
+    int32-lane arithmetic is exact for every channel (:func:`accelsim.datapath.ops.residual_params`).
+    Whether the epilogue then takes it is the kernel's choice (:attr:`accelsim.datapath.ops.MacResult.fused`).
+    """
+    producer = {lay.output: i for i, lay in enumerate(net.layers)}
+    readers: dict[str, int] = {}
+    for lay in net.layers:
+        for t in lay.inputs:
+            readers[t] = readers.get(t, 0) + 1
+    found: dict[int, ResidualPlan] = {}
+    for j, lay in enumerate(net.layers):
+        if lay.op != "add" or lay.inputs[0] == lay.inputs[1]:
+            continue
+        for k in (0, 1):
+            t, skip = lay.inputs[k], lay.inputs[1 - k]
+            i = producer.get(t)
+            if (i is None or i in found or net.layers[i].op != "conv2d" or readers[t] != 1 or t in net.outputs
+                    or producer.get(skip, -1) >= i):
+                continue
+            params = (plans[j].params[f"in{k}"], plans[j].params[f"in{1 - k}"])
+            table = ops.residual_params((bounds[t], bounds[skip]), *params)
+            if table is not None:
+                found[i] = ResidualPlan(j, skip, table)
+                break
+    return found
 
 
 def _code_bound(layer: LayerDescriptor, plan: LayerPlan, in_bounds: list[int]) -> int:
@@ -291,6 +338,20 @@ def _plan(net: Network, layer: LayerDescriptor, in_shapes: list[tuple[int, ...]]
     return plan
 
 
+def _run_mac(plan: LayerPlan, x: np.ndarray, path: str, x_bound: int | None,
+             residual: ops.Residual | None = None) -> ops.MacResult:
+    """A MAC layer (conv2d, depthwise, gemm) on its input codes, with an optional residual add."""
+    layer = plan.layer
+    if layer.op == "gemm":
+        x = x.reshape(x.shape[0], -1, 1, 1)
+    pre, scale, post = plan.params["req"]
+    return ops.conv(x, plan.arrays["weight"], plan.arrays["bias"], pre, scale, post, lo=layer.quant.out_min,
+                    hi=layer.quant.out_max, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+                    groups=1 if layer.op == "gemm" else layer.groups, acc_bits=layer.acc_bits,
+                    overflow=layer.quant.overflow, path=path, l1=plan.arrays["l1"], packed=plan.params["packed"],
+                    x_bound=x_bound, residual=residual)
+
+
 def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
                bounds: list[int | None] | None = None) -> tuple[np.ndarray, int, str]:
     """Output codes, overflow events and path of one layer; *bounds* bound ``|code|`` of each
@@ -302,14 +363,7 @@ def _run_layer(plan: LayerPlan, xs: list[np.ndarray], path: str,
     op = layer.op
     x = xs[0]
     if op in ("conv2d", "depthwise", "gemm"):
-        if op == "gemm":
-            x = x.reshape(x.shape[0], -1, 1, 1)
-        pre, scale, post = plan.params["req"]
-        r = ops.conv(x, plan.arrays["weight"], plan.arrays["bias"], pre, scale, post, lo=lo, hi=hi,
-                     stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-                     groups=1 if op == "gemm" else layer.groups, acc_bits=layer.acc_bits,
-                     overflow=q.overflow, path=path, l1=plan.arrays["l1"], packed=plan.params["packed"],
-                     x_bound=bounds[0])
+        r = _run_mac(plan, x, path, bounds[0])
         return r.out, r.overflow_events, r.path
     if op == "maxpool":
         return ops.maxpool(x, layer.kernel, layer.stride, layer.padding, layer.dilation, lo, hi), 0, ""
@@ -390,17 +444,35 @@ def run_prepared(prep: PreparedNetwork, x, *, keep: Iterable[str] | str | None =
     overflow: dict[str, int] = {}
     paths: dict[str, str] = {}
     codes: dict[str, np.ndarray] = {}
+    done: set[int] = set()  # adds already computed by a convolution's epilogue
     for idx, plan in enumerate(prep.plans):
         layer = plan.layer
-        xs = [live[t] for t in layer.inputs]
-        out, events, p = _run_layer(plan, xs, path, [prep.code_bounds.get(t) for t in layer.inputs])
-        if layer.on_array:
-            overflow[layer.name] = events
-            paths[layer.name] = p
-        live[layer.output] = out
-        if keep_all or layer.name in keep_set:
-            codes[layer.name] = out.astype(np.int32, copy=False)
-        for t in set(layer.inputs):
+        res = prep.residuals.get(idx)
+        if idx in done:
+            pass
+        elif res is not None and not (keep_all or layer.name in keep_set):
+            add = prep.plans[res.add_index].layer
+            q = add.quant
+            r = _run_mac(plan, live[layer.inputs[0]], path, prep.code_bounds.get(layer.inputs[0]),
+                         ops.Residual(live[res.skip], res.table, q.out_min, q.out_max))
+            overflow[layer.name] = r.overflow_events
+            paths[layer.name] = r.path
+            if r.fused:
+                done.add(res.add_index)
+                layer = add
+            live[layer.output] = r.out
+            if keep_all or layer.name in keep_set:
+                codes[layer.name] = r.out.astype(np.int32, copy=False)
+        else:
+            xs = [live[t] for t in layer.inputs]
+            out, events, p = _run_layer(plan, xs, path, [prep.code_bounds.get(t) for t in layer.inputs])
+            if layer.on_array:
+                overflow[layer.name] = events
+                paths[layer.name] = p
+            live[layer.output] = out
+            if keep_all or layer.name in keep_set:
+                codes[layer.name] = out.astype(np.int32, copy=False)
+        for t in set(plan.layer.inputs):
             if prep.last_use.get(t, -1) <= idx:
                 live.pop(t, None)
     first = net.outputs[0]

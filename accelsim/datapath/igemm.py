@@ -245,6 +245,74 @@ def vrequant32(typingctx, v, cwb, p0, s, p1, lo, hi):
     return i32x16(i32x16, cwb, p0, s, p1, lo, hi), codegen
 
 
+def _codes_vec_ptr(context, builder, aty, arr, index):
+    """Pointer to sixteen elements of integer array *arr* from element *index*, and their type."""
+    vt = ir.VectorType(ir.IntType(aty.dtype.bitwidth), LANES)
+    data = context.make_array(aty)(context, builder, arr).data
+    p = builder.gep(builder.bitcast(data, vt.element.as_pointer()), [index])
+    return builder.bitcast(p, vt.as_pointer()), vt
+
+
+def _sext_lanes(builder, v):
+    return v if v.type == _VT else builder.sext(v, _VT)
+
+
+@intrinsic
+def vload_codes(typingctx, arr, index):
+    """Sixteen consecutive elements of the signed integer array *arr* (int8, int16 or int32) from
+    element *index*, sign-extended to int32 lanes."""
+    if not (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Integer) and arr.dtype.signed
+            and arr.dtype.bitwidth <= 32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p, _ = _codes_vec_ptr(context, builder, sig.args[0], args[0], args[1])
+        return _sext_lanes(builder, builder.load(p, align=1))
+
+    return i32x16(arr, types.intp), codegen
+
+
+@intrinsic
+def vload_codes_first(typingctx, arr, index, count):
+    """:func:`vload_codes` of the first *count* (< 16) elements only (a masked load: nothing past
+    them is read); the other lanes are 0."""
+    if not (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Integer) and arr.dtype.signed
+            and arr.dtype.bitwidth <= 32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p, vt = _codes_vec_ptr(context, builder, sig.args[0], args[0], args[1])
+        lanes = ir.Constant(_VT, list(range(LANES)))
+        mask = builder.icmp_signed("<", lanes, _splat(builder, args[2]))
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vt, [vt.as_pointer(), _I32, mask.type, vt]),
+            f"llvm.masked.load.v{LANES}i{vt.element.width}.p0")
+        v = builder.call(fn, [p, ir.Constant(_I32, 1), mask, ir.Constant(vt, None)])
+        return _sext_lanes(builder, v)
+
+    return i32x16(arr, types.intp, types.intp), codegen
+
+
+@intrinsic
+def vadd_requant32(typingctx, va, vb, ha, pa, sa, hb, pb, sb, half, q, lo, hi):
+    """``clip((((va + ha) >> pa) * sa + ((vb + hb) >> pb) * sb + half) >> q, lo, hi)`` per lane
+    in 32-bit two's complement: a residual add's two rescaled inputs summed and rounded once
+    (:func:`accelsim.datapath.kernels._add_run32` with its constants; exact under the caller's
+    :func:`accelsim.datapath.ops.add_lanes` proof)."""
+    def codegen(context, builder, sig, args):
+        xa, xb, ha_, pa_, sa_, hb_, pb_, sb_, half_, q_, lo_, hi_ = args
+        sp = lambda v: _splat(builder, v)  # noqa: E731
+        ra = builder.ashr(builder.add(xa, sp(ha_)), sp(pa_))
+        rb = builder.ashr(builder.add(xb, sp(hb_)), sp(pb_))
+        x = builder.add(builder.add(builder.mul(ra, sp(sa_)), builder.mul(rb, sp(sb_))), sp(half_))
+        x = builder.ashr(x, sp(q_))
+        vlo, vhi = sp(lo_), sp(hi_)
+        x = builder.select(builder.icmp_signed("<", x, vlo), vlo, x)
+        return builder.select(builder.icmp_signed(">", x, vhi), vhi, x)
+
+    return i32x16(i32x16, i32x16, ha, pa, sa, hb, pb, sb, half, q, lo, hi), codegen
+
+
 @intrinsic
 def vstore_narrow(typingctx, v, out, index):
     """Store sixteen lanes, each truncated to *out*'s integer dtype, at element *index*."""
@@ -449,6 +517,16 @@ def strip_pixels(nq: int, ntaps: int) -> int:
     return max(MR, STRIP_A_BYTES // (4 * nq * ntaps) // MR * MR)
 
 
+RESIDUAL_PARAMS = 8
+"""Per-channel constants of a residual add fused into an epilogue (int64 rows of
+:func:`accelsim.datapath.ops.residual_params`): the layer's side ``ha, pa, sa``, the skip side ``hb, pb, sb``, then
+``half, q``."""
+
+
+_NO_RESIDUAL = np.zeros((0, RESIDUAL_PARAMS), dtype=np.int64)
+"""The *fused* argument of :func:`_requant_strip` when no residual add is fused."""
+
+
 @njit(cache=True, parallel=True, boundscheck=False)
 def gemm_requant(a, b, toff, nq, qstride, jp, rp, n_img, a_img, ipr, img_stride, row, corr, bias, pre, scale,
                  post, lo, hi, out, n0, c0, ng, spx, strips):
@@ -480,12 +558,12 @@ def gemm_requant(a, b, toff, nq, qstride, jp, rp, n_img, a_img, ipr, img_stride,
         for r0 in range(rb, re, MR):
             _tile(a, b, toff, nq, qstride, jp, i * a_img + r0, j0, strip, r0 - rb, srow)
         _requant_strip(strip, srow, rb, re - rb, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat, j0,
-                       min(NR, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, False)
+                       min(NR, ng - j0), c0, corr, bias, pre, scale, post, lo, hi, False, flat, _NO_RESIDUAL, lo, hi)
 
 
 @njit(inline="always")
 def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, flat, j0, nch, c0,
-                   corr, bias, pre, scale, post, lo, hi, lanes32):
+                   corr, bias, pre, scale, post, lo, hi, lanes32, skip, fused, alo, ahi):
     """Requantize one strip of sums into NCHW codes (the epilogue of :func:`gemm_requant`).
 
     ``strip[jj*srow + k]`` holds the sum of channel ``j0 + jj`` (``jj < nch``) at virtual pixel
@@ -493,8 +571,12 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
     ``n0 + i*ipr + r // img_stride``, channel ``c0 + j0 + jj``, ``(oy, ox)`` from
     ``r % img_stride = oy*row + ox`` (:func:`finish`'s mapping), in long contiguous runs;
     positions ``ox >= ow`` are dropped. With *lanes32* (:func:`requant_fits_int32` holds) the
-    arithmetic runs in 32-bit lanes (:func:`_requant_run32`), else in int64.
+    arithmetic runs in 32-bit lanes (:func:`_requant_run32`), else in int64. With *lanes32* and
+    a *fused* array of :func:`accelsim.datapath.ops.residual_params` rows (one per output channel; an empty array
+    otherwise), each code is added to the same position of *skip* (flat, *flat*'s layout) and
+    clipped to ``[alo, ahi]`` (:func:`_requant_add_lanes`).
     """
+    fuse = lanes32 and fused.shape[0] > 0
     runs = np.empty((cnt // ow + 3, 3), dtype=np.int64)
     nr = _strip_runs(rb, cnt, i, ipr, img_stride, row, oh, ow, plane_sz, n0, c_out, runs)
     for jj in range(nch):
@@ -509,7 +591,9 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
             s0 = jj * srow + runs[t, 0]
             run = runs[t, 1]
             d0 = runs[t, 2] + c * plane_sz
-            if lanes32:
+            if fuse:
+                _requant_add_lanes(strip, s0, flat, d0, run, cwb, p0, s, p1, lo, hi, skip, fused[c], alo, ahi)
+            elif lanes32:
                 _requant_lanes(strip, s0, flat, d0, run, cwb, p0, s, p1, lo, hi)
             else:
                 _requant_run(strip[s0:s0 + run], flat[d0:d0 + run], run, cw, b, p0, s, p1, lo, hi)
@@ -746,6 +830,25 @@ def _requant_run(src, dst, count, cw, b, p0, s, p1, lo, hi):
 def _requant_run32(src, dst, count, cw, b, p0, s, p1, lo, hi):
     """:func:`_requant_run` in 32-bit lanes (:func:`_requant_lanes` with its constants)."""
     _requant_lanes(src, 0, dst, 0, count, _wrap32(cw + b), p0, s, p1, lo, hi)
+
+
+@njit(inline="always")
+def _requant_add_lanes(src, soff, dst, doff, count, cwb, p0, s, p1, lo, hi, skip, fp, alo, ahi):
+    """:func:`_requant_lanes` followed by a residual add in the same 32-bit lanes: each output
+    code (clipped to ``[lo, hi]``) is added to ``skip[doff:]`` with the constants *fp* (one
+    row of :data:`RESIDUAL_PARAMS`) and clipped to ``[alo, ahi]``: the codes of the add layer
+    itself, with the layer's codes never stored."""
+    ha, pa, sa, hb, pb, sb, half, q = fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]
+    k = 0
+    while k + LANES <= count:
+        v = vrequant32(vload(src, soff + k), cwb, p0, s, p1, lo, hi)
+        vstore_narrow(vadd_requant32(v, vload_codes(skip, doff + k), ha, pa, sa, hb, pb, sb, half, q, alo, ahi),
+                      dst, doff + k)
+        k += LANES
+    if k < count:
+        v = vrequant32(vload(src, soff + k), cwb, p0, s, p1, lo, hi)
+        vstore_narrow_first(vadd_requant32(v, vload_codes_first(skip, doff + k, count - k), ha, pa, sa, hb, pb, sb,
+                                           half, q, alo, ahi), dst, doff + k, count - k)
 
 
 @njit(inline="always")

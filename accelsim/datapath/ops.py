@@ -108,10 +108,30 @@ class MacResult:
     """Output codes of a MAC layer, its overflow events and the path that computed it."""
 
     out: np.ndarray
-    """[N, Cout, OH, OW] output codes in ``code_dtype(lo, hi)``."""
+    """[N, Cout, OH, OW] output codes in ``code_dtype(lo, hi)`` (the residual add's codes, in its
+    dtype, when :attr:`fused`)."""
     overflow_events: int
     """Accumulation steps whose exact partial sum left the accumulator range."""
     path: str
+    fused: bool = False
+    """Whether the :class:`Residual` add asked for was computed in the epilogue."""
+
+
+@dataclass(frozen=True)
+class Residual:
+    """A residual add to compute in a convolution's epilogue: ``add(conv output, skip)`` with the
+    add layer's parameters, never storing the convolution's own codes.
+
+    :func:`conv` fuses it when its path requantizes in 32-bit lanes and reports whether it did
+    (:attr:`MacResult.fused`); otherwise the caller runs the add itself."""
+
+    skip: np.ndarray
+    """The add's other input, [N, Cout, OH, OW] codes (C-contiguous)."""
+    table: np.ndarray
+    """int64 [Cout, 8] constants of each channel (:func:`residual_params`)."""
+    lo: int
+    hi: int
+    """The add's output code range."""
 
 
 def weight_l1(w: np.ndarray) -> np.ndarray:
@@ -161,7 +181,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
          stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups: int = 1,
          acc_bits: int = 32, overflow: str = "saturate", path: str = "auto",
          l1: np.ndarray | None = None, packed: dict | None = None,
-         x_bound: int | None = None) -> MacResult:
+         x_bound: int | None = None, residual: Residual | None = None) -> MacResult:
     """``clip(requant(acc, pre, scale, post), lo, hi)`` with ``acc = bias + sum(x*w)`` per channel.
 
     Parameters
@@ -180,6 +200,8 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         ``path="auto"``, when the bound already selects the fastest path this layer can take
         (the 8-bit micro-kernel; the direct loops of a depthwise layer) the input is not scanned
         for its largest code: a smaller true maximum would select the same path.
+    residual : a following residual add to compute in the epilogue; honoured on the AMX 8-bit
+        path when the requantization runs in 32-bit lanes (``MacResult.fused`` says whether).
 
     Returns
     -------
@@ -233,9 +255,16 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
             raise ValueError(f"conv: path {path!r} is not exact here (bound allows {safe!r})")
     args = (stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups, oh, ow)
     if path == "int8" and amx.available():
-        out = amx.conv_codes(x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation),
-                             groups, oh, ow, packed=packed, out_dtype=out_dt, max_x=max_x)
-        return MacResult(out, 0, path)
+        res = None
+        if residual is not None:
+            res = (codes(residual.skip), residual.table, residual.lo, residual.hi, code_dtype(residual.lo, residual.hi))
+            if res[0].shape != (n, c_out, oh, ow) or residual.table.shape != (c_out, igemm.RESIDUAL_PARAMS):
+                raise ValueError(f"conv: residual of shape {res[0].shape} (table {residual.table.shape}) does not "
+                                 f"match the output {(n, c_out, oh, ow)}")
+        out, fused = amx.conv_codes(x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding),
+                                    tuple(dilation), groups, oh, ow, packed=packed, out_dtype=out_dt, max_x=max_x,
+                                    residual=res)
+        return MacResult(out, 0, path, fused)
     if path in ("int8", "int16") or (path == "faithful" and kern is not None):
         out, events = igemm.conv_codes(
             x, w, bias, pre, scale, post, lo, hi, tuple(stride), tuple(padding), tuple(dilation), groups, oh, ow,
@@ -409,6 +438,33 @@ def add_lanes(bounds: tuple[int, int], params0, params1) -> np.ndarray:
     ok &= ta < np.left_shift(np.int64(1), 31 - d)  # ta * 2**d < 2**31
     total = np.left_shift(np.where(ok, ta, 0), d) + tb + (np.left_shift(np.int64(1), qb) >> 1)
     return ok & (total < INT32_EXACT_LIMIT)
+
+
+def residual_params(bounds: tuple[int, int], layer_params, skip_params) -> np.ndarray | None:
+    """Constants of :func:`add` in the form a convolution epilogue applies them, or None.
+
+    *layer_params* and *skip_params* are the add's (pre, scale, post) for the convolution's
+    output and for the other input, *bounds* bounds on ``|code|`` of those two (the
+    convolution's clip range and the skip tensor's). Row ``c`` holds ``(ha, pa, sa, hb, pb, sb,
+    half, q)``: ``q`` the larger post shift, ``s* = scale << (q - post)`` and ``h* = 2**(pre-1)``
+    (0 for no shift), so ``(((a + ha) >> pa)*sa + ((b + hb) >> pb)*sb + half) >> q`` is
+    :func:`add`'s int32-lane formula with the inputs in either order. None unless
+    :func:`add_lanes` proves every channel exact in 32-bit lanes (then :func:`add` runs alone).
+    """
+    c = len(np.asarray(layer_params[0]).reshape(-1))
+    pl = [per_channel(v, c, "layer") for v in layer_params]
+    ps = [per_channel(v, c, "skip") for v in skip_params]
+    if not add_lanes(bounds, pl, ps).all():
+        return None
+    q = np.maximum(pl[2], ps[2])
+    table = np.empty((c, 8), dtype=np.int64)
+    for k, (pre, scale, post) in enumerate((pl, ps)):
+        table[:, 3 * k] = np.left_shift(np.int64(1), pre) >> 1
+        table[:, 3 * k + 1] = pre
+        table[:, 3 * k + 2] = np.left_shift(scale, q - post)
+    table[:, 6] = np.left_shift(np.int64(1), q) >> 1
+    table[:, 7] = q
+    return table
 
 
 def add(x0, x1, params0, params1, *, lo: int, hi: int, bounds: tuple[int | None, int | None] = (None, None),

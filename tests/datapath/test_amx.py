@@ -11,7 +11,7 @@ from numba import njit
 
 from accelsim.datapath import amx, igemm, ops
 from accelsim.errors import ConfigError
-from tests.datapath.test_kernels import ref_conv_acc, ref_requant
+from tests.datapath.test_kernels import ref_add_requant, ref_conv_acc, ref_requant
 
 pytestmark = pytest.mark.skipif(not amx.supported(),
                                 reason="no AMX here (needs Linux, amx-tile and amx-int8, tile permission)")
@@ -68,8 +68,10 @@ def test_amx_conv_matches_int64(plane, case):
         mp.setattr(igemm, "_PLANE_MIN", 0 if plane else 1 << 30)
         mp.setattr(amx, "PLANE_K_WASTE", float("inf"))
         lo, hi = case["out_range"]
-        out = amx.conv_codes(x, w, case["bias"], case["pre"], case["scale"], case["post"], lo, hi,
-                             case["stride"], case["pad"], case["dil"], case["groups"], oh, ow, {}, ops.code_dtype(lo, hi))
+        out, fused = amx.conv_codes(x, w, case["bias"], case["pre"], case["scale"], case["post"], lo, hi,
+                                    case["stride"], case["pad"], case["dil"], case["groups"], oh, ow, {},
+                                    ops.code_dtype(lo, hi))
+    assert not fused
     np.testing.assert_array_equal(out, _ref(case, lo, hi))
 
 
@@ -170,3 +172,64 @@ def test_env_switch_rejects_a_misspelt_value(monkeypatch):
     monkeypatch.setenv("ACCELSIM_AMX", "of")
     with pytest.raises(ConfigError, match=r"ACCELSIM_AMX='of': expected one of 1, on, true, yes .* or 0, off, false, no"):
         amx.available()
+
+
+@st.composite
+def add_params(draw, c):
+    """Per-channel (pre, scale, post) of one add input, as calibration makes them (small
+    pre-shifts, scales below 2**8, post shifts 6-14), or one value for every channel."""
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    n = c if draw(st.booleans()) else 1
+    p = (rng.integers(0, 3, n), rng.integers(1, 256, n), rng.integers(6, 15, n))
+    return tuple(np.broadcast_to(v, c).astype(np.int64) for v in p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=amx_case(), data=st.data())
+def test_residual_add_in_the_amx_epilogue_matches_int64(case, data):
+    """A convolution with the add that follows it computed in its epilogue equals the int64
+    convolution, clipped, then the add in exact rationals; the layer's own codes never exist."""
+    x, w = case["x"], case["w"]
+    n, c, h, wd = x.shape
+    co = w.shape[0]
+    oh, ow = ops.conv_out_hw(h, wd, w.shape[2:], case["stride"], case["pad"], case["dil"])
+    lo, hi = data.draw(st.sampled_from([(-128, 127), (0, 127)]))
+    alo, ahi = data.draw(st.sampled_from([(-128, 127), (0, 127), (-2 ** 15, 2 ** 15 - 1)]))
+    skip_bits = data.draw(st.sampled_from([8, 16]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
+    m = 2 ** (skip_bits - 1)
+    skip = rng.integers(-m, m, (n, co, oh, ow)).astype(ops.code_dtype(-m, m - 1))
+    skip.flat[:: max(1, skip.size // 5)] = -m
+    p_layer, p_skip = data.draw(add_params(co)), data.draw(add_params(co))
+    table = ops.residual_params((max(-lo, hi), m), p_layer, p_skip)
+    assume(table is not None)
+    out, fused = amx.conv_codes(x, w, case["bias"], case["pre"], case["scale"], case["post"], lo, hi,
+                                case["stride"], case["pad"], case["dil"], case["groups"], oh, ow, {},
+                                ops.code_dtype(lo, hi), residual=(skip, table, alo, ahi, ops.code_dtype(alo, ahi)))
+    conv = _ref(case, lo, hi)
+    assert fused == igemm.requant_fits_int32(128 * ops.weight_l1(w), case["bias"], case["pre"], case["scale"],
+                                             case["post"], lo, hi)
+    if fused:
+        assert out.dtype == ops.code_dtype(alo, ahi)
+        np.testing.assert_array_equal(out, ref_add_requant(conv, skip, p_layer, p_skip, alo, ahi))
+    else:
+        np.testing.assert_array_equal(out, conv)
+
+
+def test_residual_add_fuses_on_a_resnet_bottleneck_shape():
+    """The case networks have (1x1 conv, 8-bit codes, ReLU after the add) is fused, both on the
+    plane and im2col layouts, and gives the reference codes."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 128, (2, 40, 9, 9)).astype(np.int8)
+    w = rng.integers(-127, 128, (72, 40, 1, 1))
+    bias, pre, scale, post = rng.integers(-3000, 3000, 72), np.full(72, 1), rng.integers(100, 256, 72), np.full(72, 14)
+    skip = rng.integers(0, 128, (2, 72, 9, 9)).astype(np.int8)
+    p_layer = (np.zeros(72, np.int64), rng.integers(1, 200, 72), np.full(72, 8))
+    p_skip = (np.ones(72, np.int64), rng.integers(1, 200, 72), np.full(72, 7))
+    table = ops.residual_params((128, 127), p_layer, p_skip)
+    res = ops.conv(x, w, bias, pre, scale, post, lo=-128, hi=127,
+                   residual=ops.Residual(skip, table, 0, 127))
+    assert res.fused and res.path == "int8"
+    conv = ref_requant(ref_conv_acc(x.astype(np.int64), w, bias, (1, 1), (0, 0, 0, 0), (1, 1), 1), pre, scale, post,
+                       -128, 127)
+    np.testing.assert_array_equal(res.out, ref_add_requant(conv, skip, p_layer, p_skip, 0, 127))

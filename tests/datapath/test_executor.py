@@ -232,3 +232,49 @@ def test_code_bounds_hold_on_every_tensor_and_keep_the_paths(seed):
         assert got.path == want.path
         np.testing.assert_array_equal(got.out, want.out)
         np.testing.assert_array_equal(got.out, ops.conv(*args, path="int64", **kw).out)
+
+
+def _residual_net(seed: int, conv_first: bool) -> Network:
+    """x[3,8,6,6] -> conv3x3 relu (t1) -> conv1x1 (t2) -> add(t2, t1) relu: a residual block whose
+    add a convolution's epilogue can compute."""
+    rng = np.random.default_rng(seed)
+    t = {}
+    c1 = LayerDescriptor("c1", "conv2d", ("x",), "t1", (3, 8, 6, 6), (3, 16, 6, 6), kernel=(3, 3),
+                         padding=(1, 1, 1, 1), quant=_q(lo=0))
+    c2 = LayerDescriptor("c2", "conv2d", ("t1",), "t2", (3, 16, 6, 6), (3, 16, 6, 6), kernel=(1, 1), quant=_q())
+    for lay, shape in ((c1, (16, 8, 3, 3)), (c2, (16, 16, 1, 1))):
+        t[lay.key("weight")] = rng.integers(-127, 128, shape).astype(np.int8)
+        t[lay.key("bias")] = rng.integers(-500, 500, 16).astype(np.int32)
+        _req(t, lay, 16, rng)
+    ins = ("t2", "t1") if conv_first else ("t1", "t2")
+    ad = LayerDescriptor("ad", "add", ins, "y", (3, 16, 6, 6), (3, 16, 6, 6), quant=_q(lo=0, n_in=2))
+    _req(t, ad, 16, rng, "in0.")
+    _req(t, ad, 16, rng, "in1.")
+    return Network("res", (c1, c2, ad), ("x",), ("y",), t, input_quant={"x": (1.0, 1 / 127, 8)})
+
+
+@pytest.mark.parametrize("conv_first", [True, False], ids=["conv-is-in0", "conv-is-in1"])
+def test_residual_add_computed_in_the_convolution_epilogue_matches_int64(conv_first):
+    """The add after a convolution that nothing else reads is planned into its epilogue; the
+    network's outputs equal numpy int64 (and the run that keeps every layer's codes, which
+    computes the add on its own); asking for the add's codes still returns them."""
+    net = _residual_net(5, conv_first)
+    prep = prepare(net)
+    assert list(prep.residuals) == [1] and prep.residuals[1].add_index == 2 and prep.residuals[1].skip == "t1"
+    x = np.random.default_rng(6).normal(0, 0.6, (3, 8, 6, 6))
+    T = net.tensors
+    par = lambda name, pre="": tuple(T[f"{name}.{pre}{k}"].astype(np.int64) for k in  # noqa: E731
+                                     ("pre_shift", "scale", "post_shift"))
+    xq = np.clip(np.floor(x * 127 + 0.5), -127, 127).astype(np.int64)
+    t1 = ref_requant(ref_conv_acc(xq, T["c1.weight"], T["c1.bias"], (1, 1), (1, 1, 1, 1), (1, 1), 1), *par("c1"), 0, 127)
+    t2 = ref_requant(ref_conv_acc(t1, T["c2.weight"], T["c2.bias"], (1, 1), (0, 0, 0, 0), (1, 1), 1), *par("c2"),
+                     -127, 127)
+    a, b = (t2, t1) if conv_first else (t1, t2)
+    y = ref_add_requant(a, b, par("ad", "in0."), par("ad", "in1."), 0, 127)
+    res = run_network(prep, x, keep=["ad"])
+    np.testing.assert_array_equal(res.codes["ad"], y)
+    np.testing.assert_array_equal(res.logits, y.reshape(3, -1) * 0.05)
+    assert res.paths["c2"] == "int8" and res.overflow["c2"] == 0
+    every = run_network(prep, x, keep="all")
+    np.testing.assert_array_equal(every.codes["c2"], t2)
+    np.testing.assert_array_equal(every.logits, res.logits)

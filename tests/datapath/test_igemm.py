@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from accelsim.datapath import igemm, kernels, ops
-from tests.datapath.test_kernels import ref_conv_acc, ref_requant
+from tests.datapath.test_kernels import ref_add_requant, ref_conv_acc, ref_requant
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -415,3 +415,59 @@ def test_scratch_memory_is_advised_for_huge_pages_and_behaves_as_plain_memory():
     c = igemm._scratch("test_slot", (1001, 1000), np.int32)
     assert igemm._SCRATCH.test_slot.size >= 6_000_000
     assert c.shape == (1001, 1000) and c.dtype == np.int32
+
+
+@njit(cache=True)
+def _fused_add_lanes(conv, skip, table, alo, ahi, out):
+    """``igemm``'s residual-add lanes over whole arrays (channel ``c`` of row ``c``), the tail of
+    each row through the masked load and store."""
+    c, m = conv.shape
+    for ch in range(c):
+        fp = table[ch]
+        k = 0
+        while k < m:
+            cnt = min(igemm.LANES, m - k)
+            base = ch * m + k
+            v = igemm.vload_codes(conv.reshape(-1), base) if cnt == igemm.LANES else \
+                igemm.vload_codes_first(conv.reshape(-1), base, cnt)
+            s = igemm.vload_codes(skip.reshape(-1), base) if cnt == igemm.LANES else \
+                igemm.vload_codes_first(skip.reshape(-1), base, cnt)
+            r = igemm.vadd_requant32(v, s, fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], alo, ahi)
+            if cnt == igemm.LANES:
+                igemm.vstore_narrow(r, out.reshape(-1), base)
+            else:
+                igemm.vstore_narrow_first(r, out.reshape(-1), base, cnt)
+            k += cnt
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), skip16=st.booleans(), relu=st.booleans())
+def test_residual_add_lanes_equal_the_add_rule_on_every_code_pair(seed, skip16, relu):
+    """``ops.residual_params`` and the lane intrinsics an epilogue uses to fuse an add give the
+    add rule in exact rationals for every pair of an 8-bit layer code and a skip code (all 256 x
+    256 pairs, or 16-bit skips sampled), per-channel parameters of both inputs, rows of every
+    length (masked tails); parameters whose lanes could wrap give None."""
+    rng = np.random.default_rng(seed)
+    c = 3
+    m = 256 * 256 if not skip16 else 4099
+    grid = np.arange(-128, 128)
+    conv = np.broadcast_to(np.repeat(grid, 256)[:m] if not skip16 else rng.integers(-128, 128, m), (c, m))
+    sm = 2 ** 15 if skip16 else 128
+    skip = np.broadcast_to(np.tile(grid, 256)[:m] if not skip16 else rng.integers(-sm, sm, m), (c, m))
+    p_layer = (rng.integers(0, 3, c), rng.integers(1, 256, c), rng.integers(6, 15, c))
+    p_skip = (rng.integers(0, 3, c), rng.integers(1, 256, c), rng.integers(6, 15, c))
+    assert ops.residual_params((128, 128), ([0], [2 ** 30], [6]), ([0], [1], [6])) is None  # would wrap
+    table = ops.residual_params((128, sm), p_layer, p_skip)
+    want_none = not ops.add_lanes((128, sm), p_layer, p_skip).all()
+    assert (table is None) == want_none
+    if table is None:
+        return
+    alo, ahi = (0, 127) if relu else (-128, 127)
+    out = np.zeros((c, m), dtype=np.int8)
+    _fused_add_lanes(np.ascontiguousarray(conv, dtype=np.int8),
+                     np.ascontiguousarray(skip, dtype=np.int16 if skip16 else np.int8), table, alo, ahi, out)
+    want = ops.add(conv.reshape(1, c, 1, m), skip.reshape(1, c, 1, m), p_layer, p_skip, lo=alo, hi=ahi)
+    np.testing.assert_array_equal(out, want.reshape(c, m))
+    pick = rng.integers(0, m, 300)  # the add itself against exact rationals on a sample
+    np.testing.assert_array_equal(out[None, :, pick], ref_add_requant(conv[None, :, pick], skip[None, :, pick],
+                                                                      p_layer, p_skip, alo, ahi))
