@@ -664,27 +664,37 @@ def _slots(cg, q, per):
 
 
 @njit(inline="always")
-def _pack_run(dst, s0, s1, s2, s3, step, count, m0, m1, m2, m3, off, per, absolute):
-    """``dst[k] = word(s0[k*step], ..)`` for ``k < count`` (:func:`_word`; ``|x|`` with
-    *absolute*). Callers pass views starting at the run (plain non-negative indices: no
-    wraparound check, no gathers). A full k-group (every mask -1) takes a mask-free loop, and
-    ``step == 1`` a unit-stride one, so the common case compiles to plain vector loads."""
+def _pack_run(dst, d, src, o0, o1, o2, o3, step, count, m0, m1, m2, m3, off, per, absolute):
+    """``dst[d + k] = word(src[o0 + k*step], src[o1 + k*step], ..)`` for ``k < count``
+    (:func:`_word`; ``|x|`` with *absolute*) on flat arrays at unsigned offsets: no views per run
+    (each costs reference counting, which dominated short rows) and no wraparound checks. A full
+    k-group (every mask -1) takes a mask-free loop, and ``step == 1`` a unit-stride one, so the
+    common case compiles to plain vector loads."""
+    u = np.uint64
     if absolute:
-        for k in range(count):
-            ix = k * step
-            dst[k] = _word(abs(s0[ix]), abs(s1[ix]), abs(s2[ix]), abs(s3[ix]), m0, m1, m2, m3, 0, per)
+        for k in range(u(count)):
+            ix = k * u(step)
+            dst[d + k] = _word(abs(src[o0 + ix]), abs(src[o1 + ix]), abs(src[o2 + ix]), abs(src[o3 + ix]), m0, m1, m2,
+                               m3, 0, per)
     elif m3 == -1 or (per == 2 and m1 == -1):
         if step == 1:
-            for k in range(count):
-                dst[k] = _word(s0[k], s1[k], s2[k], s3[k], -1, -1, -1, -1, off, per)
+            for k in range(u(count)):
+                dst[d + k] = _word(src[o0 + k], src[o1 + k], src[o2 + k], src[o3 + k], -1, -1, -1, -1, off, per)
         else:
-            for k in range(count):
-                ix = k * step
-                dst[k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], -1, -1, -1, -1, off, per)
+            for k in range(u(count)):
+                ix = k * u(step)
+                dst[d + k] = _word(src[o0 + ix], src[o1 + ix], src[o2 + ix], src[o3 + ix], -1, -1, -1, -1, off, per)
     else:
-        for k in range(count):
-            ix = k * step
-            dst[k] = _word(s0[ix], s1[ix], s2[ix], s3[ix], m0, m1, m2, m3, off, per)
+        for k in range(u(count)):
+            ix = k * u(step)
+            dst[d + k] = _word(src[o0 + ix], src[o1 + ix], src[o2 + ix], src[o3 + ix], m0, m1, m2, m3, off, per)
+
+
+@njit(inline="always")
+def _fill(dst, d, count, value):
+    """``dst[d + k] = value`` for ``k < count`` (flat array, unsigned offset)."""
+    for k in range(np.uint64(max(count, 0))):
+        dst[d + k] = value
 
 
 @njit(cache=True, parallel=True)
@@ -704,17 +714,26 @@ def pack_plane(x, n0, c0, cg, pt, pl, hp, wp, qstride, per, absolute, a):
     wd = x.shape[3]
     off = 128 if per == 4 and not absolute else 0
     pad = _pad_word(off, per)
+    xf = x.reshape(-1)
+    af = a.reshape(-1)
+    u = np.uint64
+    cstride = h * wd
     for job in prange(n_img * nq):
         i = job // nq
         q = job % nq
         n = n0 + i
-        dst = a[i, q]
-        dst[:] = pad
+        base = u(job * qstride)
         e0, e1, e2, e3, m0, m1, m2, m3 = _slots(cg, q, per)
+        src = u((n * x.shape[1] + c0) * cstride)
+        s0, s1, s2, s3 = src + u(e0 * cstride), src + u(e1 * cstride), src + u(e2 * cstride), src + u(e3 * cstride)
+        _fill(af, base, pt * wp + pl, pad)  # top rows and the first row's left margin
         for iy in range(h):
             d0 = (pt + iy) * wp + pl
-            _pack_run(dst[d0:d0 + wd], x[n, c0 + e0, iy], x[n, c0 + e1, iy], x[n, c0 + e2, iy], x[n, c0 + e3, iy],
-                      1, wd, m0, m1, m2, m3, off, per, absolute)
+            r = u(iy * wd)
+            _pack_run(af, base + u(d0), xf, s0 + r, s1 + r, s2 + r, s3 + r, 1, wd, m0, m1, m2, m3, off, per, absolute)
+            # right margin and the next row's left margin; after the last row, the rest of the plane
+            end = d0 + wp if iy < h - 1 else qstride
+            _fill(af, base + u(d0 + wd), end - d0 - wd, pad)
 
 
 @njit(cache=True, parallel=True)
@@ -737,40 +756,43 @@ def pack_cols(x, n0, nb, c0, cg, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, per, ab
     pad = _pad_word(off, per)
     # a 1x1 stride-1 unpadded tap reads each image's channel plane whole: one run per image
     whole = nt == 1 and sh == 1 and sw == 1 and pt == 0 and pl == 0 and oh == h and ow == wd
-    planes = x.reshape(x.shape[0], x.shape[1], h * wd)
+    xf = x.reshape(-1)
+    af = a.reshape(-1)
+    u = np.uint64
+    cstride = h * wd
     for job in prange(nt * nq):
         tap = job // nq
         q = job % nq
         ky = tap // kw
         kx = tap % kw
-        dst = a[tap, q]
+        drow = u(job * rp)
         e0, e1, e2, e3, m0, m1, m2, m3 = _slots(cg, q, per)
         if whole:
             for i in range(nb):
-                n = n0 + i
-                _pack_run(dst[i * per_img:(i + 1) * per_img], planes[n, c0 + e0], planes[n, c0 + e1],
-                          planes[n, c0 + e2], planes[n, c0 + e3], 1, per_img, m0, m1, m2, m3, off, per, absolute)
-            dst[nb * per_img:] = pad
+                src = u(((n0 + i) * x.shape[1] + c0) * cstride)
+                _pack_run(af, drow + u(i * per_img), xf, src + u(e0 * cstride), src + u(e1 * cstride),
+                          src + u(e2 * cstride), src + u(e3 * cstride), 1, per_img, m0, m1, m2, m3, off, per, absolute)
+            _fill(af, drow + u(nb * per_img), rp - nb * per_img, pad)
             continue
         t = kx * dw - pl
         # output columns whose input column ox*sw + t lies inside [0, wd)
         ox_lo = min(max(0, -(t // sw)), ow)
         ox_hi = max(min(ow, (wd - 1 - t) // sw + 1), ox_lo)
         for i in range(nb):
-            n = n0 + i
+            src = u(((n0 + i) * x.shape[1] + c0) * cstride)
+            s0, s1, s2, s3 = src + u(e0 * cstride), src + u(e1 * cstride), src + u(e2 * cstride), src + u(e3 * cstride)
             for oy in range(oh):
-                r0 = i * per_img + oy * ow
+                r0 = drow + u(i * per_img + oy * ow)
                 iy = oy * sh - pt + ky * dh
                 if iy < 0 or iy >= h:
-                    dst[r0:r0 + ow] = pad
+                    _fill(af, r0, ow, pad)
                     continue
-                dst[r0:r0 + ox_lo] = pad
-                dst[r0 + ox_hi:r0 + ow] = pad
-                i0 = ox_lo * sw + t
-                _pack_run(dst[r0 + ox_lo:r0 + ox_hi], x[n, c0 + e0, iy, i0:], x[n, c0 + e1, iy, i0:],
-                          x[n, c0 + e2, iy, i0:], x[n, c0 + e3, iy, i0:], sw, ox_hi - ox_lo, m0, m1, m2, m3, off, per,
-                          absolute)
-        dst[nb * per_img:] = pad
+                _fill(af, r0, ox_lo, pad)
+                _fill(af, r0 + u(ox_hi), ow - ox_hi, pad)
+                r = u(iy * wd + ox_lo * sw + t)
+                _pack_run(af, r0 + u(ox_lo), xf, s0 + r, s1 + r, s2 + r, s3 + r, sw, ox_hi - ox_lo, m0, m1, m2, m3,
+                          off, per, absolute)
+        _fill(af, drow + u(nb * per_img), rp - nb * per_img, pad)
 
 
 @njit(cache=True)
