@@ -397,7 +397,13 @@ def conv_codes(x, w, bias, pre, scale, post, lo, hi, stride, padding, dilation, 
             if packed is not None:
                 packed[l1key] = l1
         sl = slice(c0, c0 + ng)
-        lanes.append(igemm.requant_fits_int32(max_x * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi))
+        lkey = ("amx_lanes32", g, max_x, lo, hi)
+        if packed is not None and lkey in packed:
+            lanes.append(packed[lkey])
+        else:
+            lanes.append(igemm.requant_fits_int32(max_x * l1, bias[sl], pre[sl], scale[sl], post[sl], lo, hi))
+            if packed is not None:
+                packed[lkey] = lanes[-1]
     fuse = residual is not None and all(lanes)
     skip, fused, alo, ahi, add_dtype = residual if fuse else (None, igemm._NO_RESIDUAL, lo, hi, out_dtype)
     out = np.empty((n, c_out, oh, ow), dtype=add_dtype)

@@ -44,6 +44,7 @@ lowers correctly (the tests compile both and compare).
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numba
@@ -1283,7 +1284,7 @@ def _scratch(slot: str, shape, dtype) -> np.ndarray:
     """A reused per-thread work array in huge-page memory (:func:`huge_empty`; fresh large arrays
     would cost a page fault per page on every call). It grows by at least half when too small, so
     a network's growing layers reallocate it only a few times."""
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     buf = getattr(_SCRATCH, slot, None)
     if buf is None or buf.size < nbytes:
         buf = huge_empty(max(nbytes, 3 * (0 if buf is None else buf.size) // 2))

@@ -194,8 +194,9 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     path : one of :data:`PATHS`; forcing an exact path on a layer whose bound fails is refused
         (``ValueError``) because it would not be bit-exact.
     l1 : precomputed :func:`weight_l1` (saves work when called per batch).
-    packed : a dict kept by the caller for this layer across batches (the weights must not
-        change): the integer paths store their packed weights and ``max|w|`` in it.
+    packed : a dict kept by the caller for this layer across batches (its weights and parameters
+        must not change): the integer paths store their packed weights, ``max|w|`` and the path
+        chosen for each input bound in it.
     x_bound : a bound on ``max|x|`` the caller knows (the producing layer's code range). With
         ``path="auto"``, when the bound already selects the fastest path this layer can take
         (the 8-bit micro-kernel; the direct loops of a depthwise layer) the input is not scanned
@@ -234,8 +235,13 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
     max_x = None
     if path == "auto" and x_bound is not None:
         # every condition below holds for a smaller max|x| when it holds for a larger one
-        safe = choose_path(int(x_bound), l1, bias, acc_bits)
-        kern = int_kernel(int(x_bound), max_w, l1)
+        key = ("path", int(x_bound), acc_bits)
+        if packed is not None and key in packed:
+            safe, kern = packed[key]
+        else:
+            safe, kern = choose_path(int(x_bound), l1, bias, acc_bits), int_kernel(int(x_bound), max_w, l1)
+            if packed is not None:
+                packed[key] = safe, kern
         if safe != "faithful" and (depthwise or kern == "int8"):
             max_x = int(x_bound)
     if max_x is None:
