@@ -231,12 +231,18 @@ def _rshift_round_lanes(builder, x, p):
 @intrinsic
 def vrequant32(typingctx, v, cwb, p0, s, p1, lo, hi):
     """``clip(rshift_round(rshift_round(v + cwb, p0) * s, p1), lo, hi)`` per lane, all in 32-bit
-    two's complement (exact when the caller's bound keeps ``v + cwb`` and the product inside
-    int32: :func:`requant_fits_int32`; the rounding steps cannot overflow)."""
+    two's complement (exact when the caller's bound keeps ``v + cwb`` plus the pre-shift's
+    rounding constant, and the product, inside int32: :func:`requant_fits_int32`). The first
+    rounding is ``(v + (cwb + 2**(p0-1))) >> p0``: the constants fold into one add (a shift by 0
+    and a constant 0 when ``p0 == 0``); the second is :func:`_rshift_round_lanes`, which needs
+    no headroom above the product."""
     def codegen(context, builder, sig, args):
         vv, cwb_, p0_, s_, p1_, lo_, hi_ = args
-        x = builder.add(vv, _splat(builder, cwb_))
-        x = _rshift_round_lanes(builder, x, p0_)
+        p0t = builder.trunc(p0_, _I32) if p0_.type != _I32 else p0_
+        half0 = builder.lshr(builder.shl(ir.Constant(_I32, 1), p0t), ir.Constant(_I32, 1))
+        cwbt = builder.trunc(cwb_, _I32) if cwb_.type != _I32 else cwb_
+        x = builder.add(vv, _splat(builder, builder.add(cwbt, half0)))
+        x = builder.ashr(x, _splat(builder, p0t))
         x = builder.mul(x, _splat(builder, s_))
         x = _rshift_round_lanes(builder, x, p1_)
         vlo, vhi = _splat(builder, lo_), _splat(builder, hi_)
@@ -891,24 +897,28 @@ def _requant_lanes(src, soff, dst, doff, count, cwb, p0, s, p1, lo, hi):
                             count - k)
 
 
-def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int) -> bool:
+def requant_fits_int32(acc_bound, bias, pre, scale, post, lo: int, hi: int, pre_add: bool = True) -> bool:
     """Whether :func:`_requant_run32` equals :func:`_requant_run` for every channel.
 
     *acc_bound* bounds ``|sum x w|`` per channel (int64 array). Then ``|sum + bias| <= A =
     acc_bound + |bias|`` and ``|rshift_round(sum + bias, pre)| <= T = ceil(A / 2**pre)``; the
-    32-bit lanes are exact when ``A < 2**31 - 1`` and ``T * |scale| < 2**31 - 1``: a rounding shift
-    by 1 adds 1 to its operand itself (:func:`_rshift_round_lanes`), so each operand must stay below
-    ``2**31 - 1``; shifts at most 31; ``[lo, hi]`` inside int32. With ``A`` the quantizer's own bound this is the condition its pre-shift was chosen
-    for (:mod:`accelsim.quant.requant`), so calibrated layers pass.
+    32-bit lanes (:func:`vrequant32`) are exact when ``A + 2**(pre-1) < 2**31`` (the pre-shift's
+    rounding constant is added to the sum itself) and ``T * |scale| < 2**31 - 1`` (the post
+    shift's rounding, :func:`_rshift_round_lanes`, adds 1 to the product shifted by ``post - 1``);
+    shifts at most 31; ``[lo, hi]`` inside int32. Calibrated layers pass: the quantizer's pre-shift
+    keeps ``T * scale`` below ``2**31`` (:mod:`accelsim.quant.requant`) and ``A`` of 8-bit layers is
+    far below ``2**31``. With ``pre_add=False`` the condition is that of lanes that round the
+    pre-shift like the post shift (``A < 2**31 - 1``; the depthwise kernel,
+    :func:`accelsim.datapath.kernels.depthwise_phase`).
     """
     if not (-(1 << 31) <= lo <= hi < (1 << 31)):
         return False
     as64 = lambda v: np.ascontiguousarray(v, dtype=np.int64).reshape(-1)  # noqa: E731
-    return bool(_fits_int32(as64(acc_bound), as64(bias), as64(pre), as64(scale), as64(post)))
+    return bool(_fits_int32(as64(acc_bound), as64(bias), as64(pre), as64(scale), as64(post), pre_add))
 
 
 @njit(cache=True)
-def _fits_int32(acc_bound, bias, pre, scale, post):
+def _fits_int32(acc_bound, bias, pre, scale, post, pre_add):
     """:func:`requant_fits_int32`'s per-channel test (int64 arrays; no step can overflow int64:
     every operand is checked below 2**31 before it is multiplied)."""
     top = np.int64(1) << 31
@@ -919,7 +929,9 @@ def _fits_int32(acc_bound, bias, pre, scale, post):
         if p0 < 0 or p0 > 31 or p1 < 0 or p1 > 31 or sc >= top or acc_bound[c] >= top or abs(bias[c]) >= top:
             return False
         a = acc_bound[c] + abs(bias[c])
-        if a >= top - 1:  # a pre-shift of 1 rounds as (x + 1) >> 1: x + 1 must not wrap
+        if pre_add and a + ((np.int64(1) << p0) >> 1) >= top:  # sum plus the pre-shift's rounding constant
+            return False
+        if not pre_add and a >= top - 1:  # a pre-shift of 1 rounds as (x + 1) >> 1: x + 1 must not wrap
             return False
         t = (a + (np.int64(1) << p0) - 1) >> p0
         if t * sc >= top - 1:

@@ -287,7 +287,7 @@ def conv(x: np.ndarray, w: np.ndarray, bias, pre, scale, post, *, lo: int, hi: i
         key = ("depthwise_req32", max_x)
         req32 = packed.get(key) if packed is not None else None
         if req32 is None:
-            req32 = igemm.requant_fits_int32(max_x * l1, bias, pre, scale, post, lo, hi)
+            req32 = igemm.requant_fits_int32(max_x * l1, bias, pre, scale, post, lo, hi, pre_add=False)
             if packed is not None:
                 packed[key] = req32
         K.depthwise_phase(x, w.reshape(c_out, -1), c_out // c, taps, hq, wq, size, stride[0], stride[1], padding[0],

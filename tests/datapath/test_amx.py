@@ -156,6 +156,10 @@ def test_int32_lane_bound_refuses_overflowing_parameters():
     assert not fits(np.array([2 ** 20]), 0 * one, 0 * one, 2 ** 11 * one, 0 * one, -128, 127)
     assert fits(np.array([2 ** 20 + 1]), 0 * one, 10 * one, 2 ** 20 * one, 31 * one, -128, 127)  # T = 1025
     assert not fits(one, 0 * one, 0 * one, one, 32 * one, -128, 127)
+    # the pre-shift's rounding constant (2**6 for pre 7) is added to the sum: it must fit too
+    assert fits(np.array([2 ** 31 - 1 - 64]), 0 * one, 7 * one, one, 0 * one, -128, 127)
+    assert not fits(np.array([2 ** 31 - 64]), 0 * one, 7 * one, one, 0 * one, -128, 127)
+    assert fits(np.array([2 ** 31 - 64]), 0 * one, 7 * one, one, 0 * one, -128, 127, pre_add=False)
     assert not fits(one, 0 * one, 0 * one, one, 0 * one, -2 ** 31 - 1, 127)
 
 

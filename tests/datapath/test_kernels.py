@@ -367,7 +367,7 @@ def test_depthwise_requant_in_int32_lanes_at_its_bound(pre, post):
     bias = np.array([a_max - 32767 * 9 * 7281, -(a_max - 32767 * 9 * 7281)])
     scale = np.full(2, (2 ** 31 - 2) // -(-(a_max + 1) // 2 ** pre))
     lo, hi = -(2 ** 31), 2 ** 31 - 1
-    assert igemm.requant_fits_int32(32767 * l1, bias, [pre] * 2, scale, [post] * 2, lo, hi)
+    assert igemm.requant_fits_int32(32767 * l1, bias, [pre] * 2, scale, [post] * 2, lo, hi, pre_add=False)
     got = ops.conv(x.astype(np.int16), w, bias, pre, scale, post, lo=lo, hi=hi, padding=(1, 1, 1, 1), groups=2,
                    acc_bits=48)
     assert got.path == "int64"
