@@ -526,8 +526,8 @@ def strip_pixels(nq: int, ntaps: int) -> int:
 
 RESIDUAL_PARAMS = 8
 """Per-channel constants of a residual add fused into an epilogue (int64 rows of
-:func:`accelsim.datapath.ops.residual_params`): the layer's side ``ha, pa, sa``, the skip side ``hb, pb, sb``, then
-``half, q``."""
+:func:`accelsim.datapath.ops.residual_params`): the layer's side ``ha, pa, sa``, the skip side
+``hb, pb, sb``, then ``half, q``."""
 
 
 _NO_RESIDUAL = np.zeros((0, RESIDUAL_PARAMS), dtype=np.int64)
@@ -579,9 +579,9 @@ def _requant_strip(strip, srow, rb, cnt, i, ipr, img_stride, row, oh, ow, plane_
     ``r % img_stride = oy*row + ox`` (:func:`finish`'s mapping), in long contiguous runs;
     positions ``ox >= ow`` are dropped. With *lanes32* (:func:`requant_fits_int32` holds) the
     arithmetic runs in 32-bit lanes (:func:`_requant_run32`), else in int64. With *lanes32* and
-    a *fused* array of :func:`accelsim.datapath.ops.residual_params` rows (one per output channel; an empty array
-    otherwise), each code is added to the same position of *skip* (flat, *flat*'s layout) and
-    clipped to ``[alo, ahi]`` (:func:`_requant_add_lanes`).
+    a *fused* array of :func:`accelsim.datapath.ops.residual_params` rows (one per output
+    channel; an empty array otherwise), each code is added to the same position of *skip* (flat,
+    *flat*'s layout) and clipped to ``[alo, ahi]`` (:func:`_requant_add_lanes`).
     """
     fuse = lanes32 and fused.shape[0] > 0
     runs = np.empty((cnt // ow + 3, 3), dtype=np.int64)

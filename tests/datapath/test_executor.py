@@ -266,7 +266,8 @@ def test_residual_add_computed_in_the_convolution_epilogue_matches_int64(conv_fi
     par = lambda name, pre="": tuple(T[f"{name}.{pre}{k}"].astype(np.int64) for k in  # noqa: E731
                                      ("pre_shift", "scale", "post_shift"))
     xq = np.clip(np.floor(x * 127 + 0.5), -127, 127).astype(np.int64)
-    t1 = ref_requant(ref_conv_acc(xq, T["c1.weight"], T["c1.bias"], (1, 1), (1, 1, 1, 1), (1, 1), 1), *par("c1"), 0, 127)
+    t1 = ref_requant(ref_conv_acc(xq, T["c1.weight"], T["c1.bias"], (1, 1), (1, 1, 1, 1), (1, 1), 1), *par("c1"),
+                     0, 127)
     t2 = ref_requant(ref_conv_acc(t1, T["c2.weight"], T["c2.bias"], (1, 1), (0, 0, 0, 0), (1, 1), 1), *par("c2"),
                      -127, 127)
     a, b = (t2, t1) if conv_first else (t1, t2)
