@@ -8,7 +8,7 @@ The data flows one way; :data:`accelsim.pipeline.stages.STAGES` is the whole orc
 Packages import only packages below them (``lint-imports`` checks the contract in setup.cfg)::
 
     cli > report > sweep > pipeline > energy > datapath | hw > quant > datasets
-        > graph | workloads > config | layers > atomic | lazy > errors
+        > graph | workloads > config | layers > atomic | lazy | jitcache > errors
 """
 
 __version__ = "0.1.0"

@@ -18,6 +18,12 @@ import os
 # must be set before Numba starts its thread pool (the first parallel kernel call).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from accelsim.jitcache import install as _stamp_kernel_cache  # noqa: E402
+
+# a cached kernel's machine code holds the helpers it calls from this package's other modules:
+# stamp the cache with all of them (before any kernel is defined), so a changed helper recompiles
+_stamp_kernel_cache(os.path.dirname(__file__))
+
 from accelsim.datapath.executor import NetworkResult, PreparedNetwork, prepare, run_network
 
 __all__ = ["NetworkResult", "PreparedNetwork", "prepare", "run_network", "evaluate", "EvalResult"]

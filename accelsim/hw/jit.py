@@ -12,6 +12,7 @@ IEEE double operations in the same order (no ``fastmath``), so the switch never 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from typing import Callable
@@ -40,6 +41,9 @@ def lazy_njit(func: Callable) -> Callable:
                     _spent_s += time.process_time() - start
             from numba import njit
 
+            from accelsim.jitcache import install
+
+            install(os.path.dirname(func.__code__.co_filename))  # stamped with the package's kernels
             compiled = njit(cache=True)(func)
         return compiled(*args)
 

@@ -43,10 +43,15 @@ from __future__ import annotations
 
 from math import ceil
 
+import os
+
 import numpy as np
 from numba import njit
 
 from accelsim.errors import ConfigError
+from accelsim.jitcache import install
+
+install(os.path.dirname(__file__))  # cached kernels stamped with this package's Numba modules
 
 MAX_DIM = 16
 """Largest array the reference accepts (rows and columns)."""
