@@ -304,7 +304,8 @@ def vload_codes_first(typingctx, arr, index, count):
 def vadd_requant32(typingctx, va, vb, ha, pa, sa, hb, pb, sb, half, q, lo, hi):
     """``clip((((va + ha) >> pa) * sa + ((vb + hb) >> pb) * sb + half) >> q, lo, hi)`` per lane
     in 32-bit two's complement: a residual add's two rescaled inputs summed and rounded once
-    (:func:`accelsim.datapath.kernels._add_run32` with its constants; exact under the caller's
+    (one row of :func:`accelsim.datapath.ops.lane_constants`, as
+    :func:`accelsim.datapath.kernels._add_run32` applies it to a run; exact under the caller's
     :func:`accelsim.datapath.ops.add_lanes` proof)."""
     def codegen(context, builder, sig, args):
         xa, xb, ha_, pa_, sa_, hb_, pb_, sb_, half_, q_, lo_, hi_ = args
@@ -525,9 +526,9 @@ def strip_pixels(nq: int, ntaps: int) -> int:
 
 
 RESIDUAL_PARAMS = 8
-"""Per-channel constants of a residual add fused into an epilogue (int64 rows of
-:func:`accelsim.datapath.ops.residual_params`): the layer's side ``ha, pa, sa``, the skip side
-``hb, pb, sb``, then ``half, q``."""
+"""Per-channel constants of an add in int32 lanes (int64 rows of
+:func:`accelsim.datapath.ops.lane_constants`): one input's ``h, p, s``, the other's, then
+``half, q``; in an epilogue the layer's side comes first."""
 
 
 _NO_RESIDUAL = np.zeros((0, RESIDUAL_PARAMS), dtype=np.int64)

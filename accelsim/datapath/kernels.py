@@ -771,42 +771,42 @@ def _add_run(xa, xb, dst, count, pa, sa, qa, pb, sb, qb, lo, hi):
 
 
 @njit(inline="always")
-def _add_run32(xa, xb, dst, count, pa, sa, pb, sb, qb, d, lo, hi):
-    """:func:`_add_run` in int32 lanes: ``dst[i] = clip((ra*(sa << d) + rb*sb + half) >> qb)`` with
-    ``ra = (xa[i] + ha) >> pa`` (and ``rb`` alike), ``d = qb - qa >= 0``.
+def _add_run32(x0, x1, dst, count, fp, lo, hi):
+    """:func:`_add_run` in int32 lanes with one channel's row *fp* of
+    :func:`accelsim.datapath.ops.lane_constants`: ``dst[i] = clip((r0*s0 + r1*s1 + half) >> q)``,
+    ``r_i = (x_i[i] + h_i) >> p_i``.
 
     The same integers as :func:`_add_run` when every intermediate fits int32: the caller's
     proof (:func:`accelsim.datapath.ops.add_lanes`). ``round_half_up(a / 2**qa + b / 2**qb)`` is
-    ``floor((a * 2**d + b + 2**(qb-1)) / 2**qb)``, one arithmetic shift of the exact numerator.
+    ``floor((a * 2**(q-qa) + b * 2**(q-qb) + 2**(q-1)) / 2**q)``, one arithmetic shift of the exact
+    numerator.
     """
-    one = np.int64(1)
-    ha = np.int32((one << pa) >> 1)
-    hb = np.int32((one << pb) >> 1)
-    s_a = np.int32(sa << d)
-    s_b = np.int32(sb)
-    half = np.int32((one << qb) >> 1)
+    h0, p0, s0 = np.int32(fp[0]), fp[1], np.int32(fp[2])
+    h1, p1, s1 = np.int32(fp[3]), fp[4], np.int32(fp[5])
+    half, q = np.int32(fp[6]), fp[7]
     lo32 = np.int32(lo)
     hi32 = np.int32(hi)
-    pre = pa != 0 or pb != 0  # loop-invariant: LLVM unswitches, the common no-pre-shift loop is shorter
+    pre = p0 != 0 or p1 != 0  # loop-invariant: LLVM unswitches, the common no-pre-shift loop is shorter
     for i in range(count):
         if pre:
-            ra = sra32(add32(xa[i], ha), pa)
-            rb = sra32(add32(xb[i], hb), pb)
+            r0 = sra32(add32(x0[i], h0), p0)
+            r1 = sra32(add32(x1[i], h1), p1)
         else:
-            ra = np.int32(xa[i])
-            rb = np.int32(xb[i])
-        v = sra32(add32(add32(mul32(ra, s_a), mul32(rb, s_b)), half), qb)
+            r0 = np.int32(x0[i])
+            r1 = np.int32(x1[i])
+        v = sra32(add32(add32(mul32(r0, s0), mul32(r1, s1)), half), q)
         dst[i] = min(max(v, lo32), hi32)
 
 
 @njit(cache=True, parallel=True)
-def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out, narrow):
+def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out, narrow, table):
     """``clip(round(p_0 / 2**post0 + p_1 / 2**post1), lo, hi)`` per channel, ``p_i = rshift_round(x_i,
     pre_i) * scale_i``: the sum rounded once (:func:`accelsim.layers.arith.requantize_sum`), written
     to *out* (any integer dtype holding ``[lo, hi]``; inputs of any integer dtype).
 
-    Channels with ``narrow[c]`` run in int32 lanes (:func:`_add_run32`; the caller has proved
-    them exact), the others in int64 (:func:`_add_run`). One pass, (image, channel) runs in
+    Channels with ``narrow[c]`` run in int32 lanes (:func:`_add_run32` with row ``c`` of *table*,
+    :func:`accelsim.datapath.ops.lane_constants`; the caller has proved them exact), the others in
+    int64 (:func:`_add_run`). One pass, (image, channel) runs in
     parallel, no temporaries."""
     n_img, c, h, wd = x0.shape
     hw = h * wd
@@ -822,10 +822,7 @@ def add_requant(x0, x1, pre0, scale0, post0, pre1, scale1, post1, lo, hi, out, n
         s1 = np.int64(scale1[ch])
         b1 = np.int64(post1[ch])
         if narrow[ch]:
-            if b0 <= b1:
-                _add_run32(f0[job], f1[job], fo[job], hw, a0, s0, a1, s1, b1, b1 - b0, lo, hi)
-            else:
-                _add_run32(f1[job], f0[job], fo[job], hw, a1, s1, a0, s0, b0, b0 - b1, lo, hi)
+            _add_run32(f0[job], f1[job], fo[job], hw, table[ch], lo, hi)
         elif b0 <= b1:
             _add_run(f0[job], f1[job], fo[job], hw, a0, s0, b0, a1, s1, b1, lo, hi)
         else:

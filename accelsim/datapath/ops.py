@@ -446,31 +446,46 @@ def add_lanes(bounds: tuple[int, int], params0, params1) -> np.ndarray:
     return ok & (total < INT32_EXACT_LIMIT)
 
 
-def residual_params(bounds: tuple[int, int], layer_params, skip_params) -> np.ndarray | None:
-    """Constants of :func:`add` in the form a convolution epilogue applies them, or None.
+def lane_constants(params0, params1) -> np.ndarray:
+    """:func:`add`'s int32-lane constants per channel, int64 [C, 8].
 
-    *layer_params* and *skip_params* are the add's (pre, scale, post) for the convolution's
-    output and for the other input, *bounds* bounds on ``|code|`` of those two (the
-    convolution's clip range and the skip tensor's). Row ``c`` holds ``(ha, pa, sa, hb, pb, sb,
-    half, q)``: ``q`` the larger post shift, ``s* = scale << (q - post)`` and ``h* = 2**(pre-1)``
-    (0 for no shift), so ``(((a + ha) >> pa)*sa + ((b + hb) >> pb)*sb + half) >> q`` is
-    :func:`add`'s int32-lane formula with the inputs in either order. None unless
-    :func:`add_lanes` proves every channel exact in 32-bit lanes (then :func:`add` runs alone).
+    Row ``c`` holds ``(h0, p0, s0, h1, p1, s1, half, q)`` for the inputs' (pre, scale, post):
+    ``q`` the larger post shift, ``s_i = scale_i << (q - post_i)``, ``h_i = 2**(p_i - 1)`` (0 for
+    no shift) and ``half = 2**(q-1)``, so ``(((x0 + h0) >> p0)*s0 + ((x1 + h1) >> p1)*s1 + half) >> q``
+    is the add rounded once, with the inputs in either order. The integers are exact in int32
+    lanes for the channels :func:`add_lanes` accepts (its bound is that of this very sum); the
+    other rows are not used. The one table both the add's own kernel
+    (:func:`accelsim.datapath.kernels.add_requant`) and a convolution epilogue that computes the
+    add (:func:`residual_params`) read.
     """
-    c = len(np.asarray(layer_params[0]).reshape(-1))
-    pl = [per_channel(v, c, "layer") for v in layer_params]
-    ps = [per_channel(v, c, "skip") for v in skip_params]
-    if not add_lanes(bounds, pl, ps).all():
-        return None
-    q = np.maximum(pl[2], ps[2])
-    table = np.empty((c, 8), dtype=np.int64)
-    for k, (pre, scale, post) in enumerate((pl, ps)):
+    pa = [np.asarray(v, dtype=np.int64).reshape(-1) for v in params0]
+    pb = [np.asarray(v, dtype=np.int64).reshape(-1) for v in params1]
+    q = np.maximum(pa[2], pb[2])
+    table = np.empty((len(q), 8), dtype=np.int64)
+    for k, (pre, scale, post) in enumerate((pa, pb)):
         table[:, 3 * k] = np.left_shift(np.int64(1), pre) >> 1
         table[:, 3 * k + 1] = pre
         table[:, 3 * k + 2] = np.left_shift(scale, q - post)
     table[:, 6] = np.left_shift(np.int64(1), q) >> 1
     table[:, 7] = q
     return table
+
+
+def residual_params(bounds: tuple[int, int], layer_params, skip_params) -> np.ndarray | None:
+    """:func:`lane_constants` of an add for a convolution epilogue to apply, or None.
+
+    *layer_params* and *skip_params* are the add's (pre, scale, post) for the convolution's
+    output and for the other input, *bounds* bounds on ``|code|`` of those two (the
+    convolution's clip range and the skip tensor's); the layer's constants come first. None
+    unless :func:`add_lanes` proves every channel exact in 32-bit lanes (then :func:`add` runs
+    alone).
+    """
+    c = len(np.asarray(layer_params[0]).reshape(-1))
+    pl = [per_channel(v, c, "layer") for v in layer_params]
+    ps = [per_channel(v, c, "skip") for v in skip_params]
+    if not add_lanes(bounds, pl, ps).all():
+        return None
+    return lane_constants(pl, ps)
 
 
 def add(x0, x1, params0, params1, *, lo: int, hi: int, bounds: tuple[int | None, int | None] = (None, None),
@@ -500,12 +515,13 @@ def add(x0, x1, params0, params1, *, lo: int, hi: int, bounds: tuple[int | None,
         k = c
         if c > 1 and all((v == v[0]).all() for v in p0 + p1):  # one rule for the tensor: longer runs
             k = _run_blocks(c, h * w)
-        plan = (k, [v[:k] for v in p0 + p1], narrow[:k])
+        plan = (k, [v[:k] for v in p0 + p1], narrow[:k], lane_constants(p0, p1)[:k])
         if memo is not None:
             memo[key] = plan
-    k, params, narrow = plan
+    k, params, narrow, table = plan
     out = np.empty(x0.shape, dtype=code_dtype(lo, hi))
-    K.add_requant(x0.reshape(n, k, 1, -1), x1.reshape(n, k, 1, -1), *params, lo, hi, out.reshape(n, k, 1, -1), narrow)
+    K.add_requant(x0.reshape(n, k, 1, -1), x1.reshape(n, k, 1, -1), *params, lo, hi, out.reshape(n, k, 1, -1), narrow,
+                  table)
     return out
 
 

@@ -278,7 +278,7 @@ def test_add_int32_lanes_would_wrap_one_past_the_proof():
     np.testing.assert_array_equal(ops.add(x0, x1, p0, p1, lo=lo, hi=hi), want)
     forced = np.empty_like(want, dtype=np.int32)
     one = [np.array([v], np.int64) for v in (*p0, *p1)]
-    K.add_requant(x0, x1, *one, lo, hi, forced, np.ones(1, np.bool_))
+    K.add_requant(x0, x1, *one, lo, hi, forced, np.ones(1, np.bool_), ops.lane_constants(p0, p1))
     assert not np.array_equal(forced, want)
 
 
